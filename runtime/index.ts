@@ -1,0 +1,24 @@
+/** threadserve's public surface: everything a user imports comes from here. */
+export { deployment, bind } from './shared/deployment.ts';
+export type { Deployment, BoundDeployment, BindArgs } from './shared/deployment.ts';
+export type { Handle, CallOptions } from './shared/handle.ts';
+export type { DeploymentOptions, ResolvedDeploymentOptions } from './shared/options.ts';
+export type { RequestContext } from './shared/protocol.ts';
+export {
+  ThreadserveError,
+  HttpError,
+  BackpressureError,
+  ReplicaDiedError,
+  DeploymentUnavailableError,
+  OptionsError,
+  BadCallError,
+  TimeoutError,
+  RemoteError,
+} from './shared/errors.ts';
+export { replicaContext } from './worker/replica-context.ts';
+export type { ReplicaContext } from './worker/replica-context.ts';
+export type { ServeOptions, ServeInstance } from './main/serve.ts';
+
+import { run } from './main/serve.ts';
+/** `serve.run(app, options)` starts an application; see ServeOptions. */
+export const serve = Object.freeze({ run });

@@ -1,0 +1,170 @@
+/**
+ * Turns bound deployments into running deployments: walks each application graph, validates
+ * every option before any thread starts, replaces bound arguments with handle references,
+ * and owns the runners (the controller's job: start, route handle calls, stop).
+ */
+import type { Logger } from 'pino';
+import { BadCallError, OptionsError } from '../shared/errors.ts';
+import { isBound, toDeployment } from '../shared/deployment.ts';
+import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
+import { makeHandle, methodNames } from '../shared/handle.ts';
+import type { Handle, HandleRef } from '../shared/handle.ts';
+import { resolveDeploymentOptions } from '../shared/options.ts';
+import type { ResolvedDeploymentOptions } from '../shared/options.ts';
+import { DeploymentRunner } from './deployment-runner.ts';
+import { workerEntryUrl, workerExecArgv } from './worker-setup.ts';
+
+export interface AppSpec {
+  name: string;
+  /** Route prefix, or null when the app is reachable by handle only. */
+  route: string | null;
+  ingress: string;
+}
+
+interface PlannedDeployment {
+  bound: BoundDeployment;
+  deployment: Deployment<AnyClass>;
+  options: ResolvedDeploymentOptions;
+  args: unknown[];
+  methods: string[];
+}
+
+export interface Plan {
+  apps: AppSpec[];
+  deployments: Map<string, PlannedDeployment>;
+}
+
+/** Validates the graphs of all applications; throws OptionsError before anything starts. */
+export function plan(apps: Record<string, BoundDeployment>, routeOverrides: Record<string, string | null | undefined> = {}): Plan {
+  const deployments = new Map<string, PlannedDeployment>();
+  const byBound = new Map<BoundDeployment, string>();
+
+  const visit = (bound: BoundDeployment, path: string[]): string => {
+    const known = byBound.get(bound);
+    if (known) return known;
+    const deployment = toDeployment(bound.deployment);
+    if (!deployment) throw new OptionsError(`${path.join(' -> ')}: not a deployment`);
+    const options = resolveDeploymentOptions(deployment.className, deployment.rawOptions);
+    const name = options.name;
+    if (path.includes(name)) throw new OptionsError(`deployment "${name}" depends on itself: ${[...path, name].join(' -> ')}`);
+    if (deployments.has(name)) {
+      throw new OptionsError(
+        `deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`,
+      );
+    }
+    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls) };
+    deployments.set(name, planned);
+    byBound.set(bound, name);
+    planned.args = bound.args.map((a) => toArg(a, [...path, name]));
+    return name;
+  };
+
+  const toArg = (a: unknown, path: string[]): unknown => {
+    if (isBound(a)) {
+      const name = visit(a, path);
+      const ref: HandleRef = { __threadserveHandle: name, methods: deployments.get(name)!.methods };
+      return ref;
+    }
+    if (Array.isArray(a)) return a.map((x) => toArg(x, path));
+    if (a !== null && typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(a)) out[k] = toArg(v, path);
+      return out;
+    }
+    if (typeof a === 'function') {
+      throw new OptionsError(`deployment "${path[path.length - 1]}": constructor arguments must be data or bound deployments, got a function`);
+    }
+    return a;
+  };
+
+  const specs: AppSpec[] = [];
+  const routes = new Map<string, string>();
+  for (const [appName, root] of Object.entries(apps)) {
+    if (!isBound(root)) {
+      throw new OptionsError(`application "${appName}" must be a bound deployment (call .bind() on the ingress deployment)`);
+    }
+    const ingress = visit(root, []);
+    const planned = deployments.get(ingress)!;
+    const override = routeOverrides[appName];
+    const route = override !== undefined ? override : (planned.options.route ?? (planned.methods.includes('call') ? '/' : null));
+    if (route !== null) {
+      if (!planned.methods.includes('call')) {
+        throw new OptionsError(`deployment "${ingress}" is the ingress of application "${appName}" at route ${route} but has no call(body, request) method`);
+      }
+      const other = routes.get(route);
+      if (other) throw new OptionsError(`applications "${other}" and "${appName}" both use route ${route}`);
+      routes.set(route, appName);
+    }
+    specs.push({ name: appName, route, ingress });
+  }
+  return { apps: specs, deployments };
+}
+
+export class Application {
+  private readonly runners = new Map<string, DeploymentRunner>();
+
+  constructor(
+    readonly plan: Plan,
+    private readonly log: Logger,
+  ) {
+    const execArgv = workerExecArgv([...plan.deployments.values()].map((d) => d.deployment.moduleUrl));
+    for (const [name, d] of plan.deployments) {
+      const runner = new DeploymentRunner(
+        {
+          options: d.options,
+          moduleUrl: d.deployment.moduleUrl,
+          classKey: d.deployment.key,
+          args: d.args,
+          workerEntry: workerEntryUrl,
+          execArgv,
+        },
+        (target, method, args, timeoutS) => this.call(target, method, args, timeoutS),
+        log,
+      );
+      this.runners.set(name, runner);
+    }
+  }
+
+  async start(): Promise<void> {
+    const results = await Promise.allSettled([...this.runners.values()].map((r) => r.start()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+  }
+
+  call(deployment: string, method: string, args: unknown[], timeoutS?: number): Promise<unknown> {
+    const runner = this.runners.get(deployment);
+    if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
+    return runner.router.call(method, args, timeoutS);
+  }
+
+  handle<T = unknown>(deployment: string): Handle<T> {
+    const d = this.plan.deployments.get(deployment);
+    if (!d) throw new BadCallError(`no deployment named "${deployment}"; running: ${[...this.runners.keys()].join(', ')}`);
+    return makeHandle<T>(deployment, d.methods, (m, a, o) => this.call(deployment, m, a, o.timeoutS));
+  }
+
+  runner(name: string): DeploymentRunner | undefined {
+    return this.runners.get(name);
+  }
+
+  allRunners(): DeploymentRunner[] {
+    return [...this.runners.values()];
+  }
+
+  get ready(): boolean {
+    for (const r of this.runners.values()) if (!r.ready) return false;
+    return true;
+  }
+
+  /** Waits for calls to finish (up to the longest graceful timeout), then stops every replica. */
+  async stop(): Promise<void> {
+    const runners = [...this.runners.values()];
+    const timeoutS = Math.max(0, ...runners.map((r) => r.spec.options.gracefulShutdownTimeoutS));
+    const deadline = Date.now() + timeoutS * 1000;
+    for (const r of runners) await r.quiesce(Math.max(0, (deadline - Date.now()) / 1000));
+    await Promise.all(runners.map((r) => r.stop()));
+  }
+}

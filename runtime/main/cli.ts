@@ -1,0 +1,74 @@
+/**
+ * `threadserve run <app>`: imports an application module, serves its (default or named)
+ * export, prints the routes and replicas once ready, and drains on SIGINT/SIGTERM.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { isBound } from '../shared/deployment.ts';
+import { run } from './serve.ts';
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`must be an integer port from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
+  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const app = mod[opts.export];
+  if (app === undefined) {
+    const names = Object.keys(mod).filter((k) => isBound(mod[k]));
+    throw new Error(`${file} has no export "${opts.export}"${names.length ? `; bound deployments exported: ${names.join(', ')}` : ''}`);
+  }
+  if (!isBound(app)) throw new Error(`export "${opts.export}" of ${file} is not a bound deployment: export Ingress.bind(...)`);
+  const instance = await run(app, {
+    host: opts.host,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.route !== undefined ? { route: opts.route } : {}),
+    logLevel: opts.logLevel as never,
+  });
+  process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      process.stderr.write(`second ${signal}: exiting without draining\n`);
+      process.exit(130);
+    }
+    process.stdout.write(`${signal}: draining...\n`);
+    instance.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`shutdown failed: ${err.stack ?? err.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('threadserve')
+    .description('Serve TypeScript deployments as worker-thread actor pools')
+    .showHelpAfterError();
+  program
+    .command('run')
+    .description('serve an application module')
+    .argument('<app>', 'module whose export is a bound ingress deployment')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
+    .option('--export <name>', 'export to serve', 'default')
+    .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .action(runCommand);
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: Error) => {
+  process.stderr.write(`threadserve: ${err.message}\n`);
+  process.exit(1);
+});

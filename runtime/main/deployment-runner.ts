@@ -1,0 +1,199 @@
+/**
+ * Runs one deployment: its replicas and its router. Starts replicas, replaces the ones that
+ * die or fail health checks, and drains them at shutdown.
+ */
+import type { Logger } from 'pino';
+import { DeploymentUnavailableError, ThreadserveError } from '../shared/errors.ts';
+import type { ResolvedDeploymentOptions } from '../shared/options.ts';
+import { Replica } from './replica.ts';
+import type { ReplicaSpec } from './replica.ts';
+import { Router } from './router.ts';
+
+export interface RunnerSpec {
+  options: ResolvedDeploymentOptions;
+  moduleUrl: string;
+  classKey: string;
+  args: unknown[];
+  workerEntry: string;
+  execArgv: string[];
+}
+
+export type HandleCallSink = (
+  deployment: string,
+  method: string,
+  args: unknown[],
+  timeoutS: number | undefined,
+) => Promise<unknown>;
+
+/** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
+const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];
+
+export interface ReplicaStatus {
+  id: string;
+  state: string;
+  inFlight: number;
+}
+
+export class DeploymentRunner {
+  readonly router: Router;
+  private readonly replicas = new Set<Replica>();
+  private nextIndex = 0;
+  private restarts = 0;
+  private stopping = false;
+  private healthTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly spec: RunnerSpec,
+    private readonly onHandleCall: HandleCallSink,
+    private readonly log: Logger,
+  ) {
+    const o = spec.options;
+    this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests);
+  }
+
+  get name(): string {
+    return this.spec.options.name;
+  }
+
+  get replicaCount(): number {
+    return this.replicas.size;
+  }
+
+  /** True when as many replicas run as the deployment asks for. */
+  get ready(): boolean {
+    let running = 0;
+    for (const r of this.replicas) if (r.state === 'running') running++;
+    return running >= this.spec.options.numReplicas;
+  }
+
+  async start(): Promise<void> {
+    const starts = [];
+    for (let i = 0; i < this.spec.options.numReplicas; i++) starts.push(this.startReplica());
+    const results = await Promise.allSettled(starts);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      const cause = failed.reason as Error;
+      const err = new ThreadserveError(
+        'STARTUP_FAILED',
+        `deployment "${this.name}" failed to start: ${cause?.message ?? String(cause)}`,
+        500,
+      );
+      err.stack = `${err.stack}\nCaused by: ${cause?.stack ?? cause}`;
+      throw err;
+    }
+    this.scheduleHealthChecks();
+  }
+
+  private async startReplica(): Promise<Replica> {
+    const index = this.nextIndex++;
+    const o = this.spec.options;
+    const spec: ReplicaSpec = {
+      deployment: o.name,
+      replicaIndex: index,
+      replicaId: `${o.name}#${index}`,
+      moduleUrl: this.spec.moduleUrl,
+      classKey: this.spec.classKey,
+      args: this.spec.args,
+      userConfig: o.userConfig,
+      hasUserConfig: o.userConfig !== undefined,
+      workerEntry: this.spec.workerEntry,
+      execArgv: this.spec.execArgv,
+      ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
+    };
+    const replica = new Replica(spec, {
+      onSlotFree: () => this.router.pump(),
+      onDied: (r, cause) => this.onReplicaDied(r, cause),
+      onHandleCall: this.onHandleCall,
+    });
+    this.replicas.add(replica);
+    try {
+      await replica.start();
+    } catch (err) {
+      this.replicas.delete(replica);
+      throw err;
+    }
+    if (this.stopping) {
+      await replica.drain(this.spec.options.gracefulShutdownTimeoutS);
+      this.replicas.delete(replica);
+      return replica;
+    }
+    this.router.add(replica);
+    this.log.debug({ deployment: o.name, replica: spec.replicaId }, 'replica started');
+    return replica;
+  }
+
+  private onReplicaDied(replica: Replica, cause: Error): void {
+    this.replicas.delete(replica);
+    this.router.remove(replica);
+    if (this.stopping) return;
+    this.log.warn({ deployment: this.name, replica: replica.id, err: cause.message }, 'replica died; starting a replacement');
+    this.replace();
+  }
+
+  private replace(): void {
+    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]!;
+    this.restarts++;
+    const timer = setTimeout(() => {
+      if (this.stopping) return;
+      this.startReplica().then(
+        () => {
+          this.restarts = 0;
+        },
+        (err: Error) => {
+          this.log.error({ deployment: this.name, err: err.message }, 'replacement replica failed to start');
+          this.replace();
+        },
+      );
+    }, this.restarts === 1 ? 0 : delay);
+    timer.unref();
+  }
+
+  private scheduleHealthChecks(): void {
+    const { healthCheckPeriodS, healthCheckTimeoutS } = this.spec.options;
+    this.healthTimer = setInterval(() => {
+      for (const r of this.replicas) {
+        if (r.state !== 'running') continue;
+        r.checkHealth(healthCheckTimeoutS).catch((err: Error) => {
+          if (r.state !== 'running' || this.stopping) return;
+          this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
+          this.router.remove(r);
+          this.replicas.delete(r);
+          void r.drain(this.spec.options.gracefulShutdownTimeoutS);
+          this.replace();
+        });
+      }
+    }, healthCheckPeriodS * 1000);
+    this.healthTimer.unref();
+  }
+
+  /** Sends userConfig to every running replica's reconfigure(). */
+  async reconfigure(userConfig: unknown): Promise<void> {
+    this.spec.options = Object.freeze({ ...this.spec.options, userConfig });
+    await Promise.all(
+      [...this.replicas].filter((r) => r.state === 'running').map((r) => r.reconfigure(userConfig, this.spec.options.healthCheckTimeoutS)),
+    );
+  }
+
+  /** Waits until no call is queued or running, up to `timeoutS`; true when it got there. */
+  async quiesce(timeoutS: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutS * 1000)));
+    const ok = await Promise.race([this.router.idle().then(() => true), timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** Stops taking calls, drains every replica, and stops its thread. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.healthTimer);
+    this.router.close(new DeploymentUnavailableError(`deployment "${this.name}" is shutting down`));
+    const replicas = [...this.replicas];
+    await Promise.all(replicas.map((r) => r.drain(this.spec.options.gracefulShutdownTimeoutS)));
+    this.replicas.clear();
+  }
+
+  status(): ReplicaStatus[] {
+    return [...this.replicas].map((r) => ({ id: r.id, state: r.state, inFlight: r.inFlight }));
+  }
+}

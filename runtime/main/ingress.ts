@@ -1,0 +1,147 @@
+/**
+ * The HTTP ingress: fastify on the main thread. Maps each application's route prefix to its
+ * ingress deployment's `call(body, request)`, parses JSON and msgpack bodies, answers in the
+ * type the Accept header asks for, and turns every failure into a JSON error body.
+ */
+import accepts from '@fastify/accepts';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { Packr } from 'msgpackr';
+import type { z } from 'zod';
+import { HttpError, ThreadserveError } from '../shared/errors.ts';
+import type { RequestContext } from '../shared/protocol.ts';
+import type { Application } from './application.ts';
+import { toJson } from './json.ts';
+
+export interface IngressOptions {
+  bodyLimit: number;
+  requestTimeoutS: number | undefined;
+  logger: Logger;
+}
+
+const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
+const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack'];
+const ALLOWED_METHODS = 'POST';
+
+/** Fastify's own error codes, renamed to the runtime's stable codes. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+const packr = new Packr({ useRecords: false });
+
+export function buildIngress(app: Application, opts: IngressOptions): FastifyInstance {
+  const http = Fastify({
+    loggerInstance: opts.logger as unknown as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit,
+    return503OnClosing: true,
+    // A log line per request costs more than a no-op call; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  void http.register(accepts);
+
+  http.addContentTypeParser(MSGPACK_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, packr.unpack(body as Buffer));
+    } catch (err) {
+      done(new HttpError(400, `malformed msgpack body: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply, opts.logger));
+  http.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  http.get('/-/healthz', async (_req, reply) => {
+    if (app.ready) return reply.type('text/plain').send('success');
+    return reply.status(503).send({ error: { code: 'NOT_READY', message: 'not all replicas are running' } });
+  });
+  http.get('/-/routes', async () => {
+    const routes: Record<string, string> = {};
+    for (const a of app.plan.apps) if (a.route !== null) routes[a.route] = a.name;
+    return routes;
+  });
+  http.get('/-/status', async () => ({
+    applications: app.plan.apps,
+    deployments: app.allRunners().map((r) => ({
+      name: r.name,
+      numReplicas: r.spec.options.numReplicas,
+      queued: r.router.queued,
+      ...r.router.stats,
+      replicas: r.status(),
+    })),
+  }));
+
+  for (const spec of app.plan.apps) {
+    if (spec.route === null) continue;
+    const schema = app.plan.deployments.get(spec.ingress)!.options.requestSchema as z.ZodType | undefined;
+    const prefix = spec.route === '/' ? '' : spec.route.replace(/\/+$/, '');
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      if (req.method !== 'POST') {
+        void reply.header('allow', ALLOWED_METHODS);
+        throw new ThreadserveError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${spec.route}; use ${ALLOWED_METHODS}`, 405);
+      }
+      const responseType = req.accepts().type(RESPONSE_TYPES) as string | false;
+      if (responseType === false) {
+        throw new ThreadserveError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`, 406);
+      }
+      const body = schema ? validateBody(schema, req.body) : req.body;
+      const path = req.url.split('?')[0]!.slice(prefix.length);
+      const ctx: RequestContext = {
+        id: String(req.id),
+        method: req.method,
+        url: req.url,
+        path: path === '/' ? '' : path,
+        headers: req.headers,
+        query: (req.query ?? {}) as Record<string, unknown>,
+      };
+      const result = await app.call(spec.ingress, 'call', [body, ctx], opts.requestTimeoutS);
+      if (responseType === 'application/json') return reply.type('application/json').send(toJson(result));
+      return reply.type(responseType).send(packr.pack(result));
+    };
+    http.all(prefix || '/', handler);
+    http.all(`${prefix}/*`, handler);
+  }
+  return http;
+}
+
+function validateBody(schema: z.ZodType, body: unknown): unknown {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  throw new ThreadserveError('INVALID_REQUEST', `request body is invalid: ${summary}`, 400, { issues });
+}
+
+function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
+  let status = 500;
+  let code = 'INTERNAL';
+  let details: Record<string, unknown> | undefined;
+  if (err instanceof ThreadserveError) {
+    status = err.statusCode;
+    code = err.code;
+    details = err.details;
+  } else {
+    const fe = err as FastifyError;
+    const known = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500;
+    if (known) {
+      status = fe.statusCode!;
+      code = FASTIFY_CODES[fe.code] ?? (err instanceof SyntaxError ? 'MALFORMED_BODY' : 'BAD_REQUEST');
+    } else if (typeof (err as { code?: unknown }).code === 'string') {
+      code = (err as { code: string }).code;
+    }
+  }
+  if (status >= 500 && code !== 'BACKPRESSURE' && code !== 'REPLICA_DIED') {
+    log.error({ reqId: req.id, err }, 'request failed');
+  }
+  if (code === 'BACKPRESSURE') void reply.header('retry-after', String(details?.retryAfterS ?? 1));
+  const body: { error: Record<string, unknown> } = { error: { code, message: err.message } };
+  if (details?.issues) body.error.issues = details.issues;
+  void reply.status(status).type('application/json').send(body);
+}

@@ -1,0 +1,35 @@
+/**
+ * Replica choice: power of two choices on in-flight counts. Sample two distinct replicas that
+ * still have room under maxOngoingRequests and take the less busy one. Pure, with the random
+ * source passed in so tests can fix it.
+ */
+export interface ChoiceCandidate {
+  readonly inFlight: number;
+}
+
+export type Random = () => number;
+
+/** Index of the chosen candidate, or -1 when every candidate is at `maxOngoing`. */
+export function chooseReplica(
+  candidates: readonly ChoiceCandidate[],
+  maxOngoing: number,
+  random: Random = Math.random,
+): number {
+  const n = candidates.length;
+  if (n === 0) return -1;
+  if (n === 1) return candidates[0]!.inFlight < maxOngoing ? 0 : -1;
+  const a = Math.floor(random() * n);
+  let b = Math.floor(random() * (n - 1));
+  if (b >= a) b++;
+  const ia = candidates[a]!.inFlight;
+  const ib = candidates[b]!.inFlight;
+  const best = ib < ia ? b : a;
+  if (candidates[best]!.inFlight < maxOngoing) return best;
+  // Both samples are full: fall back to a scan for the least busy replica with room.
+  let pick = -1;
+  for (let i = 0; i < n; i++) {
+    const f = candidates[i]!.inFlight;
+    if (f < maxOngoing && (pick === -1 || f < candidates[pick]!.inFlight)) pick = i;
+  }
+  return pick;
+}

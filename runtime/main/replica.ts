@@ -1,0 +1,237 @@
+/**
+ * The main thread's side of one replica: a piscina pool of exactly one thread, running one
+ * long task (the replica's whole life), and a MessageChannel of its own for calls.
+ *
+ * Why not one piscina task per call: a replica is an actor with state and concurrent calls,
+ * addressed by the router, and it calls other deployments while it works. Piscina's task
+ * protocol measured about 21.5k no-op tasks/s here; a dedicated port with per-microtask
+ * batching is several times that. Piscina still owns the thread: creation, execArgv,
+ * resourceLimits, and the task failure that tells us the thread died.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import {
+  DeploymentUnavailableError,
+  ReplicaDiedError,
+  TimeoutError,
+  deserializeError,
+  serializeError,
+} from '../shared/errors.ts';
+import { PortWriter } from '../shared/port-writer.ts';
+import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
+
+export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
+
+export interface ReplicaSpec {
+  deployment: string;
+  replicaIndex: number;
+  replicaId: string;
+  moduleUrl: string;
+  classKey: string;
+  args: unknown[];
+  userConfig: unknown;
+  hasUserConfig: boolean;
+  workerEntry: string;
+  execArgv: string[];
+  resourceLimits?: Record<string, number | undefined>;
+}
+
+export interface ReplicaEvents {
+  /** A call finished: the router may send this replica another one. */
+  onSlotFree(replica: Replica): void;
+  /** The thread died after it started. */
+  onDied(replica: Replica, cause: Error): void;
+  /** The user's instance called another deployment through a handle. */
+  onHandleCall(deployment: string, method: string, args: unknown[], timeoutS: number | undefined): Promise<unknown>;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  /** User calls count against maxOngoingRequests; health checks and reconfigures do not. */
+  counted: boolean;
+}
+
+export class Replica {
+  state: ReplicaState = 'starting';
+  inFlight = 0;
+  methods: readonly string[] = [];
+  readonly startedAt = Date.now();
+  private pool: Piscina | undefined;
+  private port: MessagePort | undefined;
+  private writer: PortWriter<ToReplica> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private lifetime: Promise<unknown> | undefined;
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    private readonly events: ReplicaEvents,
+  ) {}
+
+  get id(): string {
+    return this.spec.replicaId;
+  }
+
+  /** Resolves once the instance is constructed and initialised; rejects with its error. */
+  start(): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.writer = new PortWriter<ToReplica>(port1, (m, err) => this.onCloneError(m, err));
+    const pool = new Piscina({
+      filename: this.spec.workerEntry,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: 1,
+      execArgv: this.spec.execArgv,
+      ...(this.spec.resourceLimits ? { resourceLimits: this.spec.resourceLimits } : {}),
+    });
+    this.pool = pool;
+    // Errors with no task attached (a replacement thread failing to boot) must not crash the process.
+    pool.on('error', () => undefined);
+    const start: StartMessage = {
+      deployment: this.spec.deployment,
+      replicaId: this.spec.replicaId,
+      replicaIndex: this.spec.replicaIndex,
+      moduleUrl: this.spec.moduleUrl,
+      classKey: this.spec.classKey,
+      args: this.spec.args,
+      userConfig: this.spec.userConfig,
+      hasUserConfig: this.spec.hasUserConfig,
+      port: port2,
+    };
+    return new Promise<void>((resolve, reject) => {
+      port1.on('message', (batch: FromReplica[]) => {
+        for (const msg of batch) {
+          if (msg.k === 'ready') {
+            this.methods = msg.methods;
+            this.state = 'running';
+            resolve();
+          } else this.onMessage(msg);
+        }
+      });
+      this.lifetime = pool.run(start, { transferList: [port2] }).then(
+        () => this.onLifetimeEnd(undefined),
+        (err: Error) => {
+          if (this.state === 'starting') {
+            this.state = 'dead';
+            void this.destroyPool();
+            reject(err);
+          } else this.onLifetimeEnd(err);
+        },
+      );
+    });
+  }
+
+  call(method: string, args: unknown[], timeoutS?: number): Promise<unknown> {
+    if (this.state !== 'running') {
+      return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
+    }
+    this.inFlight++;
+    const id = this.nextId++;
+    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
+    this.writer!.send({ k: 'call', id, m: method, a: args }, args);
+    return timeoutS === undefined ? p : withTimeout(p, timeoutS, `${this.spec.deployment}.${method}()`);
+  }
+
+  /** Runs the instance's checkHealth() (if any), failing after `timeoutS`. */
+  checkHealth(timeoutS: number): Promise<void> {
+    return this.control({ k: 'health', id: this.nextId++ }, timeoutS, 'health check').then(() => undefined);
+  }
+
+  reconfigure(cfg: unknown, timeoutS: number): Promise<void> {
+    return this.control({ k: 'reconf', id: this.nextId++, cfg }, timeoutS, 'reconfigure').then(() => undefined);
+  }
+
+  private control(msg: ToReplica & { id: number }, timeoutS: number, what: string): Promise<unknown> {
+    if (this.state !== 'running') return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
+    const p = new Promise<unknown>((resolve, reject) => this.pending.set(msg.id, { resolve, reject, counted: false }));
+    this.writer!.send(msg, msg);
+    return withTimeout(p, timeoutS, `${what} of replica ${this.id}`);
+  }
+
+  /**
+   * Stops taking calls, waits for the running ones (the thread finishes them and returns from
+   * its task), then stops the thread. After `timeoutS` the thread is stopped anyway.
+   */
+  async drain(timeoutS: number): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'dead') return;
+    this.state = 'draining';
+    this.writer!.send({ k: 'drain' });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutS * 1000)));
+    const outcome = await Promise.race([this.lifetime!.then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.failPending(new ReplicaDiedError(`deployment "${this.spec.deployment}": replica ${this.id} was stopped after the ${timeoutS}s graceful shutdown timeout`));
+    }
+    this.state = 'stopped';
+    await this.destroyPool();
+  }
+
+  private onMessage(msg: FromReplica): void {
+    if (msg.k === 'res') {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.v);
+      else p.reject(deserializeError(msg.e));
+      if (p.counted) {
+        this.inFlight--;
+        this.events.onSlotFree(this);
+      }
+    } else if (msg.k === 'hcall') {
+      const { id } = msg;
+      this.events.onHandleCall(msg.d, msg.m, msg.a, msg.t).then(
+        (v) => this.writer?.send({ k: 'hres', id, ok: true, v }, v),
+        (e) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) }),
+      );
+    }
+  }
+
+  private onCloneError(m: ToReplica, err: Error): void {
+    if (m.k !== 'call') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    this.inFlight--;
+    p.reject(new DeploymentUnavailableError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
+    this.events.onSlotFree(this);
+  }
+
+  private onLifetimeEnd(err: Error | undefined): void {
+    if (this.state === 'draining' || this.state === 'stopped') return;
+    this.state = 'dead';
+    const cause = err ?? new Error('the replica task returned');
+    this.failPending(
+      new ReplicaDiedError(`deployment "${this.spec.deployment}": replica ${this.id} died (${cause.message})`),
+    );
+    void this.destroyPool();
+    this.events.onDied(this, cause);
+  }
+
+  private failPending(err: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.inFlight = 0;
+    for (const p of pending) p.reject(err);
+  }
+
+  private async destroyPool(): Promise<void> {
+    this.writer?.close();
+    this.port?.close();
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await pool.destroy().catch(() => undefined);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, timeoutS: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${timeoutS}s`)), timeoutS * 1000);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

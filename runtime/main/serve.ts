@@ -1,0 +1,127 @@
+/**
+ * `serve.run(app, options)`: validates everything, starts every replica, then the HTTP ingress.
+ * Returns a running instance; `close()` drains it (HTTP first, then calls, then threads).
+ */
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isBound } from '../shared/deployment.ts';
+import type { BoundDeployment } from '../shared/deployment.ts';
+import { OptionsError } from '../shared/errors.ts';
+import type { Handle } from '../shared/handle.ts';
+import { formatIssues } from '../shared/options.ts';
+import { Application, plan } from './application.ts';
+import { buildIngress } from './ingress.ts';
+import { formatStatus } from './status-table.ts';
+
+const serveOptionsSchema = z.strictObject({
+  host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must be a host name or address' }).default('127.0.0.1'),
+  port: z
+    .number({ error: 'must be an integer port from 0 to 65535' })
+    .int({ error: 'must be an integer port from 0 to 65535' })
+    .min(0, { error: 'must be an integer port from 0 to 65535' })
+    .max(65535, { error: 'must be an integer port from 0 to 65535' })
+    .optional(),
+  /** false: start no listener (tests use `instance.http.inject`). */
+  listen: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Application name when one app is given (Ray Serve's default is "default"). */
+  name: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).default('default'),
+  /** Route prefix for a single app, overriding the ingress's `route`; null: no HTTP route. */
+  route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
+  bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
+  requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+});
+
+export type ServeOptions = z.input<typeof serveOptionsSchema> & { logger?: Logger };
+
+export interface ServeInstance {
+  /** http://host:port when listening. */
+  readonly url: string | undefined;
+  /** The fastify instance: `inject()` for tests, or add your own routes before traffic. */
+  readonly http: FastifyInstance;
+  readonly logger: Logger;
+  /** A handle to any running deployment by name. */
+  handle<T = unknown>(deployment: string): Handle<T>;
+  /** Whether every replica of every deployment is running. */
+  readonly ready: boolean;
+  /** Routes plus a deployments and replicas table. */
+  statusText(): string;
+  /** Runs `reconfigure(userConfig)` on every replica of a deployment. */
+  reconfigure(deployment: string, userConfig: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+function defaultPort(): number {
+  const env = process.env.PORT;
+  if (env === undefined || env === '') return 8000;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new OptionsError(`serve: PORT must be an integer port from 0 to 65535, got ${JSON.stringify(env)}`);
+  return n;
+}
+
+export async function run(
+  apps: BoundDeployment | Record<string, BoundDeployment>,
+  options: ServeOptions = {},
+): Promise<ServeInstance> {
+  const { logger: givenLogger, ...rest } = options;
+  const parsed = serveOptionsSchema.safeParse(rest);
+  if (!parsed.success) throw new OptionsError(formatIssues('serve', rest, parsed.error.issues));
+  const o = parsed.data;
+  const port = o.port ?? defaultPort();
+  const logger = givenLogger ?? pino({ level: o.logLevel });
+
+  const named: Record<string, BoundDeployment> = isBound(apps) ? { [o.name]: apps } : apps;
+  if (!isBound(apps) && (typeof apps !== 'object' || apps === null || Object.keys(apps).length === 0)) {
+    throw new OptionsError('serve.run: give a bound deployment (Ingress.bind(...)) or a record of them');
+  }
+  const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
+  const graph = plan(named, routeOverrides);
+
+  const app = new Application(graph, logger);
+  await app.start();
+  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  let url: string | undefined;
+  try {
+    if (o.listen) {
+      await http.listen({ host: o.host, port });
+      const addr = http.server.address();
+      const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+      url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${actualPort}`;
+    } else {
+      await http.ready();
+    }
+  } catch (err) {
+    await app.stop();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const graceS = Math.max(...app.allRunners().map((r) => r.spec.options.gracefulShutdownTimeoutS));
+  return {
+    url,
+    http,
+    logger,
+    handle: (name) => app.handle(name),
+    get ready() {
+      return app.ready;
+    },
+    statusText: () => formatStatus(app, url),
+    reconfigure: async (name, userConfig) => {
+      const runner = app.runner(name);
+      if (!runner) throw new OptionsError(`reconfigure: no deployment named "${name}"`);
+      await runner.reconfigure(userConfig);
+    },
+    close: () => {
+      closing ??= (async () => {
+        // Stop accepting, let in-flight HTTP requests finish; past the grace period cut them.
+        const timer = setTimeout(() => http.server.closeAllConnections?.(), graceS * 1000);
+        await http.close();
+        clearTimeout(timer);
+        await app.stop();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Handles: typed proxies to a deployment. `Handle<T>` exposes T's methods as async calls; the
+ * same proxy shape is built on the main thread (calls go to the router) and inside replicas
+ * (calls go over the replica's port to the main thread's router).
+ */
+import { BadCallError } from './errors.ts';
+
+declare const handleBrand: unique symbol;
+
+/** The instance type a `Handle<T>` points at; never for anything that is not a handle. */
+export type HandleTarget<P> = P extends { readonly [handleBrand]: infer T } ? T : never;
+
+/** Per-call options a handle can carry. */
+export interface CallOptions {
+  /** Abort the call when it has not finished after this many seconds. */
+  timeoutS?: number;
+}
+
+type MethodsOf<T> = {
+  [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: T[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/** What `Handle<T>` accepts: an instance type, or a class/deployment built by `deployment()`. */
+type InstanceOf<T> = T extends { readonly __threadserveClass?: infer C }
+  ? C extends abstract new (...args: any[]) => infer I
+    ? I
+    : T
+  : T;
+
+export type Handle<T> = MethodsOf<InstanceOf<T>> & {
+  /** Type-level only: lets `bind` check that a bound deployment fits a `Handle<T>` parameter. */
+  readonly [handleBrand]: InstanceOf<T>;
+  /** The same handle with per-call options (timeout). */
+  options(opts: CallOptions): Handle<T>;
+};
+
+/** A serialisable reference to a deployment, replaced by a live handle inside a replica. */
+export interface HandleRef {
+  readonly __threadserveHandle: string;
+  readonly methods: readonly string[];
+}
+
+export function isHandleRef(v: unknown): v is HandleRef {
+  return typeof v === 'object' && v !== null && typeof (v as HandleRef).__threadserveHandle === 'string';
+}
+
+export type HandleCall = (
+  method: string,
+  args: unknown[],
+  options: CallOptions,
+) => Promise<unknown>;
+
+/** Builds a handle proxy over a call function. Unknown method names fail with a clear error. */
+export function makeHandle<T>(
+  deployment: string,
+  methods: readonly string[],
+  call: HandleCall,
+  options: CallOptions = {},
+): Handle<T> {
+  const known = new Set(methods);
+  const cache = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  const target = {
+    options: (opts: CallOptions) => makeHandle<T>(deployment, methods, call, { ...options, ...opts }),
+    toString: () => `Handle(${deployment})`,
+  };
+  return new Proxy(target, {
+    get(t, prop) {
+      if (prop === 'options' || prop === 'toString') return t[prop];
+      // A handle is not a thenable: `await handle` must give the handle back.
+      if (typeof prop !== 'string' || prop === 'then') return undefined;
+      let fn = cache.get(prop);
+      if (!fn) {
+        fn = known.has(prop)
+          ? (...args: unknown[]) => call(prop, args, options)
+          : () =>
+              Promise.reject(
+                new BadCallError(`deployment "${deployment}" has no method "${prop}"`),
+              );
+        cache.set(prop, fn);
+      }
+      return fn;
+    },
+  }) as unknown as Handle<T>;
+}
+
+/** Public methods of a class, including inherited ones, for handle checks. */
+export function methodNames(cls: Function): string[] {
+  const names = new Set<string>();
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor' || name.startsWith('_') || name.startsWith('#')) continue;
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (desc && typeof desc.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
+}

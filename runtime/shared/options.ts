@@ -1,0 +1,102 @@
+/**
+ * Deployment options: Ray Serve's names in camelCase with Ray Serve's defaults. They are
+ * validated once, at `run`, before any thread starts; the result is fully defaulted and frozen.
+ * Error messages name the deployment and the option path.
+ */
+import { z } from 'zod';
+import { OptionsError } from './errors.ts';
+
+const positiveInt = (what = 'a positive integer') =>
+  z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
+const positiveSeconds = z
+  .number({ error: 'must be a positive number of seconds' })
+  .positive({ error: 'must be a positive number of seconds' })
+  .finite({ error: 'must be a positive number of seconds' });
+
+const resourceLimitsSchema = z.strictObject({
+  maxOldGenerationSizeMb: positiveInt().optional(),
+  maxYoungGenerationSizeMb: positiveInt().optional(),
+  codeRangeSizeMb: positiveInt().optional(),
+  stackSizeMb: positiveInt().optional(),
+});
+
+const zodSchemaLike = z.custom<z.ZodType>(
+  (v) => v instanceof z.ZodType,
+  { error: 'must be a zod schema' },
+);
+
+export const deploymentOptionsSchema = z.strictObject({
+  name: z
+    .string({ error: 'must be a non-empty name of letters, digits, "_", "-" or "."' })
+    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a non-empty name of letters, digits, "_", "-" or "."' })
+    .optional(),
+  numReplicas: positiveInt().default(1),
+  maxOngoingRequests: positiveInt().default(5),
+  maxQueuedRequests: z
+    .number({ error: 'must be -1 (no limit) or a non-negative integer' })
+    .int({ error: 'must be -1 (no limit) or a non-negative integer' })
+    .min(-1, { error: 'must be -1 (no limit) or a non-negative integer' })
+    .default(-1),
+  userConfig: z.unknown().optional(),
+  healthCheckPeriodS: positiveSeconds.default(10),
+  healthCheckTimeoutS: positiveSeconds.default(30),
+  gracefulShutdownTimeoutS: positiveSeconds.default(20),
+  route: z
+    .string({ error: 'must be a path starting with "/"' })
+    .regex(/^\/[A-Za-z0-9_.~\-/]*$/, { error: 'must be a path starting with "/"' })
+    .optional(),
+  requestSchema: zodSchemaLike.optional(),
+  resourceLimits: resourceLimitsSchema.optional(),
+});
+
+export type DeploymentOptions = z.input<typeof deploymentOptionsSchema>;
+export type ResolvedDeploymentOptions = Readonly<z.output<typeof deploymentOptionsSchema>> & {
+  readonly name: string;
+};
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'function') return 'a function';
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+/** Formats zod issues as `<prefix>: <path> <problem>, got <value>` lines. */
+export function formatIssues(prefix: string, input: unknown, issues: readonly z.core.$ZodIssue[]): string {
+  const lines = issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = issue.path.length ? ` in ${issue.path.join('.')}` : '';
+      return `${prefix}: unknown option${issue.keys.length > 1 ? 's' : ''}${where} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    const path = issue.path.map(String).join('.');
+    return `${prefix}: ${path} ${issue.message}, got ${describe(valueAt(input, issue.path))}`;
+  });
+  return lines.join('\n');
+}
+
+export function resolveDeploymentOptions(
+  className: string,
+  options: unknown,
+): ResolvedDeploymentOptions {
+  const parsed = deploymentOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    throw new OptionsError(formatIssues(`deployment "${className}"`, options, parsed.error.issues));
+  }
+  const name = parsed.data.name ?? className;
+  const resolved = { ...parsed.data, name };
+  if (resolved.resourceLimits) Object.freeze(resolved.resourceLimits);
+  return Object.freeze(resolved);
+}
