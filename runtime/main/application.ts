@@ -12,7 +12,7 @@ import type { Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { DeploymentRunner } from './deployment-runner.ts';
-import { workerEntryUrl, workerExecArgv } from './worker-setup.ts';
+import { workerBootstrapUrl, workerEntryUrl, workerExecArgv } from './worker-setup.ts';
 
 export interface AppSpec {
   name: string;
@@ -115,6 +115,7 @@ export class Application {
           moduleUrl: d.deployment.moduleUrl,
           classKey: d.deployment.key,
           args: d.args,
+          workerBootstrap: workerBootstrapUrl,
           workerEntry: workerEntryUrl,
           execArgv,
         },

@@ -14,6 +14,7 @@ export interface RunnerSpec {
   moduleUrl: string;
   classKey: string;
   args: unknown[];
+  workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
 }
@@ -96,6 +97,7 @@ export class DeploymentRunner {
       args: this.spec.args,
       userConfig: o.userConfig,
       hasUserConfig: o.userConfig !== undefined,
+      workerBootstrap: this.spec.workerBootstrap,
       workerEntry: this.spec.workerEntry,
       execArgv: this.spec.execArgv,
       ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),

@@ -32,6 +32,7 @@ export interface ReplicaSpec {
   args: unknown[];
   userConfig: unknown;
   hasUserConfig: boolean;
+  workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
   resourceLimits?: Record<string, number | undefined>;
@@ -80,7 +81,8 @@ export class Replica {
     this.port = port1;
     this.writer = new PortWriter<ToReplica>(port1, (m, err) => this.onCloneError(m, err));
     const pool = new Piscina({
-      filename: this.spec.workerEntry,
+      filename: this.spec.workerBootstrap,
+      workerData: { threadserveEntry: this.spec.workerEntry },
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,

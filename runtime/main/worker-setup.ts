@@ -9,6 +9,9 @@
 const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
 const TS_MODULE = /\.[cm]?tsx?$/;
 
+/** What piscina loads (see bootstrap.mjs for why it is not the entry itself). */
+export const workerBootstrapUrl = new URL('../worker/bootstrap.mjs', import.meta.url).href;
+/** The replica's task module, passed to the bootstrap in workerData. */
 export const workerEntryUrl = new URL(
   RUNNING_FROM_SOURCE ? '../worker/entry.ts' : '../worker/entry.js',
   import.meta.url,
