@@ -23,6 +23,12 @@ if (files.length === 0) {
   console.error(`no test files match ${only.join(' ')}`);
   process.exit(1);
 }
+// Type-check first: bind() argument checks and @ts-expect-error lines are part of the suite.
+const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('type-check failed');
+  process.exit(tsc.status ?? 1);
+}
 const result = spawnSync(
   process.execPath,
   ['--import', './runtime/source-hooks.mjs', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],

@@ -115,15 +115,62 @@ export function resizeRgb(src: Uint8Array, srcW: number, srcH: number, dstW: num
   }
   const dst = new Uint8Array(dstW * dstH * 3);
   const stride = dstW * 3;
+  const acc = new Float32Array(stride);
   for (let y = 0; y < dstH; y++) {
     const s = vy.start[y]!, n = vy.count[y]!, wb = y * vy.taps;
-    const out = y * stride;
+    acc.fill(0);
     for (let k = 0; k < n; k++) {
       const w = vy.weight[wb + k]!;
       const row = (s + k) * stride;
-      for (let i = 0; i < stride; i++) tmp[i] = (k === 0 ? 0 : tmp[i]!); // placeholder, replaced below
-      void row; void w; void out;
-      break;
+      for (let i = 0; i < stride; i++) acc[i]! += tmp[row + i]! * w;
+    }
+    const out = y * stride;
+    // Uint8Array assignment truncates and wraps, so round and clamp explicitly.
+    for (let i = 0; i < stride; i++) {
+      const v = acc[i]! + 0.5;
+      dst[out + i] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+    }
+  }
+  return dst;
+}
+
+/** Per-channel multiply-add equivalent of a Normalization, indexed by source RGB channel. */
+export function channelAffine(norm: Normalization): { mul: Float32Array; add: Float32Array; plane: Int32Array } {
+  const mul = new Float32Array(3);
+  const add = new Float32Array(3);
+  const plane = new Int32Array(3);
+  for (let c = 0; c < 3; c++) {
+    // With bgr, source channel c (R=0) lands in plane 2-c and uses that plane's statistics.
+    const p = norm.bgr ? 2 - c : c;
+    plane[c] = p;
+    mul[c] = norm.scale / norm.std[p]!;
+    add[c] = -norm.mean[p]! / norm.std[p]!;
+  }
+  return { mul, add, plane };
+}
+
+/**
+ * RGB HWC uint8 (w x h) -> normalised CHW float32 of outW x outH, content at the top-left,
+ * padding filled with `padValue` (0 = the mean colour after normalisation, PaddleOCR's choice).
+ * Writes into `out` at `offset` when given (to fill one item of a batch), else allocates.
+ */
+export function toChw(
+  src: Uint8Array, w: number, h: number, norm: Normalization,
+  outW = w, outH = h, padValue = 0, out?: Float32Array, offset = 0,
+): Float32Array {
+  if (outW < w || outH < h) throw new RangeError(`toChw: output ${outW}x${outH} smaller than image ${w}x${h}`);
+  const planeSize = outW * outH;
+  const dst = out ?? new Float32Array(3 * planeSize);
+  if (dst.length < offset + 3 * planeSize) throw new RangeError('toChw: output buffer too small');
+  if (outW !== w || outH !== h) dst.fill(padValue, offset, offset + 3 * planeSize);
+  const { mul, add, plane } = channelAffine(norm);
+  for (let c = 0; c < 3; c++) {
+    const m = mul[c]!, a = add[c]!;
+    const base = offset + plane[c]! * planeSize;
+    for (let y = 0; y < h; y++) {
+      let si = y * w * 3 + c;
+      const di = base + y * outW;
+      for (let x = 0; x < w; x++, si += 3) dst[di + x] = src[si]! * m + a;
     }
   }
   return dst;

@@ -9,7 +9,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import type { Logger } from 'pino';
 import { Packr } from 'msgpackr';
 import type { z } from 'zod';
-import { HttpError, ThreadserveError } from '../shared/errors.ts';
+import { ThreadserveError } from '../shared/errors.ts';
 import type { RequestContext } from '../shared/protocol.ts';
 import type { Application } from './application.ts';
 import { toJson } from './json.ts';
@@ -45,11 +45,14 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
   });
   void http.register(accepts);
 
+  // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user
+  // code a string its schema never expected, so other types answer 415.
+  http.removeContentTypeParser('text/plain');
   http.addContentTypeParser(MSGPACK_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, packr.unpack(body as Buffer));
     } catch (err) {
-      done(new HttpError(400, `malformed msgpack body: ${(err as Error).message}`), undefined);
+      done(new ThreadserveError('MALFORMED_BODY', `malformed msgpack body: ${(err as Error).message}`, 400), undefined);
     }
   });
 
@@ -141,7 +144,13 @@ function sendError(err: FastifyError | Error, req: FastifyRequest, reply: Fastif
     log.error({ reqId: req.id, err }, 'request failed');
   }
   if (code === 'BACKPRESSURE') void reply.header('retry-after', String(details?.retryAfterS ?? 1));
-  const body: { error: Record<string, unknown> } = { error: { code, message: err.message } };
+  let message = err.message;
+  if (code === 'UNSUPPORTED_MEDIA_TYPE') {
+    message = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack`;
+  } else if (code === 'BODY_TOO_LARGE') {
+    message = `request body is too large: the limit is ${req.routeOptions.bodyLimit ?? '?'} bytes`;
+  }
+  const body: { error: Record<string, unknown> } = { error: { code, message } };
   if (details?.issues) body.error.issues = details.issues;
   void reply.status(status).type('application/json').send(body);
 }

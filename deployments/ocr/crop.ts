@@ -1,0 +1,134 @@
+/**
+ * Text boxes + RGB image -> one recognition batch [N, 3, 48, W].
+ *
+ * Each box is sampled straight from the original image into its slot of the batch: the warp
+ * (rotated boxes come out upright), the resize to height 48 and the normalisation happen in
+ * one pass per output pixel, with no intermediate crop images.
+ */
+import { channelAffine, PADDLE_REC_NORM, type Normalization } from '../image/tensor.ts';
+
+export interface CropOptions {
+  /** Recognition input height; PP-OCRv4 rec is trained at 48. */
+  height: number;
+  /**
+   * Narrowest batch width. PaddleOCR pads every batch to at least 320 (its training shape
+   * 3x48x320); keeping that reproduces its results on short words, at some compute cost.
+   */
+  minWidth: number;
+  /**
+   * Widest batch width. All crops share the widest one's width, so one very long line would
+   * make every crop's tensor huge; lines wider than this (a 26:1 aspect at 1280) are squeezed
+   * horizontally instead, which costs accuracy only on such extreme lines.
+   */
+  maxWidth: number;
+  /** Batch width is rounded up to this (the recogniser downsamples width by 8). */
+  widthMultiple: number;
+  /** A box this much taller than wide is read as vertical text and turned 90 degrees (as PaddleOCR). */
+  verticalRatio: number;
+  norm: Normalization;
+}
+
+export const CROP_DEFAULTS: CropOptions = {
+  height: 48, minWidth: 320, maxWidth: 1280, widthMultiple: 8, verticalRatio: 1.5, norm: PADDLE_REC_NORM,
+};
+
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface CropBatch {
+  /** N x 3 x height x width, normalised; padding is 0 (the mean after normalisation). */
+  batch: Float32Array;
+  dims: [number, number, number, number];
+  /** Content width of each crop inside the batch width. */
+  widths: Int32Array;
+}
+
+/** `boxes` holds `count` boxes of 8 numbers (tl, tr, br, bl) in image pixels. */
+export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}): CropBatch {
+  const opt = { ...CROP_DEFAULTS, ...options };
+  if (boxes.length < count * 8) throw new RangeError(`cropBatch: ${count} boxes need ${count * 8} numbers, got ${boxes.length}`);
+  const H = opt.height;
+  const quads: Float64Array[] = [];
+  const widths = new Int32Array(count);
+  let widest = 0;
+  for (let i = 0; i < count; i++) {
+    let q = Float64Array.from(boxes.subarray(i * 8, i * 8 + 8));
+    let w = Math.max(span(q, 0, 1), span(q, 3, 2));
+    let h = Math.max(span(q, 0, 3), span(q, 1, 2));
+    if (h >= opt.verticalRatio * w) {
+      // Vertical text: read the box with its right side as the top (numpy rot90, as PaddleOCR).
+      q = Float64Array.from([q[2]!, q[3]!, q[4]!, q[5]!, q[6]!, q[7]!, q[0]!, q[1]!]);
+      [w, h] = [h, w];
+    }
+    quads.push(q);
+    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((H * w) / Math.max(h, 1))));
+    widest = Math.max(widest, widths[i]!);
+  }
+  const m = opt.widthMultiple;
+  const W = Math.min(Math.ceil(opt.maxWidth / m) * m, Math.max(opt.minWidth, Math.ceil(widest / m) * m));
+  const batch = new Float32Array(count * 3 * H * W); // zero-filled = padding
+  for (let i = 0; i < count; i++) {
+    sampleQuad(image, quads[i]!, widths[i]!, H, W, batch, i * 3 * H * W, opt.norm);
+  }
+  return { batch, dims: [count, 3, H, W], widths };
+}
+
+function span(q: Float64Array, a: number, b: number): number {
+  return Math.hypot(q[2 * a]! - q[2 * b]!, q[2 * a + 1]! - q[2 * b + 1]!);
+}
+
+/**
+ * Fill a outW x outH region (row stride `stride`) of CHW planes at `offset` by sampling the
+ * quad tl,tr,br,bl: output pixel (u, v) reads the source at the bilinear blend of the corners,
+ * which is exact for the rectangles the detector produces. When shrinking, several
+ * sub-samples per output pixel are averaged so thin strokes do not alias away.
+ */
+function sampleQuad(
+  img: RgbImage, q: Float64Array, outW: number, outH: number, stride: number,
+  out: Float32Array, offset: number, norm: Normalization,
+): void {
+  const { mul, add, plane } = channelAffine(norm);
+  const x0 = q[0]!, y0 = q[1]!, x1 = q[2]!, y1 = q[3]!, x2 = q[4]!, y2 = q[5]!, x3 = q[6]!, y3 = q[7]!;
+  const shrink = Math.max(Math.hypot(x1 - x0, y1 - y0) / outW, Math.hypot(x3 - x0, y3 - y0) / outH);
+  const n = Math.min(4, Math.max(1, Math.ceil(shrink))); // sub-samples per axis
+  const inv = 1 / (n * n);
+  const planeSize = outH * stride;
+  const rgb = new Float64Array(3);
+  for (let v = 0; v < outH; v++) {
+    for (let u = 0; u < outW; u++) {
+      rgb[0] = rgb[1] = rgb[2] = 0;
+      for (let sv = 0; sv < n; sv++) {
+        const b = (v + (sv + 0.5) / n) / outH;
+        for (let su = 0; su < n; su++) {
+          const a = (u + (su + 0.5) / n) / outW;
+          // (a, b) in the unit square -> bilinear blend of the corners: a runs tl->tr, b runs tl->bl.
+          const wa = (1 - a) * (1 - b), wb = a * (1 - b), wc = a * b, wd = (1 - a) * b;
+          const sx = wa * x0 + wb * x1 + wc * x2 + wd * x3;
+          const sy = wa * y0 + wb * y1 + wc * y2 + wd * y3;
+          addBilinear(img, sx, sy, rgb);
+        }
+      }
+      const o = offset + v * stride + u;
+      for (let c = 0; c < 3; c++) out[o + plane[c]! * planeSize] = rgb[c]! * inv * mul[c]! + add[c]!;
+    }
+  }
+}
+
+/** Add the bilinearly interpolated RGB at (x, y) to `acc`; coordinates clamp to the edges. */
+function addBilinear(img: RgbImage, x: number, y: number, acc: Float64Array): void {
+  const { data, width, height } = img;
+  const cx = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
+  const cy = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
+  const xi = Math.floor(cx), yi = Math.floor(cy);
+  const fx = cx - xi, fy = cy - yi;
+  const xj = xi + 1 < width ? xi + 1 : xi, yj = yi + 1 < height ? yi + 1 : yi;
+  const p00 = (yi * width + xi) * 3, p01 = (yi * width + xj) * 3;
+  const p10 = (yj * width + xi) * 3, p11 = (yj * width + xj) * 3;
+  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  for (let c = 0; c < 3; c++) {
+    acc[c]! += data[p00 + c]! * w00 + data[p01 + c]! * w01 + data[p10 + c]! * w10 + data[p11 + c]! * w11;
+  }
+}

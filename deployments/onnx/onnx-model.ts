@@ -1,0 +1,223 @@
+/**
+ * One ONNX model in one replica: loads an onnxruntime-node InferenceSession once, describes its
+ * tensors in Open Inference Protocol terms, checks requests before running them, and releases
+ * the session at shutdown. A plain class: wrap it with `deployment()` to serve it.
+ *
+ * Outputs own their buffers (onnxruntime-node allocates one per output; copied when not), so a
+ * replica can transfer them to the main thread instead of copying.
+ */
+import path from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { HttpError } from 'threadserve';
+import {
+  buildSessionOptions,
+  cudaLoadFailed,
+  warnCpuFallback,
+} from './execution-providers.ts';
+import type { CudaProbe, GraphOptimizationLevel, WarnLogger } from './execution-providers.ts';
+import { checkInputs, v2Datatype } from './tensor-check.ts';
+import type { TensorInput, TypedArray } from './tensor-check.ts';
+
+export interface OnnxModelOptions {
+  /** The .onnx file. */
+  path: string;
+  /** Name in metadata(); default: the file name without .onnx. */
+  name?: string;
+  /** Extra onnxruntime options; they win over the computed ones. */
+  sessionOptions?: InferenceSession.SessionOptions;
+  intraOpNumThreads?: number;
+  /** Replicas on this machine, for the default intra-op thread count. Default 1. */
+  totalReplicasOnMachine?: number;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** CUDA device ordinal; undefined runs on CPU. */
+  deviceId?: number;
+  /** When CUDA cannot load, run on CPU with a warning instead of failing. */
+  allowCpuFallback?: boolean;
+  /** Injectables for tests. */
+  cudaProbe?: CudaProbe;
+  logger?: WarnLogger;
+  warnKey?: string;
+}
+
+export interface TensorMetadata {
+  name: string;
+  /** V2 datatype (FP32, INT64, ...). */
+  datatype: string;
+  /** -1 for a dynamic dimension. */
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  platform: 'onnxruntime_onnx';
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface OutputTensor {
+  data: TypedArray | string[];
+  dims: number[];
+  datatype: string;
+}
+
+/** onnxruntime's own complaints about inputs, which are the caller's fault (a safety net behind tensor-check). */
+const ORT_INPUT_ERROR = /^(Invalid rank for input|Got invalid dimensions for input|Unexpected input data type|input '.*' is missing in 'feeds')/;
+
+export class OnnxModel {
+  private session: InferenceSession | undefined;
+  private loading: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly running = new Set<Promise<unknown>>();
+  private provider: { provider: 'cpu' | 'cuda'; deviceId?: number } = { provider: 'cpu' };
+  readonly name: string;
+
+  constructor(private readonly options: OnnxModelOptions) {
+    if (!options || typeof options.path !== 'string' || options.path === '') {
+      throw new TypeError('OnnxModel needs { path } of an .onnx file');
+    }
+    this.name = options.name ?? path.basename(options.path).replace(/\.onnx$/i, '');
+  }
+
+  /** Loads the session; later calls wait for the first one. */
+  init(): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`model "${this.name}" is shut down`));
+    this.loading ??= this.load().catch((err: unknown) => {
+      this.loading = undefined;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const o = this.options;
+    const built = buildSessionOptions({ ...o, allowCpuFallback: o.allowCpuFallback ?? false });
+    let session: InferenceSession;
+    try {
+      session = await InferenceSession.create(o.path, built.sessionOptions);
+    } catch (err) {
+      if (built.provider !== 'cuda') throw this.loadFailed(err);
+      // The provider files exist but CUDA itself would not start (no driver, no cuDNN, bad device).
+      const cudaErr = cudaLoadFailed(built.deviceId!, err);
+      if (!o.allowCpuFallback) throw cudaErr;
+      warnCpuFallback(cudaErr.message, o);
+      const cpu = buildSessionOptions({ ...o, deviceId: undefined });
+      session = await InferenceSession.create(o.path, cpu.sessionOptions).catch((e: unknown) => {
+        throw this.loadFailed(e);
+      });
+      this.provider = { provider: 'cpu' };
+      this.session = session;
+      return;
+    }
+    this.provider = built.deviceId === undefined ? { provider: built.provider } : { provider: built.provider, deviceId: built.deviceId };
+    this.session = session;
+  }
+
+  private loadFailed(err: unknown): Error {
+    const msg = err instanceof Error ? err.message : String(err);
+    const out = new Error(`model "${this.name}": cannot load ${this.options.path}: ${msg}`);
+    (out as Error & { cause?: unknown }).cause = err;
+    return out;
+  }
+
+  /** Where the session runs: cpu, or cuda with its device. */
+  get device(): { provider: 'cpu' | 'cuda'; deviceId?: number } {
+    return { ...this.provider };
+  }
+
+  get loaded(): boolean {
+    return this.session !== undefined;
+  }
+
+  private requireSession(): InferenceSession {
+    if (!this.session) throw new Error(`model "${this.name}" is not loaded; call init() first`);
+    return this.session;
+  }
+
+  /** V2 model metadata: datatypes by V2 name, dynamic dimensions as -1. */
+  metadata(): ModelMetadata {
+    const s = this.requireSession();
+    return {
+      name: this.name,
+      platform: 'onnxruntime_onnx',
+      inputs: s.inputMetadata.map(describe),
+      outputs: s.outputMetadata.map(describe),
+    };
+  }
+
+  /**
+   * Checks the inputs against the model (HttpError 400 naming the input when wrong), runs the
+   * model and returns the named outputs (all of them by default).
+   */
+  async predict(inputs: Readonly<Record<string, TensorInput>>, outputNames?: readonly string[]): Promise<Record<string, OutputTensor>> {
+    if (this.closing) throw new HttpError(503, `model "${this.name}" is shutting down`);
+    if (!this.session) await this.init();
+    const session = this.requireSession();
+    const checked = checkInputs(inputs, session.inputMetadata);
+    if (outputNames !== undefined) checkOutputNames(outputNames, session.outputNames);
+    const feeds: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(checked)) {
+      feeds[name] = new Tensor(t.type, t.data as Float32Array, t.dims);
+    }
+    const run = outputNames === undefined ? session.run(feeds) : session.run(feeds, [...outputNames]);
+    this.running.add(run);
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await run;
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (ORT_INPUT_ERROR.test(msg)) throw new HttpError(400, msg);
+      throw err;
+    } finally {
+      this.running.delete(run);
+    }
+    const out: Record<string, OutputTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      if (!(value instanceof Tensor)) {
+        throw new Error(`model "${this.name}": output "${name}" is not a tensor (sequence or map outputs are not supported)`);
+      }
+      out[name] = { data: ownedData(value), dims: [...value.dims], datatype: v2Datatype(value.type) };
+    }
+    return out;
+  }
+
+  /**
+   * Releases the session once the running predictions finish: releasing (or stopping the
+   * thread) during `session.run` aborts the whole process (see ENVIRONMENT.md).
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.loading?.catch(() => undefined);
+      await Promise.allSettled([...this.running]);
+      const s = this.session;
+      this.session = undefined;
+      await s?.release();
+    })();
+    return this.closing;
+  }
+}
+
+function describe(m: InferenceSession.ValueMetadata): TensorMetadata {
+  if (!m.isTensor) return { name: m.name, datatype: 'NON_TENSOR', shape: [] };
+  return {
+    name: m.name,
+    datatype: v2Datatype(m.type),
+    shape: m.shape.map((d) => (typeof d === 'number' ? d : -1)),
+  };
+}
+
+function checkOutputNames(names: readonly string[], known: readonly string[]): void {
+  if (!Array.isArray(names)) throw new HttpError(400, 'outputs must be a list of output names');
+  for (const n of names) {
+    if (!known.includes(n)) {
+      throw new HttpError(400, `unknown output "${n}"; the model gives ${known.map((k) => `"${k}"`).join(', ')}`);
+    }
+  }
+}
+
+/** The tensor's data, in a buffer of its own (so it can be transferred). */
+function ownedData(t: Tensor): TypedArray | string[] {
+  const data = t.data as TypedArray | string[];
+  if (Array.isArray(data)) return data;
+  const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+  return owns ? data : (data.slice() as TypedArray);
+}

@@ -1,0 +1,91 @@
+// The router with fake replicas: limits, queueing order and backpressure, no threads.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BackpressureError } from '../../runtime/shared/errors.ts';
+import { Router } from '../../runtime/main/router.ts';
+import type { Replica } from '../../runtime/main/replica.ts';
+
+class FakeReplica {
+  inFlight = 0;
+  readonly calls: Array<{ method: string; args: unknown[]; resolve(v: unknown): void }> = [];
+  constructor(
+    readonly id: string,
+    private readonly router: () => Router,
+  ) {}
+  call(method: string, args: unknown[]) {
+    this.inFlight++;
+    return new Promise((resolve) => {
+      this.calls.push({
+        method,
+        args,
+        resolve: (v) => {
+          this.inFlight--;
+          resolve(v);
+          this.router().pump();
+        },
+      });
+    });
+  }
+}
+
+function setup(maxOngoing: number, maxQueued: number, n = 1) {
+  const router: Router = new Router('D', maxOngoing, maxQueued, () => 0);
+  const fakes = Array.from({ length: n }, (_, i) => new FakeReplica(`D#${i}`, () => router));
+  for (const f of fakes) router.add(f as unknown as Replica);
+  return { router, fakes };
+}
+
+describe('Router', () => {
+  it('dispatches up to maxOngoing per replica and queues the rest in order', async () => {
+    const { router, fakes } = setup(2, -1);
+    const results = [1, 2, 3, 4].map((i) => router.call('m', [i]));
+    assert.equal(fakes[0]!.calls.length, 2);
+    assert.equal(router.queued, 2);
+    fakes[0]!.calls[0]!.resolve('a');
+    assert.equal(fakes[0]!.calls.length, 3);
+    assert.deepEqual(fakes[0]!.calls[2]!.args, [3], 'FIFO');
+    for (const c of fakes[0]!.calls.slice(1)) c.resolve('b');
+    fakes[0]!.calls[3]!.resolve('c');
+    assert.deepEqual(await Promise.all(results), ['a', 'b', 'b', 'c']);
+  });
+
+  it('rejects at once past maxQueuedRequests', async () => {
+    const { router } = setup(1, 1);
+    void router.call('m', []);
+    void router.call('m', []);
+    await assert.rejects(router.call('m', []), (e: unknown) => e instanceof BackpressureError && /1 calls queued \(maxQueuedRequests 1\)/.test(e.message));
+    assert.equal(router.stats.rejected, 1);
+  });
+
+  it('maxQueuedRequests 0 means no queue at all', async () => {
+    const { router } = setup(1, 0);
+    void router.call('m', []);
+    await assert.rejects(router.call('m', []), BackpressureError);
+  });
+
+  it('queues while no replica is up and drains the queue when one is added', async () => {
+    const router = new Router('D', 1, -1);
+    const p = router.call('m', ['x']);
+    assert.equal(router.queued, 1);
+    const f = new FakeReplica('D#0', () => router);
+    router.add(f as unknown as Replica);
+    f.calls[0]!.resolve('done');
+    assert.equal(await p, 'done');
+  });
+
+  it('close() fails queued calls and refuses new ones; idle() resolves when drained', async () => {
+    const { router, fakes } = setup(1, -1);
+    const running = router.call('m', []);
+    const queued = router.call('m', []);
+    let idle = false;
+    const idleP = router.idle().then(() => (idle = true));
+    router.close(new Error('stopping'));
+    await assert.rejects(queued, /stopping/);
+    await assert.rejects(router.call('m', []), /shutting down/);
+    assert.equal(idle, false);
+    fakes[0]!.calls[0]!.resolve(1);
+    assert.equal(await running, 1);
+    await idleP;
+    assert.equal(idle, true);
+  });
+});
