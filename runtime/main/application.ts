@@ -12,6 +12,7 @@ import type { Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { DeploymentRunner } from './deployment-runner.ts';
+import { Metrics } from './metrics.ts';
 import { workerBootstrapUrl, workerEntryUrl, workerExecArgv } from './worker-setup.ts';
 
 export interface AppSpec {
@@ -102,11 +103,15 @@ export function plan(apps: Record<string, BoundDeployment>, routeOverrides: Reco
 
 export class Application {
   private readonly runners = new Map<string, DeploymentRunner>();
+  readonly metrics: Metrics;
 
   constructor(
     readonly plan: Plan,
     private readonly log: Logger,
   ) {
+    this.metrics = new Metrics({
+      deployments: () => this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, replicas: r.status() })),
+    });
     const execArgv = workerExecArgv([...plan.deployments.values()].map((d) => d.deployment.moduleUrl));
     for (const [name, d] of plan.deployments) {
       const runner = new DeploymentRunner(
@@ -121,6 +126,7 @@ export class Application {
         },
         (target, method, args, timeoutS) => this.call(target, method, args, timeoutS),
         log,
+        this.metrics,
       );
       this.runners.set(name, runner);
     }

@@ -7,6 +7,7 @@ import { DeploymentUnavailableError, ThreadserveError } from '../shared/errors.t
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
+import type { Metrics } from './metrics.ts';
 import { Router } from './router.ts';
 
 export interface RunnerSpec {
@@ -47,9 +48,10 @@ export class DeploymentRunner {
     readonly spec: RunnerSpec,
     private readonly onHandleCall: HandleCallSink,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {
     const o = spec.options;
-    this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests);
+    this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests, metrics.forDeployment(o.name));
   }
 
   get name(): string {
@@ -120,11 +122,13 @@ export class DeploymentRunner {
       return replica;
     }
     this.router.add(replica);
+    this.metrics.replicaStarted(o.name);
     this.log.debug({ deployment: o.name, replica: spec.replicaId }, 'replica started');
     return replica;
   }
 
   private onReplicaDied(replica: Replica, cause: Error): void {
+    this.metrics.replicaDied(this.name);
     this.replicas.delete(replica);
     this.router.remove(replica);
     if (this.stopping) return;

@@ -70,6 +70,10 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     for (const a of app.plan.apps) if (a.route !== null) routes[a.route] = a.name;
     return routes;
   });
+  http.get('/metrics', async (_req, reply) => {
+    const registry = app.metrics.registry;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   http.get('/-/status', async () => ({
     applications: app.plan.apps,
     deployments: app.allRunners().map((r) => ({

@@ -7,6 +7,7 @@
 import { BackpressureError, DeploymentUnavailableError } from '../shared/errors.ts';
 import { chooseReplica } from './replica-choice.ts';
 import type { Random } from './replica-choice.ts';
+import type { CallObserver } from './metrics.ts';
 import type { Replica } from './replica.ts';
 
 interface Queued {
@@ -36,6 +37,7 @@ export class Router {
     readonly deployment: string,
     private readonly maxOngoing: number,
     private readonly maxQueued: number,
+    private readonly observer: CallObserver | undefined = undefined,
     private readonly random: Random = Math.random,
   ) {}
 
@@ -67,10 +69,14 @@ export class Router {
     this.stats.requests++;
     if (this.queued === 0) {
       const i = chooseReplica(this.replicas, this.maxOngoing, this.random);
-      if (i >= 0) return this.track(this.replicas[i]!.call(method, args, timeoutS));
+      if (i >= 0) {
+        this.observer?.started(0);
+        return this.track(this.replicas[i]!.call(method, args, timeoutS));
+      }
     }
     if (this.maxQueued >= 0 && this.queued >= this.maxQueued) {
       this.stats.rejected++;
+      this.observer?.rejected();
       return Promise.reject(
         new BackpressureError(
           `deployment "${this.deployment}" is overloaded: ${this.queued} calls queued (maxQueuedRequests ${this.maxQueued})`,
@@ -93,16 +99,26 @@ export class Router {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
       }
+      this.observer?.started((performance.now() - q.enqueuedAt) / 1000);
       this.track(this.replicas[i]!.call(q.method, q.args, q.timeoutS)).then(q.resolve, q.reject);
     }
     this.notifyIdle();
   }
 
   private track(p: Promise<unknown>): Promise<unknown> {
-    return p.catch((err: unknown) => {
-      this.stats.errors++;
-      throw err;
-    });
+    const observer = this.observer;
+    const t0 = observer ? performance.now() : 0;
+    return p.then(
+      (v) => {
+        observer?.finished((performance.now() - t0) / 1000, true);
+        return v;
+      },
+      (err: unknown) => {
+        this.stats.errors++;
+        observer?.finished((performance.now() - t0) / 1000, false);
+        throw err;
+      },
+    );
   }
 
   /** Takes no more calls; queued calls fail with `reason`. */

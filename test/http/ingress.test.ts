@@ -142,3 +142,26 @@ describe('health while a replica is replaced', () => {
     }
   });
 });
+
+describe('metrics', () => {
+  it('exports Prometheus counters, queue and processing histograms per deployment', async () => {
+    const s = await serve.run(chainApp, { listen: false, logLevel: 'silent' });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await s.http.inject({ method: 'POST', url: '/chain', payload: { values: [i] } });
+      }
+      const r = await s.http.inject({ url: '/metrics' });
+      assert.equal(r.statusCode, 200);
+      assert.match(r.headers['content-type'] as string, /text\/plain/);
+      assert.match(r.body, /threadserve_requests_total\{deployment="Chain"\} 3/);
+      assert.match(r.body, /threadserve_requests_total\{deployment="Echo"\} 3/);
+      assert.match(r.body, /threadserve_queue_duration_seconds_count\{deployment="Echo"\} 3/);
+      assert.match(r.body, /threadserve_processing_duration_seconds_bucket\{le="\+Inf",deployment="Chain"\} 3/);
+      assert.match(r.body, /threadserve_replica_starts_total\{deployment="Echo"\} 2/);
+      assert.match(r.body, /threadserve_replica_ongoing_requests\{deployment="Echo",replica="Echo#1"\} 0/);
+      assert.match(r.body, /threadserve_queue_length\{deployment="Slow"\} 0/);
+    } finally {
+      await s.close();
+    }
+  });
+});

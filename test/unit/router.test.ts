@@ -29,7 +29,7 @@ class FakeReplica {
 }
 
 function setup(maxOngoing: number, maxQueued: number, n = 1) {
-  const router: Router = new Router('D', maxOngoing, maxQueued, () => 0);
+  const router: Router = new Router('D', maxOngoing, maxQueued, undefined, () => 0);
   const fakes = Array.from({ length: n }, (_, i) => new FakeReplica(`D#${i}`, () => router));
   for (const f of fakes) router.add(f as unknown as Replica);
   return { router, fakes };

@@ -1,0 +1,113 @@
+/**
+ * Prometheus metrics for `/metrics`. Queueing time and processing time are separate
+ * histograms (as Triton splits them), so a slow answer can be told apart from a full queue.
+ * Each serve instance has its own registry, so several instances in one process (tests) do
+ * not collide. Gauges are read from the routers when scraped, not updated per call.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface GaugeSource {
+  deployments(): Array<{ name: string; queued: number; replicas: Array<{ id: string; inFlight: number; state: string }> }>;
+}
+
+/** What a router reports per call, with the deployment label already bound (cheaper per call). */
+export interface CallObserver {
+  started(queuedS: number): void;
+  finished(processingS: number, ok: boolean): void;
+  rejected(): void;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'deployment'>;
+  private readonly errors: Counter<'deployment'>;
+  private readonly backpressure: Counter<'deployment'>;
+  private readonly queueTime: Histogram<'deployment'>;
+  private readonly processingTime: Histogram<'deployment'>;
+  private readonly replicaStarts: Counter<'deployment'>;
+  private readonly replicaDeaths: Counter<'deployment'>;
+
+  constructor(source: GaugeSource) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'threadserve_requests_total', help: 'Calls finished, per deployment', labelNames: ['deployment'], registers });
+    this.errors = new Counter({ name: 'threadserve_request_errors_total', help: 'Calls that failed, per deployment', labelNames: ['deployment'], registers });
+    this.backpressure = new Counter({
+      name: 'threadserve_backpressure_rejections_total',
+      help: 'Calls refused because the queue was full (maxQueuedRequests)',
+      labelNames: ['deployment'],
+      registers,
+    });
+    this.queueTime = new Histogram({
+      name: 'threadserve_queue_duration_seconds',
+      help: 'Time a call waited in the router queue before a replica took it',
+      labelNames: ['deployment'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.processingTime = new Histogram({
+      name: 'threadserve_processing_duration_seconds',
+      help: 'Time from handing a call to a replica to its answer (thread hops included)',
+      labelNames: ['deployment'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.replicaStarts = new Counter({ name: 'threadserve_replica_starts_total', help: 'Replicas started (first starts and replacements)', labelNames: ['deployment'], registers });
+    this.replicaDeaths = new Counter({ name: 'threadserve_replica_deaths_total', help: 'Replicas whose thread died', labelNames: ['deployment'], registers });
+    new Gauge({
+      name: 'threadserve_queue_length',
+      help: 'Calls waiting in the router queue',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        for (const d of source.deployments()) this.set({ deployment: d.name }, d.queued);
+      },
+    });
+    new Gauge({
+      name: 'threadserve_replica_ongoing_requests',
+      help: 'Calls running in each replica',
+      labelNames: ['deployment', 'replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of source.deployments()) for (const r of d.replicas) this.set({ deployment: d.name, replica: r.id }, r.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'threadserve_replicas_running',
+      help: 'Replicas running per deployment',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        for (const d of source.deployments()) this.set({ deployment: d.name }, d.replicas.filter((r) => r.state === 'running').length);
+      },
+    });
+  }
+
+  forDeployment(deployment: string): CallObserver {
+    const labels = { deployment };
+    const queueTime = this.queueTime.labels(labels);
+    const processingTime = this.processingTime.labels(labels);
+    const requests = this.requests.labels(labels);
+    const errors = this.errors.labels(labels);
+    const backpressure = this.backpressure.labels(labels);
+    return {
+      started: (queuedS) => queueTime.observe(queuedS),
+      finished: (processingS, ok) => {
+        requests.inc();
+        if (!ok) errors.inc();
+        processingTime.observe(processingS);
+      },
+      rejected: () => backpressure.inc(),
+    };
+  }
+
+  replicaStarted(deployment: string): void {
+    this.replicaStarts.inc({ deployment });
+  }
+
+  replicaDied(deployment: string): void {
+    this.replicaDeaths.inc({ deployment });
+  }
+}
