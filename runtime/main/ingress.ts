@@ -8,11 +8,9 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Packr } from 'msgpackr';
-import type { z } from 'zod';
 import { ThreadserveError } from '../shared/errors.ts';
-import type { RequestContext } from '../shared/protocol.ts';
 import type { Application } from './application.ts';
-import { toJson } from './json.ts';
+import { registerAppRoute } from './app-routes.ts';
 
 export interface IngressOptions {
   bodyLimit: number;
@@ -21,8 +19,6 @@ export interface IngressOptions {
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
-const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack'];
-const ALLOWED_METHODS = 'POST';
 
 /** Fastify's own error codes, renamed to the runtime's stable codes. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -31,6 +27,10 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_REQ_FILE_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_FILES_LIMIT: 'BODY_TOO_LARGE',
+  FST_PARTS_LIMIT: 'BODY_TOO_LARGE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'MALFORMED_BODY',
 };
 
 const packr = new Packr({ useRecords: false });
@@ -86,44 +86,14 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
   }));
 
   for (const spec of app.plan.apps) {
-    if (spec.route === null) continue;
-    const schema = app.plan.deployments.get(spec.ingress)!.options.requestSchema as z.ZodType | undefined;
-    const prefix = spec.route === '/' ? '' : spec.route.replace(/\/+$/, '');
-    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-      if (req.method !== 'POST') {
-        void reply.header('allow', ALLOWED_METHODS);
-        throw new ThreadserveError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${spec.route}; use ${ALLOWED_METHODS}`, 405);
-      }
-      const responseType = req.accepts().type(RESPONSE_TYPES) as string | false;
-      if (responseType === false) {
-        throw new ThreadserveError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`, 406);
-      }
-      const body = schema ? validateBody(schema, req.body) : req.body;
-      const path = req.url.split('?')[0]!.slice(prefix.length);
-      const ctx: RequestContext = {
-        id: String(req.id),
-        method: req.method,
-        url: req.url,
-        path: path === '/' ? '' : path,
-        headers: req.headers,
-        query: (req.query ?? {}) as Record<string, unknown>,
-      };
-      const result = await app.call(spec.ingress, 'call', [body, ctx], opts.requestTimeoutS);
-      if (responseType === 'application/json') return reply.type('application/json').send(toJson(result));
-      return reply.type(responseType).send(packr.pack(result));
-    };
-    http.all(prefix || '/', handler);
-    http.all(`${prefix}/*`, handler);
+    if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });
   }
   return http;
 }
 
-function validateBody(schema: z.ZodType, body: unknown): unknown {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
-  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  throw new ThreadserveError('INVALID_REQUEST', `request body is invalid: ${summary}`, 400, { issues });
+function extraTypesHint(req: FastifyRequest): string {
+  const extra = req.routeOptions.config?.acceptContentTypes;
+  return extra?.length ? ` (or ${extra.join(', ')})` : '';
 }
 
 function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
@@ -150,7 +120,7 @@ function sendError(err: FastifyError | Error, req: FastifyRequest, reply: Fastif
   if (code === 'BACKPRESSURE') void reply.header('retry-after', String(details?.retryAfterS ?? 1));
   let message = err.message;
   if (code === 'UNSUPPORTED_MEDIA_TYPE') {
-    message = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack`;
+    message = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack${extraTypesHint(req)}`;
   } else if (code === 'BODY_TOO_LARGE') {
     message = `request body is too large: the limit is ${req.routeOptions.bodyLimit ?? '?'} bytes`;
   }

@@ -46,6 +46,13 @@ export const deploymentOptionsSchema = z.strictObject({
     .regex(/^\/[A-Za-z0-9_.~\-/]*$/, { error: 'must be a path starting with "/"' })
     .optional(),
   requestSchema: zodSchemaLike.optional(),
+  /** Body types the ingress route takes besides JSON and msgpack: raw bytes (image/png...) or multipart/form-data. */
+  acceptContentTypes: z
+    .array(
+      z.string().regex(/^[a-z]+\/[a-z0-9.+*-]+$/i, { error: 'must be a list of media types like "image/png"' }),
+      { error: 'must be a list of media types like "image/png"' },
+    )
+    .optional(),
   resourceLimits: resourceLimitsSchema.optional(),
 });
 

@@ -23,7 +23,7 @@ const requestSchema = z.object({
     name: z.string().min(1),
     datatype: z.string(),
     shape: z.array(z.int().min(0)).max(MAX_RANK),
-    data: z.unknown(),
+    data: z.unknown().optional(),
     parameters: params.optional(),
   })),
   outputs: z.array(z.object({ name: z.string().min(1), parameters: params.optional() })).optional(),
@@ -105,7 +105,8 @@ function parseHeader(json: Buffer): z.infer<typeof requestSchema> {
   if (!isObject(value)) throw bad('request body must be a JSON object');
   const parsed = requestSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(body)'}: ${i.message}`);
+  const path = (keys: PropertyKey[]) => keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+  const issues = parsed.error.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`);
   throw bad(`invalid inference request: ${issues.join('; ')}`);
 }
 
@@ -144,7 +145,9 @@ export function decodeInferRequest(body: Buffer | undefined, headerLength: strin
       data = fromJson(input.datatype, flatten(input.data, input.shape, count, where), where);
     } else {
       if (input.data !== undefined) throw bad(`${where}: has both data and parameters.binary_data_size`);
-      if (!Number.isSafeInteger(size) || (size as number) < 0) throw bad(`${where}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+      if (!Number.isSafeInteger(size) || (size as number) < 0) {
+        throw bad(`${where}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+      }
       const n = size as number;
       const per = elementSize(input.datatype);
       if (per !== undefined && n !== per * count) {

@@ -153,7 +153,9 @@ function outputError(where: string, message: string): ThreadserveError {
 export function toOutputData(dt: string, data: ArrayLike<unknown>, where: string): OutputData {
   if (dt === 'BYTES') {
     const items = Array.from(data);
-    for (const v of items) if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw outputError(where, 'BYTES elements must be strings or Uint8Arrays');
+    for (const v of items) {
+      if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw outputError(where, 'BYTES elements must be strings or Uint8Arrays');
+    }
     return items as (string | Uint8Array)[];
   }
   // Always a copy: a Uint8Array from a model may hold bytes other than 0 and 1.
@@ -192,7 +194,9 @@ export function toBinary(data: OutputData): Buffer {
 
 /** JSON array text for output data; non-finite floats become null, as JSON has no NaN. */
 export function toJsonText(dt: string, data: OutputData): string {
-  if (Array.isArray(data)) return JSON.stringify(data.map((v) => (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'))));
+  if (Array.isArray(data)) {
+    return JSON.stringify(data.map((v) => (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'))));
+  }
   let fmt: (v: number | bigint) => string;
   if (dt === 'BOOL') fmt = (v) => (v ? 'true' : 'false');
   // Float32 values widened to double print as 0.30000001192092896; the shortest text that

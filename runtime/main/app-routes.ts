@@ -1,0 +1,84 @@
+/**
+ * One application's HTTP route: POST <prefix> and POST <prefix>/* call the ingress
+ * deployment's `call(body, request)`. Each route lives in its own fastify scope so that the
+ * extra body types one deployment accepts (raw image bytes, multipart) apply to it alone.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Packr } from 'msgpackr';
+import type { z } from 'zod';
+import { ThreadserveError } from '../shared/errors.ts';
+import type { RequestContext } from '../shared/protocol.ts';
+import type { AppSpec, Application } from './application.ts';
+import { toJson } from './json.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The extra body types a route takes, named in its 415 message. */
+    acceptContentTypes?: string[];
+  }
+}
+
+const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack'];
+const ALLOWED_METHODS = 'POST';
+
+export interface AppRouteOptions {
+  requestTimeoutS: number | undefined;
+  bodyLimit: number;
+  packr: Packr;
+}
+
+export function registerAppRoute(http: FastifyInstance, app: Application, spec: AppSpec, opts: AppRouteOptions): void {
+  const options = app.plan.deployments.get(spec.ingress)!.options;
+  const schema = options.requestSchema as z.ZodType | undefined;
+  const extraTypes = options.acceptContentTypes ?? [];
+  const route = spec.route!;
+  const prefix = route === '/' ? '' : route.replace(/\/+$/, '');
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.method !== 'POST') {
+      void reply.header('allow', ALLOWED_METHODS);
+      throw new ThreadserveError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${route}; use ${ALLOWED_METHODS}`, 405);
+    }
+    const responseType = req.accepts().type(RESPONSE_TYPES) as string | false;
+    if (responseType === false) {
+      throw new ThreadserveError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`, 406);
+    }
+    const body = schema ? validateBody(schema, req.body) : req.body;
+    const path = req.url.split('?')[0]!.slice(prefix.length);
+    const ctx: RequestContext = {
+      id: String(req.id),
+      method: req.method,
+      url: req.url,
+      path: path === '/' ? '' : path,
+      headers: req.headers,
+      query: (req.query ?? {}) as Record<string, unknown>,
+    };
+    const result = await app.call(spec.ingress, 'call', [body, ctx], opts.requestTimeoutS);
+    if (responseType === 'application/json') return reply.type('application/json').send(toJson(result));
+    return reply.type(responseType).send(opts.packr.pack(result));
+  };
+
+  void http.register(async (scope) => {
+    const rawTypes = extraTypes.filter((t) => t !== 'multipart/form-data');
+    if (rawTypes.length) {
+      // Raw bodies (an image's bytes) reach the deployment as one Uint8Array, moved, not copied.
+      scope.addContentTypeParser(rawTypes, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    }
+    if (extraTypes.includes('multipart/form-data')) {
+      // Fields become strings, files Buffers, under their field names.
+      await scope.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: opts.bodyLimit, files: 8 } });
+    }
+    const config = { acceptContentTypes: extraTypes };
+    scope.all(prefix || '/', { config }, handler);
+    scope.all(`${prefix}/*`, { config }, handler);
+  });
+}
+
+function validateBody(schema: z.ZodType, body: unknown): unknown {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  throw new ThreadserveError('INVALID_REQUEST', `request body is invalid: ${summary}`, 400, { issues });
+}
