@@ -10,6 +10,7 @@ import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment
 import { makeHandle, methodNames } from '../shared/handle.ts';
 import type { Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
+import { assignGpus, visibleGpus } from './gpu.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { DeploymentRunner } from './deployment-runner.ts';
 import { Metrics } from './metrics.ts';
@@ -28,6 +29,8 @@ interface PlannedDeployment {
   options: ResolvedDeploymentOptions;
   args: unknown[];
   methods: string[];
+  /** Device ids per replica slot. */
+  gpuSlots: number[][];
 }
 
 export interface Plan {
@@ -36,7 +39,11 @@ export interface Plan {
 }
 
 /** Validates the graphs of all applications; throws OptionsError before anything starts. */
-export function plan(apps: Record<string, BoundDeployment>, routeOverrides: Record<string, string | null | undefined> = {}): Plan {
+export function plan(
+  apps: Record<string, BoundDeployment>,
+  routeOverrides: Record<string, string | null | undefined> = {},
+  gpus: () => number[] = () => visibleGpus(),
+): Plan {
   const deployments = new Map<string, PlannedDeployment>();
   const byBound = new Map<BoundDeployment, string>();
 
@@ -53,7 +60,7 @@ export function plan(apps: Record<string, BoundDeployment>, routeOverrides: Reco
         `deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`,
       );
     }
-    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls) };
+    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [] };
     deployments.set(name, planned);
     byBound.set(bound, name);
     planned.args = bound.args.map((a) => toArg(a, [...path, name]));
@@ -98,7 +105,25 @@ export function plan(apps: Record<string, BoundDeployment>, routeOverrides: Reco
     }
     specs.push({ name: appName, route, ingress });
   }
+  placeGpus(deployments, gpus);
   return { apps: specs, deployments };
+}
+
+/** Assigns device ids to every replica slot, or refuses (before any thread starts). */
+function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => number[]): void {
+  const requests = [...deployments.values()].map((d) => ({
+    deployment: d.options.name,
+    numReplicas: d.options.numReplicas,
+    numGpus: d.options.numGpus,
+  }));
+  if (!requests.some((r) => r.numGpus > 0)) return;
+  let assignment;
+  try {
+    assignment = assignGpus(requests, gpus());
+  } catch (err) {
+    throw new OptionsError((err as Error).message);
+  }
+  for (const d of deployments.values()) d.gpuSlots = assignment[d.options.name] ?? [];
 }
 
 export class Application {
@@ -120,6 +145,7 @@ export class Application {
           moduleUrl: d.deployment.moduleUrl,
           classKey: d.deployment.key,
           args: d.args,
+          gpuSlots: d.gpuSlots,
           workerBootstrap: workerBootstrapUrl,
           workerEntry: workerEntryUrl,
           execArgv,

@@ -15,6 +15,8 @@ export interface RunnerSpec {
   moduleUrl: string;
   classKey: string;
   args: unknown[];
+  /** Device ids per replica slot (from assignGpus); a replacement takes its predecessor's slot. */
+  gpuSlots: number[][];
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -34,11 +36,13 @@ export interface ReplicaStatus {
   id: string;
   state: string;
   inFlight: number;
+  gpuIds: number[];
 }
 
 export class DeploymentRunner {
   readonly router: Router;
   private readonly replicas = new Set<Replica>();
+  private readonly slotOf = new Map<Replica, number>();
   private nextIndex = 0;
   private restarts = 0;
   private stopping = false;
@@ -71,7 +75,7 @@ export class DeploymentRunner {
 
   async start(): Promise<void> {
     const starts = [];
-    for (let i = 0; i < this.spec.options.numReplicas; i++) starts.push(this.startReplica());
+    for (let i = 0; i < this.spec.options.numReplicas; i++) starts.push(this.startReplica(i));
     const results = await Promise.allSettled(starts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -87,7 +91,7 @@ export class DeploymentRunner {
     this.scheduleHealthChecks();
   }
 
-  private async startReplica(): Promise<Replica> {
+  private async startReplica(slot: number): Promise<Replica> {
     const index = this.nextIndex++;
     const o = this.spec.options;
     const spec: ReplicaSpec = {
@@ -99,6 +103,7 @@ export class DeploymentRunner {
       args: this.spec.args,
       userConfig: o.userConfig,
       hasUserConfig: o.userConfig !== undefined,
+      gpuIds: this.spec.gpuSlots[slot] ?? [],
       workerBootstrap: this.spec.workerBootstrap,
       workerEntry: this.spec.workerEntry,
       execArgv: this.spec.execArgv,
@@ -110,10 +115,12 @@ export class DeploymentRunner {
       onHandleCall: this.onHandleCall,
     });
     this.replicas.add(replica);
+    this.slotOf.set(replica, slot);
     try {
       await replica.start();
     } catch (err) {
       this.replicas.delete(replica);
+      this.slotOf.delete(replica);
       throw err;
     }
     if (this.stopping) {
@@ -131,23 +138,25 @@ export class DeploymentRunner {
     this.metrics.replicaDied(this.name);
     this.replicas.delete(replica);
     this.router.remove(replica);
+    const slot = this.slotOf.get(replica) ?? 0;
+    this.slotOf.delete(replica);
     if (this.stopping) return;
     this.log.warn({ deployment: this.name, replica: replica.id, err: cause.message }, 'replica died; starting a replacement');
-    this.replace();
+    this.replace(slot);
   }
 
-  private replace(): void {
+  private replace(slot: number): void {
     const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]!;
     this.restarts++;
     const timer = setTimeout(() => {
       if (this.stopping) return;
-      this.startReplica().then(
+      this.startReplica(slot).then(
         () => {
           this.restarts = 0;
         },
         (err: Error) => {
           this.log.error({ deployment: this.name, err: err.message }, 'replacement replica failed to start');
-          this.replace();
+          this.replace(slot);
         },
       );
     }, this.restarts === 1 ? 0 : delay);
@@ -162,10 +171,12 @@ export class DeploymentRunner {
         r.checkHealth(healthCheckTimeoutS).catch((err: Error) => {
           if (r.state !== 'running' || this.stopping) return;
           this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
+          const slot = this.slotOf.get(r) ?? 0;
           this.router.remove(r);
           this.replicas.delete(r);
+          this.slotOf.delete(r);
           void r.drain(this.spec.options.gracefulShutdownTimeoutS);
-          this.replace();
+          this.replace(slot);
         });
       }
     }, healthCheckPeriodS * 1000);
@@ -200,6 +211,6 @@ export class DeploymentRunner {
   }
 
   status(): ReplicaStatus[] {
-    return [...this.replicas].map((r) => ({ id: r.id, state: r.state, inFlight: r.inFlight }));
+    return [...this.replicas].map((r) => ({ id: r.id, state: r.state, inFlight: r.inFlight, gpuIds: r.spec.gpuIds }));
   }
 }

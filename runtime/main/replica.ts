@@ -32,6 +32,7 @@ export interface ReplicaSpec {
   args: unknown[];
   userConfig: unknown;
   hasUserConfig: boolean;
+  gpuIds: number[];
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -102,6 +103,7 @@ export class Replica {
       args: this.spec.args,
       userConfig: this.spec.userConfig,
       hasUserConfig: this.spec.hasUserConfig,
+      gpuIds: this.spec.gpuIds,
       port: port2,
     };
     return new Promise<void>((resolve, reject) => {

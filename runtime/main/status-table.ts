@@ -14,11 +14,12 @@ export function formatStatus(app: Application, baseUrl: string | undefined): str
     for (const a of routed) lines.push(`  POST ${baseUrl ?? ''}${a.route}  ->  ${a.name} (ingress ${a.ingress})`);
     lines.push('');
   }
-  const rows = [['DEPLOYMENT', 'REPLICA', 'STATE', 'MAX ONGOING', 'MAX QUEUED']];
+  const rows = [['DEPLOYMENT', 'REPLICA', 'STATE', 'DEVICE', 'MAX ONGOING', 'MAX QUEUED']];
   for (const r of app.allRunners()) {
     const o = r.spec.options;
     for (const rep of r.status()) {
-      rows.push([r.name, rep.id, rep.state, String(o.maxOngoingRequests), o.maxQueuedRequests < 0 ? 'unlimited' : String(o.maxQueuedRequests)]);
+      const device = rep.gpuIds.length ? `gpu ${rep.gpuIds.join(',')}${o.numGpus < 1 ? ` (${o.numGpus})` : ''}` : 'cpu';
+      rows.push([r.name, rep.id, rep.state, device, String(o.maxOngoingRequests), o.maxQueuedRequests < 0 ? 'unlimited' : String(o.maxQueuedRequests)]);
     }
   }
   lines.push(table(rows));

@@ -38,6 +38,14 @@ export const deploymentOptionsSchema = z.strictObject({
     .min(-1, { error: 'must be -1 (no limit) or a non-negative integer' })
     .default(-1),
   userConfig: z.unknown().optional(),
+  /** GPUs per replica: a share of one device (0.5: two replicas per device) or whole devices. */
+  numGpus: z
+    .number({ error: 'must be 0, a fraction of one GPU, or a whole number of GPUs' })
+    .min(0, { error: 'must be 0, a fraction of one GPU, or a whole number of GPUs' })
+    .refine((n) => Number.isFinite(n) && (n <= 1 || Number.isInteger(n)), {
+      error: 'must be 0, a fraction of one GPU, or a whole number of GPUs',
+    })
+    .default(0),
   healthCheckPeriodS: positiveSeconds.default(10),
   healthCheckTimeoutS: positiveSeconds.default(30),
   gracefulShutdownTimeoutS: positiveSeconds.default(20),
@@ -100,7 +108,9 @@ export function resolveDeploymentOptions(
 ): ResolvedDeploymentOptions {
   const parsed = deploymentOptionsSchema.safeParse(options ?? {});
   if (!parsed.success) {
-    throw new OptionsError(formatIssues(`deployment "${className}"`, options, parsed.error.issues));
+    const given = (options as { name?: unknown } | undefined)?.name;
+    const label = typeof given === 'string' && given ? given : className;
+    throw new OptionsError(formatIssues(`deployment "${label}"`, options, parsed.error.issues));
   }
   const name = parsed.data.name ?? className;
   const resolved = { ...parsed.data, name };

@@ -29,6 +29,8 @@ export interface StartMessage {
   args: unknown[];
   userConfig: unknown;
   hasUserConfig: boolean;
+  /** GPU device ids assigned to this replica (empty: CPU only). */
+  gpuIds: number[];
   port: MessagePort;
 }
 

@@ -6,6 +6,10 @@ export interface ReplicaContext {
   readonly deployment: string;
   readonly replicaId: string;
   readonly replicaIndex: number;
+  /** GPU device ids assigned to this replica by `numGpus` (empty when it asked for none). */
+  readonly gpuIds: readonly number[];
+  /** The first assigned device, to hand to an execution provider (`{ name: 'cuda', deviceId }`). */
+  readonly deviceId: number | undefined;
 }
 
 const CONTEXT = Symbol.for('threadserve.replicaContext');

@@ -36,7 +36,13 @@ export class ReplicaHost {
 
   async start(): Promise<void> {
     const s = this.start_;
-    setReplicaContext({ deployment: s.deployment, replicaId: s.replicaId, replicaIndex: s.replicaIndex });
+    setReplicaContext({
+      deployment: s.deployment,
+      replicaId: s.replicaId,
+      replicaIndex: s.replicaIndex,
+      gpuIds: Object.freeze([...s.gpuIds]),
+      deviceId: s.gpuIds[0],
+    });
     await import(s.moduleUrl);
     const cls = lookupClass(s.classKey) as (new (...args: unknown[]) => Instance) | undefined;
     if (!cls) {
