@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HttpError } from 'threadserve';
+import { HttpError, replicaContext } from 'threadserve';
 import {
   buildSessionOptions,
   cudaLoadFailed,
@@ -26,10 +26,13 @@ export interface OnnxModelOptions {
   /** Extra onnxruntime options; they win over the computed ones. */
   sessionOptions?: InferenceSession.SessionOptions;
   intraOpNumThreads?: number;
-  /** Replicas on this machine, for the default intra-op thread count. Default 1. */
+  /** Replicas sharing this machine, for the default intra-op thread count. Default: the runtime's replicasInProcess (1 outside a replica). */
   totalReplicasOnMachine?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
-  /** CUDA device ordinal; undefined runs on CPU. */
+  /**
+   * CUDA device ordinal. Default: the replica's assigned device (`replicaContext().deviceId`,
+   * from the deployment's `numGpus`); none assigned, or outside a replica: CPU.
+   */
   deviceId?: number;
   /** When CUDA cannot load, run on CPU with a warning instead of failing. */
   allowCpuFallback?: boolean;
@@ -90,7 +93,12 @@ export class OnnxModel {
 
   private async load(): Promise<void> {
     const o = this.options;
-    const built = buildSessionOptions({ ...o, allowCpuFallback: o.allowCpuFallback ?? false });
+    const built = buildSessionOptions({
+      ...o,
+      totalReplicasOnMachine: o.totalReplicasOnMachine ?? replicasInProcess(),
+      deviceId: o.deviceId ?? assignedDevice(),
+      allowCpuFallback: o.allowCpuFallback ?? false,
+    });
     let session: InferenceSession;
     try {
       session = await InferenceSession.create(o.path, built.sessionOptions);
@@ -193,6 +201,26 @@ export class OnnxModel {
       await s?.release();
     })();
     return this.closing;
+  }
+}
+
+/** The device the runtime assigned to this replica, if any (read defensively: older contexts lack it). */
+function assignedDevice(): number | undefined {
+  try {
+    const id = (replicaContext() as { deviceId?: unknown }).deviceId;
+    return typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replicas in this process (from the runtime), so default intra-op threads share the cores; 1 outside a replica. */
+function replicasInProcess(): number {
+  try {
+    const n = (replicaContext() as { replicasInProcess?: unknown }).replicasInProcess;
+    return typeof n === 'number' && n > 0 ? n : 1;
+  } catch {
+    return 1;
   }
 }
 

@@ -84,7 +84,8 @@ export function toOrtType(datatype: string): OrtType | undefined {
 
 /** One request tensor: typed array (or plain JSON array) plus its shape. */
 export interface TensorInput {
-  data: TypedArray | readonly number[] | readonly bigint[] | readonly boolean[] | readonly string[];
+  /** JSON lists are element-checked: numbers (bigints too for 64-bit ints), booleans or 0/1 for BOOL, strings for BYTES. */
+  data: TypedArray | readonly (number | bigint | boolean | string)[];
   dims: readonly number[];
   /** Optional declared type (V2 or onnxruntime name); checked against the model when present. */
   datatype?: string;

@@ -5,7 +5,7 @@ import { postProcess, preProcess, predict } from './steps.ts';
 
 export const requestSchema = z.object({ pixels: z.array(z.number()) });
 
-class InferenceHandler {
+export class InferenceHandler {
   preProcess(pixels: number[]) {
     return preProcess(pixels);
   }

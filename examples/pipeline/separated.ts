@@ -5,22 +5,22 @@ import type { Handle } from 'threadserve';
 import { requestSchema } from './grouped.ts';
 import { postProcess, preProcess, predict } from './steps.ts';
 
-class PreprocessStep {
+export class PreprocessStep {
   run(pixels: number[]) {
     return preProcess(pixels);
   }
 }
-class ModelStep {
+export class ModelStep {
   predict(features: Float32Array) {
     return predict(features);
   }
 }
-class PostprocessStep {
+export class PostprocessStep {
   run(logits: Float32Array) {
     return postProcess(logits);
   }
 }
-class Classify {
+export class Classify {
   constructor(
     private readonly pre: Handle<PreprocessStep>,
     private readonly model: Handle<ModelStep>,

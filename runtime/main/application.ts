@@ -96,6 +96,9 @@ export function plan(
     const override = routeOverrides[appName];
     const route = override !== undefined ? override : (planned.options.route ?? (planned.methods.includes('call') ? '/' : null));
     if (route !== null) {
+      if (/^\/(v2|-|metrics)(\/|$)/.test(route)) {
+        throw new OptionsError(`application "${appName}": route ${route} is reserved (/v2 for the Open Inference Protocol, /-/ for health, /metrics)`);
+      }
       if (!planned.methods.includes('call')) {
         throw new OptionsError(`deployment "${ingress}" is the ingress of application "${appName}" at route ${route} but has no call(body, request) method`);
       }
@@ -137,6 +140,8 @@ export class Application {
     this.metrics = new Metrics({
       deployments: () => this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, replicas: r.status() })),
     });
+    let replicasInProcess = 0;
+    for (const d of plan.deployments.values()) replicasInProcess += d.options.numReplicas;
     const execArgv = workerExecArgv([...plan.deployments.values()].map((d) => d.deployment.moduleUrl));
     for (const [name, d] of plan.deployments) {
       const runner = new DeploymentRunner(
@@ -146,6 +151,7 @@ export class Application {
           classKey: d.deployment.key,
           args: d.args,
           gpuSlots: d.gpuSlots,
+          replicasInProcess,
           workerBootstrap: workerBootstrapUrl,
           workerEntry: workerEntryUrl,
           execArgv,

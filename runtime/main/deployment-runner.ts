@@ -17,6 +17,7 @@ export interface RunnerSpec {
   args: unknown[];
   /** Device ids per replica slot (from assignGpus); a replacement takes its predecessor's slot. */
   gpuSlots: number[][];
+  replicasInProcess: number;
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -104,6 +105,7 @@ export class DeploymentRunner {
       userConfig: o.userConfig,
       hasUserConfig: o.userConfig !== undefined,
       gpuIds: this.spec.gpuSlots[slot] ?? [],
+      replicasInProcess: this.spec.replicasInProcess,
       workerBootstrap: this.spec.workerBootstrap,
       workerEntry: this.spec.workerEntry,
       execArgv: this.spec.execArgv,

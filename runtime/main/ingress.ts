@@ -11,6 +11,9 @@ import { Packr } from 'msgpackr';
 import { ThreadserveError } from '../shared/errors.ts';
 import type { Application } from './application.ts';
 import { registerAppRoute } from './app-routes.ts';
+import { VERSION } from './version.ts';
+import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
+import { v2Plugin } from './v2/plugin.ts';
 
 export interface IngressOptions {
   bodyLimit: number;
@@ -34,6 +37,7 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 const packr = new Packr({ useRecords: false });
+
 
 export function buildIngress(app: Application, opts: IngressOptions): FastifyInstance {
   const http = Fastify({
@@ -84,6 +88,9 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
       replicas: r.status(),
     })),
   }));
+
+  // Every model deployment also speaks the Open Inference Protocol under /v2.
+  void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });
 
   for (const spec of app.plan.apps) {
     if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });

@@ -33,6 +33,7 @@ export interface ReplicaSpec {
   userConfig: unknown;
   hasUserConfig: boolean;
   gpuIds: number[];
+  replicasInProcess: number;
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -104,6 +105,7 @@ export class Replica {
       userConfig: this.spec.userConfig,
       hasUserConfig: this.spec.hasUserConfig,
       gpuIds: this.spec.gpuIds,
+      replicasInProcess: this.spec.replicasInProcess,
       port: port2,
     };
     return new Promise<void>((resolve, reject) => {

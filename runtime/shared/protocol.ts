@@ -31,6 +31,8 @@ export interface StartMessage {
   hasUserConfig: boolean;
   /** GPU device ids assigned to this replica (empty: CPU only). */
   gpuIds: number[];
+  /** Replicas of all deployments in this process, to share cores among (e.g. intra-op threads). */
+  replicasInProcess: number;
   port: MessagePort;
 }
 

@@ -10,6 +10,8 @@ export interface ReplicaContext {
   readonly gpuIds: readonly number[];
   /** The first assigned device, to hand to an execution provider (`{ name: 'cuda', deviceId }`). */
   readonly deviceId: number | undefined;
+  /** Replicas of all deployments in this process: divide the machine's cores by it. */
+  readonly replicasInProcess: number;
 }
 
 const CONTEXT = Symbol.for('threadserve.replicaContext');

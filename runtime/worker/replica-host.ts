@@ -42,6 +42,7 @@ export class ReplicaHost {
       replicaIndex: s.replicaIndex,
       gpuIds: Object.freeze([...s.gpuIds]),
       deviceId: s.gpuIds[0],
+      replicasInProcess: s.replicasInProcess,
     });
     await import(s.moduleUrl);
     const cls = lookupClass(s.classKey) as (new (...args: unknown[]) => Instance) | undefined;

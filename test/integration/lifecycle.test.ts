@@ -128,7 +128,7 @@ describe('replica crashes', () => {
     try {
       const f = s.handle<Flaky>('Flaky');
       await f.breakHealth();
-      await waitFor(async () => (await s.http.inject({ url: '/-/status' })).json().deployments[0].replicas[0].id === 'Flaky#1');
+      await waitFor(async () => (await s.http.inject({ url: '/-/status' })).json().deployments[0].replicas[0]?.id === 'Flaky#1');
       assert.equal(await f.ping(), 'pong');
     } finally {
       await s.close();

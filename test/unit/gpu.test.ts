@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { assignGpus, visibleGpus } from '../../runtime/main/gpu.ts';
+import { assignGpus, probeNvidiaGpus, visibleGpus } from '../../runtime/main/gpu.ts';
 
 const noProbe = () => {
   throw new Error('probe must not run');
@@ -47,8 +48,10 @@ describe('visibleGpus', () => {
     assert.deepEqual(visibleGpus({}, () => 0), []);
   });
 
-  test('the default probe finds nothing on this machine (no NVIDIA driver)', () => {
-    assert.deepEqual(visibleGpus({}), []);
+  test('the default probe counts /proc/driver/nvidia/gpus entries (none on a machine without the driver)', () => {
+    const n = probeNvidiaGpus();
+    assert.deepEqual(visibleGpus({}), Array.from({ length: n }, (_, i) => i));
+    if (!existsSync('/proc/driver/nvidia')) assert.equal(n, 0);
   });
 });
 
