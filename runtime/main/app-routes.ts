@@ -34,6 +34,7 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
   const extraTypes = options.acceptContentTypes ?? [];
   const route = spec.route!;
   const prefix = route === '/' ? '' : route.replace(/\/+$/, '');
+  const bodyLimit = options.bodyLimit ?? opts.bodyLimit;
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method !== 'POST') {
@@ -67,11 +68,11 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
     }
     if (extraTypes.includes('multipart/form-data')) {
       // Fields become strings, files Buffers, under their field names.
-      await scope.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: opts.bodyLimit, files: 8 } });
+      await scope.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: bodyLimit, files: 8 } });
     }
-    const config = { acceptContentTypes: extraTypes };
-    scope.all(prefix || '/', { config }, handler);
-    scope.all(`${prefix}/*`, { config }, handler);
+    const routeOptions = { config: { acceptContentTypes: extraTypes }, bodyLimit };
+    scope.all(prefix || '/', routeOptions, handler);
+    scope.all(`${prefix}/*`, routeOptions, handler);
   });
 }
 

@@ -54,6 +54,8 @@ export const deploymentOptionsSchema = z.strictObject({
     .regex(/^\/[A-Za-z0-9_.~\-/]*$/, { error: 'must be a path starting with "/"' })
     .optional(),
   requestSchema: zodSchemaLike.optional(),
+  /** Largest request body in bytes for this ingress's route (default: serve's bodyLimit). */
+  bodyLimit: positiveInt('a positive integer of bytes').optional(),
   /** Body types the ingress route takes besides JSON and msgpack: raw bytes (image/png...) or multipart/form-data. */
   acceptContentTypes: z
     .array(

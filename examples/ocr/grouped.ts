@@ -1,0 +1,46 @@
+// Grouped OCR: one class holds both models and runs every step. Each replica loads its own
+// copy of the detector and the recogniser, so N replicas hold N copies.
+import { deployment } from 'threadserve';
+import { OnnxModel } from '../../deployments/onnx/deployment.ts';
+import { MODEL_PATHS, decode, postDetect, preProcess } from '../../deployments/ocr/steps.ts';
+import type { OcrOptions, OcrResult } from '../../deployments/ocr/steps.ts';
+import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
+import type { OcrRequest } from './request.ts';
+
+export class OcrHandler {
+  private readonly det = new OnnxModel({ path: MODEL_PATHS.det, name: 'det' });
+  private readonly rec = new OnnxModel({ path: MODEL_PATHS.rec, name: 'rec' });
+
+  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+
+  async init() {
+    await Promise.all([this.det.init(), this.rec.init()]);
+  }
+
+  async infer(bytes: Uint8Array): Promise<OcrResult> {
+    const { input, dims, state } = await preProcess(bytes, this.options);
+    const prob = Object.values(await this.det.predict({ x: { data: input, dims } }))[0]!;
+    const crops = postDetect(prob.data as Float32Array, prob.dims, state, this.options);
+    if (crops.dims[0] === 0) return { lines: [] };
+    const rec = Object.values(await this.rec.predict({ x: { data: crops.batch, dims: crops.dims } }))[0]!;
+    return decode(rec.data as Float32Array, rec.dims, crops.boxes, this.options);
+  }
+
+  call(body: OcrRequest) {
+    return this.infer(imageBytes(body));
+  }
+
+  async shutdown() {
+    await Promise.all([this.det.shutdown(), this.rec.shutdown()]);
+  }
+}
+
+export const OcrGrouped = deployment(OcrHandler, {
+  name: 'OcrGrouped',
+  route: '/ocr',
+  numReplicas: 2,
+  maxOngoingRequests: 2,
+  requestSchema: ocrRequestSchema,
+  acceptContentTypes: IMAGE_TYPES,
+  bodyLimit: 16 * 1024 * 1024,
+});

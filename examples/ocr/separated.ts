@@ -1,0 +1,56 @@
+// Separated OCR: pre-process and post-process (CPU-heavy, no model) scale on their own
+// replicas, while each model is one deployment holding one copy of its weights.
+import { deployment } from 'threadserve';
+import type { Handle } from 'threadserve';
+import type { OnnxModel } from '../../deployments/onnx/deployment.ts';
+import { decode, postDetect, preProcess } from '../../deployments/ocr/steps.ts';
+import type { OcrOptions, OcrResult, OcrState } from '../../deployments/ocr/steps.ts';
+import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
+import type { OcrRequest } from './request.ts';
+
+export class OcrPreprocess {
+  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+  run(bytes: Uint8Array) {
+    return preProcess(bytes, this.options);
+  }
+}
+
+export class OcrPostprocess {
+  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+  crops(prob: Float32Array, dims: number[], state: OcrState) {
+    return postDetect(prob, dims, state, this.options);
+  }
+  decode(rec: Float32Array, dims: number[], boxes: Float32Array): OcrResult {
+    return decode(rec, dims, boxes, this.options);
+  }
+}
+
+export class OcrPipeline {
+  constructor(
+    private readonly pre: Handle<OcrPreprocess>,
+    private readonly detector: Handle<OnnxModel>,
+    private readonly post: Handle<OcrPostprocess>,
+    private readonly recognizer: Handle<OnnxModel>,
+  ) {}
+
+  async call(body: OcrRequest): Promise<OcrResult> {
+    // Every hop moves its typed arrays (pixels, tensors) to the next thread without a copy.
+    const { input, dims, state } = await this.pre.run(imageBytes(body));
+    const prob = Object.values(await this.detector.predict({ x: { data: input, dims } }))[0]!;
+    const crops = await this.post.crops(prob.data as Float32Array, prob.dims, state);
+    if (crops.dims[0] === 0) return { lines: [] };
+    const rec = Object.values(await this.recognizer.predict({ x: { data: crops.batch, dims: crops.dims } }))[0]!;
+    return this.post.decode(rec.data as Float32Array, rec.dims, crops.boxes);
+  }
+}
+
+export const OcrPre = deployment(OcrPreprocess, { name: 'OcrPre', numReplicas: 2, maxOngoingRequests: 2 });
+export const OcrPost = deployment(OcrPostprocess, { name: 'OcrPost', numReplicas: 2, maxOngoingRequests: 2 });
+export const OcrIngress = deployment(OcrPipeline, {
+  name: 'Ocr',
+  route: '/ocr',
+  maxOngoingRequests: 32,
+  requestSchema: ocrRequestSchema,
+  acceptContentTypes: IMAGE_TYPES,
+  bodyLimit: 16 * 1024 * 1024,
+});

@@ -1,0 +1,72 @@
+// examples/ocr over HTTP, grouped and separated: rendered text reads back; bad images get 4xx.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { serve } from 'threadserve';
+import { grouped, separated } from '../../examples/ocr/app.ts';
+import { pngDeclaring, renderText } from '../fixtures/render-text.ts';
+
+function multipart(field: string, data: Buffer, type: string) {
+  const boundary = '----threadserve-test';
+  const head = `--${boundary}\r\ncontent-disposition: form-data; name="${field}"; filename="page.png"\r\ncontent-type: ${type}\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head), data, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+for (const [form, app] of [['separated', separated], ['grouped', grouped]] as const) {
+  describe(`examples/ocr (${form})`, () => {
+    it('reads rendered text sent raw, as multipart and as base64 JSON', async () => {
+      const s = await serve.run(app, { listen: false, logLevel: 'silent' });
+      try {
+        const png = await renderText(['Hello World 123', 'threadserve reads this']);
+        const raw = await s.http.inject({ method: 'POST', url: '/ocr', payload: png, headers: { 'content-type': 'image/png' } });
+        assert.equal(raw.statusCode, 200, raw.body);
+        const lines = raw.json().lines as Array<{ text: string; score: number; box: number[][] }>;
+        assert.deepEqual(lines.map((l) => l.text), ['Hello World 123', 'threadserve reads this']);
+        assert.ok(lines[0]!.box[0]![1]! < lines[1]!.box[0]![1]!, 'top to bottom');
+        assert.ok(lines.every((l) => l.score > 0.8));
+
+        const m = multipart('image', png, 'image/png');
+        const viaForm = await s.http.inject({ method: 'POST', url: '/ocr', payload: m.body, headers: { 'content-type': m.contentType } });
+        assert.equal(viaForm.statusCode, 200, viaForm.body);
+        assert.deepEqual(viaForm.json(), raw.json());
+
+        const viaJson = await s.http.inject({ method: 'POST', url: '/ocr', payload: { image: png.toString('base64') } });
+        assert.equal(viaJson.statusCode, 200, viaJson.body);
+        assert.deepEqual(viaJson.json(), raw.json());
+
+        const blank = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#fff' } }).png().toBuffer();
+        const none = await s.http.inject({ method: 'POST', url: '/ocr', payload: blank, headers: { 'content-type': 'image/png' } });
+        assert.deepEqual(none.json(), { lines: [] });
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('answers bad images with a clear 4xx and keeps serving', async () => {
+      const s = await serve.run(app, { listen: false, logLevel: 'silent' });
+      try {
+        const bomb = pngDeclaring(20000, 20000);
+        const cases: Array<[string, Buffer | string | object, string, number, RegExp]> = [
+          ['corrupt bytes', Buffer.from('definitely not an image'), 'image/png', 400, /image/i],
+          ['truncated PNG', (await renderText(['cut'])).subarray(0, 60), 'image/png', 400, /image/i],
+          ['empty body', Buffer.alloc(0), 'image/png', 400, /empty|image/i],
+          ['too many pixels', bomb, 'image/png', 413, /pixels/i],
+          ['not base64', { image: '%%%not base64%%%' }, 'application/json', 400, /base64/],
+          ['no image field', { picture: 'abc' }, 'application/json', 400, /send the image as the raw body/],
+          ['wrong type', 'hello', 'text/plain', 415, /text\/plain/],
+        ];
+        for (const [what, payload, type, status, message] of cases) {
+          const r = await s.http.inject({ method: 'POST', url: '/ocr', payload: payload as string, headers: { 'content-type': type } });
+          assert.equal(r.statusCode, status, `${what}: ${r.body}`);
+          assert.match(r.json().error.message, message, what);
+        }
+        const png = await renderText(['still serving']);
+        const ok = await s.http.inject({ method: 'POST', url: '/ocr', payload: png, headers: { 'content-type': 'image/png' } });
+        assert.deepEqual(ok.json().lines.map((l: { text: string }) => l.text), ['still serving']);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}
