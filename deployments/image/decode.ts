@@ -10,7 +10,7 @@
  *     sharp reads differently from the decoder, multi-page files);
  *  4. map every sharp failure to a 400 with a message naming the problem, never a 500.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { HttpError } from 'threadserve';
 
 export interface DecodedImage {
@@ -51,7 +51,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
   }
 
   // sharp reads a Uint8Array view as-is (no copy); it never writes to the input.
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {

@@ -64,7 +64,8 @@ export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, o
       [w, h] = [h, w];
     }
     quads.push(q);
-    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((H * w) / Math.max(h, 1))));
+    // The epsilon keeps float32 noise in the corners (110.00001) from adding a whole column.
+    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((H * w) / Math.max(h, 1) - 1e-3)));
     widest = Math.max(widest, widths[i]!);
   }
   const m = opt.widthMultiple;

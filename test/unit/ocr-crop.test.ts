@@ -1,0 +1,84 @@
+// Box crops -> recognition batch: sampling, upright rotation, widths, normalisation, padding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cropBatch, type RgbImage } from '../../deployments/ocr/crop.ts';
+
+/** W x H white image with the given rectangles painted. */
+function image(w: number, h: number, paint: [number, number, number, number, [number, number, number]][]): RgbImage {
+  const data = new Uint8Array(w * h * 3).fill(255);
+  for (const [x0, y0, x1, y1, rgb] of paint) {
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data.set(rgb, (y * w + x) * 3);
+  }
+  return { data, width: w, height: h };
+}
+
+function near(actual: number, want: number, what: string): void {
+  assert.ok(Math.abs(actual - want) < 1e-5, `${what}: ${actual}`);
+}
+
+const box = (x0: number, y0: number, x1: number, y1: number) => [x0, y0, x1, y0, x1, y1, x0, y1];
+
+/** Value of plane p at (u, v) of batch item n. */
+function at(b: ReturnType<typeof cropBatch>, n: number, p: number, u: number, v: number): number {
+  const [, c, h, w] = b.dims;
+  return b.batch[((n * c + p) * h + v) * w + u]!;
+}
+
+test('an axis-aligned box is resized to height 48 with its aspect ratio, normalised to [-1, 1] in BGR planes', () => {
+  const img = image(100, 50, [[20, 10, 60, 30, [255, 0, 0]]]); // red block 40x20
+  const b = cropBatch(img, new Float32Array(box(22, 12, 58, 28)), 1, { minWidth: 0 });
+  // 36 x 16 box -> 48 high, ceil(48 * 36 / 16) = 108 wide, batch width rounded up to 112.
+  assert.deepEqual(b.dims, [1, 3, 48, 112]);
+  assert.deepEqual(Array.from(b.widths), [108]);
+  for (const [u, v] of [[0, 0], [107, 47], [54, 24]] as const) {
+    near(at(b, 0, 2, u, v), 1, 'R plane (last) at +1');
+    near(at(b, 0, 1, u, v), -1, 'G plane at -1');
+    near(at(b, 0, 0, u, v), -1, 'B plane (first) at -1');
+  }
+  assert.equal(at(b, 0, 2, 110, 10), 0, 'padding is 0');
+});
+
+test('crops share the widest width, with PaddleOCR\'s 320 minimum by default and a cap', () => {
+  const img = image(400, 100, []);
+  const boxes = new Float32Array([...box(0, 0, 40, 20), ...box(0, 40, 200, 60)]);
+  const b = cropBatch(img, boxes, 2);
+  assert.deepEqual(b.dims, [2, 3, 48, 480]); // 200 x 20 -> 480 wide
+  assert.deepEqual(Array.from(b.widths), [96, 480]);
+  assert.equal(cropBatch(img, new Float32Array(box(0, 0, 40, 20)), 1).dims[3], 320);
+  const long = cropBatch(image(2000, 20, []), new Float32Array(box(0, 0, 1999, 19)), 1, { maxWidth: 640 });
+  assert.deepEqual(long.dims, [1, 3, 48, 640]);
+});
+
+test('a rotated box comes out upright', () => {
+  // A dark bar tilted by 30 degrees; its box corners follow the tilt, so the crop is uniformly dark
+  // in the middle rows (an axis-aligned crop would show white corners there).
+  const w = 200, h = 120, data = new Uint8Array(w * h * 3).fill(255);
+  const a = Math.PI / 6, ux = Math.cos(a), uy = Math.sin(a), cx = 100, cy = 60;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const dx = x - cx, dy = y - cy;
+    if (Math.abs(dx * ux + dy * uy) <= 60 && Math.abs(-dx * uy + dy * ux) <= 10) data.fill(0, (y * w + x) * 3, (y * w + x) * 3 + 3);
+  }
+  const corner = (su: number, sn: number) => [cx + su * 55 * ux - sn * 6 * uy, cy + su * 55 * uy + sn * 6 * ux];
+  const q = new Float32Array([...corner(-1, -1), ...corner(1, -1), ...corner(1, 1), ...corner(-1, 1)]);
+  const b = cropBatch({ data, width: w, height: h }, q, 1, { minWidth: 0 });
+  assert.equal(b.widths[0], Math.ceil((48 * 110) / 12));
+  for (let u = 0; u < b.widths[0]!; u += 7) for (const v of [0, 24, 47]) {
+    assert.ok(at(b, 0, 1, u, v) < -0.9, `dark at (${u}, ${v}): ${at(b, 0, 1, u, v)}`);
+  }
+});
+
+test('a tall box is read as vertical text: its top ends up on the left', () => {
+  const img = image(50, 100, [[10, 10, 30, 50, [0, 0, 0]]]); // top half of the box black, bottom white
+  const b = cropBatch(img, new Float32Array(box(10, 10, 30, 90)), 1, { minWidth: 0 });
+  assert.deepEqual(Array.from(b.widths), [Math.ceil((48 * 80) / 20)]);
+  const last = b.widths[0]! - 1;
+  near(at(b, 0, 0, 2, 24), -1, 'left = top of the box = black');
+  near(at(b, 0, 0, last - 2, 24), 1, 'right = bottom of the box = white');
+});
+
+test('no boxes give an empty batch; short box arrays are rejected', () => {
+  const b = cropBatch(image(10, 10, []), new Float32Array(0), 0);
+  assert.equal(b.batch.length, 0);
+  assert.equal(b.dims[0], 0);
+  assert.throws(() => cropBatch(image(10, 10, []), new Float32Array(4), 1), RangeError);
+});

@@ -1,0 +1,99 @@
+// End to end on the real PP-OCRv4 models: text rendered with sharp from SVG must read back.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { createRawOcr, type RawOcr } from '../../deployments/ocr/raw.ts';
+import { preProcess, resolveOcrOptions, transferList } from '../../deployments/ocr/steps.ts';
+
+interface Render {
+  lines: string[];
+  width: number;
+  height: number;
+  size: number;
+  x?: number;
+  gap?: number;
+}
+
+/** Black DejaVu Sans text on white, one <text> per line, as a PNG. */
+async function render({ lines, width, height, size, x = 20, gap = 1.5 }: Render): Promise<Uint8Array> {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const texts = lines
+    .map((l, i) => `<text x="${x}" y="${size * 1.2 + i * size * gap}" font-family="DejaVu Sans" font-size="${size}" fill="#000">${esc(l)}</text>`)
+    .join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#fff"/>${texts}</svg>`;
+  return new Uint8Array(await sharp(Buffer.from(svg)).png().toBuffer());
+}
+
+let ocr: RawOcr;
+before(async () => {
+  ocr = await createRawOcr({ intraOpNumThreads: 1 });
+});
+after(async () => {
+  await ocr.close();
+});
+
+test('one line: "Hello World 123"', async () => {
+  const png = await render({ lines: ['Hello World 123'], width: 640, height: 120, size: 40 });
+  const { lines } = await ocr.run(png);
+  assert.deepEqual(lines.map((l) => l.text), ['Hello World 123']);
+  const [line] = lines;
+  assert.ok(line!.score > 0.9, `score ${line!.score}`);
+  // The box surrounds the glyphs: starts near x=20, spans the baseline at y=48.
+  const [[x0, y0], , [x2, y2]] = line!.box;
+  assert.ok(x0 >= 5 && x0 <= 30 && x2 > 300 && x2 < 360, `box x ${x0}..${x2}`);
+  assert.ok(y0 < 20 && y2 > 48 && y2 < 70, `box y ${y0}..${y2}`);
+});
+
+test('two lines come back top to bottom', async () => {
+  const png = await render({ lines: ['The quick brown fox', 'jumps over 42 lazy dogs'], width: 640, height: 160, size: 40 });
+  const { lines } = await ocr.run(png);
+  assert.deepEqual(lines.map((l) => l.text), ['The quick brown fox', 'jumps over 42 lazy dogs']);
+  assert.ok(lines[0]!.box[0][1] < lines[1]!.box[0][1]);
+});
+
+test('three lines in a 640x200 image (the benchmark image)', async () => {
+  const png = await render({ lines: ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you'], width: 640, height: 200, size: 36, gap: 1.6 });
+  const { lines } = await ocr.run(png);
+  assert.deepEqual(lines.map((l) => l.text), ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you']);
+});
+
+test('a large image is shrunk for detection and boxes map back to original pixels', async () => {
+  const png = await render({ lines: ['Hello World 123'], width: 1920, height: 400, size: 120, x: 300 });
+  const { lines } = await ocr.run(png);
+  assert.deepEqual(lines.map((l) => l.text), ['Hello World 123']);
+  const [[x0], , [x2, y2]] = lines[0]!.box;
+  assert.ok(x0 > 270 && x0 < 310 && x2 > 1200 && x2 < 1330 && y2 > 144 && y2 < 200, `box ${JSON.stringify(lines[0]!.box)}`);
+});
+
+test('a blank image has no lines', async () => {
+  const png = new Uint8Array(await sharp({ create: { width: 320, height: 96, channels: 3, background: '#fff' } }).png().toBuffer());
+  assert.deepEqual(await ocr.run(png), { lines: [] });
+});
+
+test('step outputs are transferable typed arrays', async () => {
+  const png = await render({ lines: ['abc'], width: 200, height: 64, size: 30 });
+  const pre = await preProcess(png);
+  assert.deepEqual(pre.dims, [1, 3, 64, 224]);
+  const list = transferList(pre.input, pre.state.image.data);
+  assert.equal(list.length, 2);
+  const moved = structuredClone(pre, { transfer: list });
+  assert.equal(pre.input.length, 0, 'the sender lost its buffer: it moved, not copied');
+  assert.equal(moved.input.length, 3 * 64 * 224);
+  assert.equal(moved.state.image.data.length, 200 * 64 * 3);
+});
+
+test('close waits for runs in flight and refuses new ones', async () => {
+  const other = await createRawOcr({ intraOpNumThreads: 1 });
+  const png = await render({ lines: ['Hello'], width: 200, height: 64, size: 30 });
+  const running = other.run(png);
+  await other.close();
+  assert.deepEqual((await running).lines.map((l) => l.text), ['Hello']);
+  await assert.rejects(other.run(png), /closed/);
+});
+
+test('options merge key by key: overriding one DB setting keeps the pipeline\'s unclip ratio', () => {
+  const o = resolveOcrOptions({ db: { thresh: 0.4 }, crop: { minWidth: 0 } });
+  assert.deepEqual(o.db, { unclipRatio: 2.2, thresh: 0.4 });
+  assert.deepEqual(o.crop, { minWidth: 0 });
+  assert.equal(o.maxPixels, 16_000_000);
+});
