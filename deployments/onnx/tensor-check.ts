@@ -9,7 +9,7 @@
  * What onnxruntime-node 1.30 can take, measured:
  * - every V2 datatype maps to an onnxruntime type it feeds and fetches, with two catches:
  *   FP16 travels as raw IEEE half bits in a Uint16Array (Node 20 has no Float16Array; use
- *   `float16Bits()` / `float16Value()`), and BYTES becomes an onnxruntime `string` tensor (an array
+ *   `floatToHalf()` from runtime/shared/float16.ts), and BYTES becomes an onnxruntime `string` tensor (an array
  *   of JS strings), so it carries text, not arbitrary bytes.
  * - BOOL travels as a Uint8Array of 0/1.
  * - onnxruntime's `int4`/`uint4` have no V2 name, and onnxruntime-node refuses them as inputs
@@ -18,6 +18,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { HttpError } from 'threadserve';
+import { floatToHalf } from '../../runtime/shared/float16.ts';
 
 export const V2_DATATYPES = [
   'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
@@ -237,7 +238,7 @@ function fromList(name: string, list: readonly unknown[], type: OrtType): TypedA
       const out = new Uint16Array(list.length);
       list.forEach((v, i) => {
         if (typeof v !== 'number') throw wrong(i, 'a number');
-        out[i] = float16Bits(v);
+        out[i] = floatToHalf(v);
       });
       return out;
     }
@@ -264,44 +265,4 @@ function fromList(name: string, list: readonly unknown[], type: OrtType): TypedA
       return out;
     }
   }
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 half-precision bits of `value`, rounded to nearest even (what FP16 tensors carry). */
-export function float16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf or NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow: Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflows to (signed) zero
-    // Subnormal half: shift the mantissa (with its implicit 1) right, rounding to nearest even.
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = m & ((1 << shift) - 1);
-    let h = m >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent: correct
-  return sign | h;
-}
-
-/** The number that IEEE 754 half-precision `bits` stand for. */
-export function float16Value(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }

@@ -23,17 +23,8 @@ import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
 
-export interface ReplicaSpec {
-  deployment: string;
-  replicaIndex: number;
-  replicaId: string;
-  moduleUrl: string;
-  classKey: string;
-  args: unknown[];
-  userConfig: unknown;
-  hasUserConfig: boolean;
-  gpuIds: number[];
-  replicasInProcess: number;
+/** What the replica's thread is told at start (all but its port), plus how to start the thread. */
+export interface ReplicaSpec extends Omit<StartMessage, 'port'> {
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -95,19 +86,8 @@ export class Replica {
     this.pool = pool;
     // Errors with no task attached (a replacement thread failing to boot) must not crash the process.
     pool.on('error', () => undefined);
-    const start: StartMessage = {
-      deployment: this.spec.deployment,
-      replicaId: this.spec.replicaId,
-      replicaIndex: this.spec.replicaIndex,
-      moduleUrl: this.spec.moduleUrl,
-      classKey: this.spec.classKey,
-      args: this.spec.args,
-      userConfig: this.spec.userConfig,
-      hasUserConfig: this.spec.hasUserConfig,
-      gpuIds: this.spec.gpuIds,
-      replicasInProcess: this.spec.replicasInProcess,
-      port: port2,
-    };
+    const { workerBootstrap: _b, workerEntry: _e, execArgv: _x, resourceLimits: _r, ...startFields } = this.spec;
+    const start: StartMessage = { ...startFields, port: port2 };
     return new Promise<void>((resolve, reject) => {
       port1.on('message', (batch: FromReplica[]) => {
         for (const msg of batch) {

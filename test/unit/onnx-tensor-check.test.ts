@@ -8,11 +8,10 @@ import {
   V2_DATATYPES,
   V2_TO_ORT,
   checkInputs,
-  float16Bits,
-  float16Value,
   toOrtType,
   v2Datatype,
 } from '../../deployments/onnx/tensor-check.ts';
+import { floatToHalf, halfToFloat } from '../../runtime/shared/float16.ts';
 
 // The shape onnxruntime-node 1.30 reports for PP-OCRv4 recognition's input (symbolic dims are strings).
 const rec: InferenceSession.ValueMetadata[] = [
@@ -58,16 +57,16 @@ describe('datatype tables', () => {
   });
 
   test('float16 bits round-trip and round to nearest even', () => {
-    assert.equal(float16Bits(1), 0x3c00);
-    assert.equal(float16Bits(-2), 0xc000);
-    assert.equal(float16Bits(65504), 0x7bff);
-    assert.equal(float16Bits(70000), 0x7c00);
-    assert.equal(float16Bits(2 ** -24), 0x0001);
-    assert.equal(float16Bits(1 + 2 ** -11), 0x3c00); // a tie rounds to even
-    assert.equal(float16Bits(1 + 3 * 2 ** -11), 0x3c02);
-    assert.ok(Number.isNaN(float16Value(float16Bits(NaN))));
+    assert.equal(floatToHalf(1), 0x3c00);
+    assert.equal(floatToHalf(-2), 0xc000);
+    assert.equal(floatToHalf(65504), 0x7bff);
+    assert.equal(floatToHalf(70000), 0x7c00);
+    assert.equal(floatToHalf(2 ** -24), 0x0001);
+    assert.equal(floatToHalf(1 + 2 ** -11), 0x3c00); // a tie rounds to even
+    assert.equal(floatToHalf(1 + 3 * 2 ** -11), 0x3c02);
+    assert.ok(Number.isNaN(halfToFloat(floatToHalf(NaN))));
     for (const v of [0, 0.5, 0.1, -3.25, 1000, 2 ** -20, 65504]) {
-      assert.ok(Math.abs(float16Value(float16Bits(v)) - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, `round trip of ${v}`);
+      assert.ok(Math.abs(halfToFloat(floatToHalf(v)) - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, `round trip of ${v}`);
     }
   });
 });

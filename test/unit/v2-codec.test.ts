@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeInferRequest, encodeInferResponse } from '../../runtime/main/v2/codec.ts';
-import { floatToHalf, halfToFloat, shortestText } from '../../runtime/main/v2/float16.ts';
+import { floatToHalf, halfToFloat, shortestText } from '../../runtime/shared/float16.ts';
 
 /** Lays a binary-extension body into a larger buffer at byte `shift`, as a pooled Buffer would be. */
 function bodyAt(shift: number, header: object, tail: Buffer): { body: Buffer; length: string } {

@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { HttpError, ThreadserveError } from '../../shared/errors.ts';
-import { floatToHalf, halfToFloat, shortestText } from './float16.ts';
+import { floatToHalf, halfToFloat, shortestText } from '../../shared/float16.ts';
 
 export type TypedArray =
   | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
