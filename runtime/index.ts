@@ -16,6 +16,7 @@ export {
   RemoteError,
 } from './shared/errors.ts';
 export { replicaContext } from './worker/replica-context.ts';
+export { multiplexedModelId } from './worker/call-context.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
 

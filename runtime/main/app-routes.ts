@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Packr } from 'msgpackr';
 import type { z } from 'zod';
 import { ThreadserveError } from '../shared/errors.ts';
+import type { CallOptions } from '../shared/handle.ts';
 import type { RequestContext } from '../shared/protocol.ts';
 import type { AppSpec, Application } from './application.ts';
 import { toJson } from './json.ts';
@@ -21,6 +22,8 @@ declare module 'fastify' {
 
 const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack'];
 const ALLOWED_METHODS = 'POST';
+/** Ray Serve's header naming the multiplexed model a request is for. */
+export const MODEL_ID_HEADER = 'serve_multiplexed_model_id';
 
 export interface AppRouteOptions {
   requestTimeoutS: number | undefined;
@@ -55,7 +58,11 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
       headers: req.headers,
       query: (req.query ?? {}) as Record<string, unknown>,
     };
-    const result = await app.call(spec.ingress, 'call', [body, ctx], opts.requestTimeoutS);
+    const options: CallOptions = {};
+    if (opts.requestTimeoutS !== undefined) options.timeoutS = opts.requestTimeoutS;
+    const modelId = req.headers[MODEL_ID_HEADER];
+    if (typeof modelId === 'string' && modelId !== '') options.multiplexedModelId = modelId;
+    const result = await app.call(spec.ingress, 'call', [body, ctx], options);
     if (responseType === 'application/json') return reply.type('application/json').send(toJson(result));
     return reply.type(responseType).send(opts.packr.pack(result));
   };

@@ -8,7 +8,7 @@ import { BadCallError, OptionsError } from '../shared/errors.ts';
 import { isBound, toDeployment } from '../shared/deployment.ts';
 import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
 import { makeHandle, methodNames } from '../shared/handle.ts';
-import type { Handle, HandleRef } from '../shared/handle.ts';
+import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
@@ -156,7 +156,7 @@ export class Application {
           workerEntry: workerEntryUrl,
           execArgv,
         },
-        (target, method, args, timeoutS) => this.call(target, method, args, timeoutS),
+        (target, method, args, options) => this.call(target, method, args, options),
         log,
         this.metrics,
       );
@@ -173,16 +173,16 @@ export class Application {
     }
   }
 
-  call(deployment: string, method: string, args: unknown[], timeoutS?: number): Promise<unknown> {
+  call(deployment: string, method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
-    return runner.router.call(method, args, timeoutS);
+    return runner.router.call(method, args, options);
   }
 
   handle<T = unknown>(deployment: string): Handle<T> {
     const d = this.plan.deployments.get(deployment);
     if (!d) throw new BadCallError(`no deployment named "${deployment}"; running: ${[...this.runners.keys()].join(', ')}`);
-    return makeHandle<T>(deployment, d.methods, (m, a, o) => this.call(deployment, m, a, o.timeoutS));
+    return makeHandle<T>(deployment, d.methods, (m, a, o) => this.call(deployment, m, a, o));
   }
 
   runner(name: string): DeploymentRunner | undefined {

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { DeploymentUnavailableError, ThreadserveError } from '../shared/errors.ts';
+import type { CallOptions } from '../shared/handle.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
@@ -23,12 +24,7 @@ export interface RunnerSpec {
   execArgv: string[];
 }
 
-export type HandleCallSink = (
-  deployment: string,
-  method: string,
-  args: unknown[],
-  timeoutS: number | undefined,
-) => Promise<unknown>;
+export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 
 /** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
 const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];

@@ -33,3 +33,35 @@ export function chooseReplica(
   }
   return pick;
 }
+
+export interface ModelCandidate extends ChoiceCandidate {
+  readonly models: ReadonlySet<string>;
+}
+
+/**
+ * Replica choice for a multiplexed model: power of two choices among the replicas that hold
+ * the model and have room. When even the better holder is at least half busy while another
+ * replica sits idle, the idle one takes the call (and loads the model), so a hot model spreads
+ * over replicas instead of queueing on one. No holder with room: the least busy replica.
+ */
+export function chooseReplicaForModel(
+  candidates: readonly ModelCandidate[],
+  modelId: string,
+  maxOngoing: number,
+  random: Random = Math.random,
+): number {
+  const holders: number[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i]!;
+    if (c.models.has(modelId) && c.inFlight < maxOngoing) holders.push(i);
+  }
+  if (holders.length === 0) return chooseReplica(candidates, maxOngoing, random);
+  const pick = holders[chooseReplica(holders.map((i) => candidates[i]!), maxOngoing, random)]!;
+  const busy = candidates[pick]!.inFlight;
+  if (busy < Math.max(1, Math.floor(maxOngoing / 2))) return pick;
+  for (let k = 0, n = candidates.length, start = Math.floor(random() * n); k < n; k++) {
+    const i = (start + k) % n;
+    if (candidates[i]!.inFlight === 0 && !candidates[i]!.models.has(modelId)) return i;
+  }
+  return pick;
+}

@@ -18,6 +18,7 @@ import {
   deserializeError,
   serializeError,
 } from '../shared/errors.ts';
+import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
 
@@ -37,7 +38,7 @@ export interface ReplicaEvents {
   /** The thread died after it started. */
   onDied(replica: Replica, cause: Error): void;
   /** The user's instance called another deployment through a handle. */
-  onHandleCall(deployment: string, method: string, args: unknown[], timeoutS: number | undefined): Promise<unknown>;
+  onHandleCall(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown>;
 }
 
 interface Pending {
@@ -51,6 +52,8 @@ export class Replica {
   state: ReplicaState = 'starting';
   inFlight = 0;
   methods: readonly string[] = [];
+  /** Multiplexed model ids the replica reported holding (for the router's preference). */
+  models: Set<string> = new Set();
   readonly startedAt = Date.now();
   private pool: Piscina | undefined;
   private port: MessagePort | undefined;
@@ -63,6 +66,10 @@ export class Replica {
     readonly spec: ReplicaSpec,
     private readonly events: ReplicaEvents,
   ) {}
+
+  expectModel(id: string): void {
+    this.models.add(id);
+  }
 
   get id(): string {
     return this.spec.replicaId;
@@ -111,14 +118,17 @@ export class Replica {
     });
   }
 
-  call(method: string, args: unknown[], timeoutS?: number): Promise<unknown> {
+  call(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     if (this.state !== 'running') {
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
     this.inFlight++;
     const id = this.nextId++;
     const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
-    this.writer!.send({ k: 'call', id, m: method, a: args }, args);
+    const msg: ToReplica = { k: 'call', id, m: method, a: args };
+    if (options.multiplexedModelId !== undefined) msg.mm = options.multiplexedModelId;
+    this.writer!.send(msg, args);
+    const { timeoutS } = options;
     return timeoutS === undefined ? p : withTimeout(p, timeoutS, `${this.spec.deployment}.${method}()`);
   }
 
@@ -168,9 +178,14 @@ export class Replica {
         this.inFlight--;
         this.events.onSlotFree(this);
       }
+    } else if (msg.k === 'models') {
+      this.models = new Set(msg.ids);
     } else if (msg.k === 'hcall') {
       const { id } = msg;
-      this.events.onHandleCall(msg.d, msg.m, msg.a, msg.t).then(
+      const options: CallOptions = {};
+      if (msg.t !== undefined) options.timeoutS = msg.t;
+      if (msg.mm !== undefined) options.multiplexedModelId = msg.mm;
+      this.events.onHandleCall(msg.d, msg.m, msg.a, options).then(
         (v) => this.writer?.send({ k: 'hres', id, ok: true, v }, v),
         (e) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) }),
       );

@@ -5,15 +5,16 @@
  * a backpressure error when the queue holds maxQueuedRequests calls already.
  */
 import { BackpressureError, DeploymentUnavailableError } from '../shared/errors.ts';
-import { chooseReplica } from './replica-choice.ts';
+import { chooseReplica, chooseReplicaForModel } from './replica-choice.ts';
 import type { Random } from './replica-choice.ts';
 import type { CallObserver } from './metrics.ts';
 import type { Replica } from './replica.ts';
+import type { CallOptions } from '../shared/handle.ts';
 
 interface Queued {
   method: string;
   args: unknown[];
-  timeoutS: number | undefined;
+  options: CallOptions;
   enqueuedAt: number;
   resolve(v: unknown): void;
   reject(e: Error): void;
@@ -62,16 +63,16 @@ export class Router {
     this.notifyIdle();
   }
 
-  call(method: string, args: unknown[], timeoutS?: number): Promise<unknown> {
+  call(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     if (this.closed) {
       return Promise.reject(new DeploymentUnavailableError(`deployment "${this.deployment}" is shutting down`));
     }
     this.stats.requests++;
     if (this.queued === 0) {
-      const i = chooseReplica(this.replicas, this.maxOngoing, this.random);
+      const i = this.choose(options.multiplexedModelId);
       if (i >= 0) {
         this.observer?.started(0);
-        return this.track(this.replicas[i]!.call(method, args, timeoutS));
+        return this.track(this.replicas[i]!.call(method, args, options));
       }
     }
     if (this.maxQueued >= 0 && this.queued >= this.maxQueued) {
@@ -84,25 +85,34 @@ export class Router {
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ method, args, timeoutS, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ method, args, options, enqueuedAt: performance.now(), resolve, reject });
     });
   }
 
   /** A replica has room again: hand queued calls out while any replica has room. */
   pump(): void {
     while (this.queued > 0) {
-      const i = chooseReplica(this.replicas, this.maxOngoing, this.random);
-      if (i < 0) break;
       const q = this.queue[this.queueHead]!;
+      const i = this.choose(q.options.multiplexedModelId);
+      if (i < 0) break;
       this.queue[this.queueHead++] = undefined as never;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
       }
       this.observer?.started((performance.now() - q.enqueuedAt) / 1000);
-      this.track(this.replicas[i]!.call(q.method, q.args, q.timeoutS)).then(q.resolve, q.reject);
+      this.track(this.replicas[i]!.call(q.method, q.args, q.options)).then(q.resolve, q.reject);
     }
     this.notifyIdle();
+  }
+
+  private choose(modelId: string | undefined): number {
+    if (modelId === undefined) return chooseReplica(this.replicas, this.maxOngoing, this.random);
+    const i = chooseReplicaForModel(this.replicas, modelId, this.maxOngoing, this.random);
+    // Until the replica reports its models, assume it will hold this one: the next calls for
+    // the same model follow it instead of loading the model on every replica.
+    if (i >= 0) this.replicas[i]!.expectModel(modelId);
+    return i;
   }
 
   private track(p: Promise<unknown>): Promise<unknown> {

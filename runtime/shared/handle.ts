@@ -14,6 +14,11 @@ export type HandleTarget<P> = P extends { readonly [handleBrand]: infer T } ? T 
 export interface CallOptions {
   /** Abort the call when it has not finished after this many seconds. */
   timeoutS?: number;
+  /**
+   * The multiplexed model this call needs: the router prefers a replica that already holds it,
+   * and inside the replica `multiplexedModelId()` returns it.
+   */
+  multiplexedModelId?: string;
 }
 
 type MethodsOf<T> = {

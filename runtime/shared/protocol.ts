@@ -38,7 +38,8 @@ export interface StartMessage {
 
 /** Main thread to replica. */
 export type ToReplica =
-  | { k: 'call'; id: number; m: string; a: unknown[] }
+  /** `mm`: the multiplexed model id the call is for. */
+  | { k: 'call'; id: number; m: string; a: unknown[]; mm?: string }
   | { k: 'hres'; id: number; ok: true; v: unknown }
   | { k: 'hres'; id: number; ok: false; e: SerializedError }
   | { k: 'health'; id: number }
@@ -50,6 +51,8 @@ export type FromReplica =
   | { k: 'ready'; methods: string[] }
   | { k: 'res'; id: number; ok: true; v: unknown }
   | { k: 'res'; id: number; ok: false; e: SerializedError }
-  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number };
+  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string }
+  /** The multiplexed model ids this replica holds now, most recently used first. */
+  | { k: 'models'; ids: string[] };
 
 export type { HandleRef };

@@ -9,6 +9,7 @@ import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
+import { runWithModelId, setModelReporter } from './call-context.ts';
 import { setReplicaContext } from './replica-context.ts';
 
 /** Lifecycle hooks a handle must never reach. */
@@ -52,6 +53,7 @@ export class ReplicaHost {
           'call deployment() at the top level of a module',
       );
     }
+    setModelReporter((ids) => this.writer.send({ k: 'models', ids: [...ids] }));
     const args = s.args.map((a) => this.liveArg(a));
     const instance = new cls(...args);
     this.instance = instance;
@@ -85,6 +87,7 @@ export class ReplicaHost {
       this.handleCalls.set(id, { resolve, reject });
       const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
       if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
+      if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
       this.writer.send(msg, a);
     });
   }
@@ -92,7 +95,7 @@ export class ReplicaHost {
   private onMessage(msg: ToReplica): void {
     switch (msg.k) {
       case 'call':
-        this.runCall(msg.id, msg.m, msg.a);
+        this.runCall(msg.id, msg.m, msg.a, msg.mm);
         return;
       case 'hres': {
         const pending = this.handleCalls.get(msg.id);
@@ -132,13 +135,14 @@ export class ReplicaHost {
     this.track(id, this.invoke(fn as (...a: unknown[]) => unknown, args));
   }
 
-  private runCall(id: number, m: string, a: unknown[]): void {
+  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined): void {
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
       this.reply(id, Promise.reject(new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`)));
       return;
     }
-    this.track(id, this.invoke(fn as (...a: unknown[]) => unknown, a));
+    const f = fn as (...a: unknown[]) => unknown;
+    this.track(id, modelId === undefined ? this.invoke(f, a) : runWithModelId(modelId, () => this.invoke(f, a)));
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chooseReplica } from '../../runtime/main/replica-choice.ts';
+import { chooseReplica, chooseReplicaForModel } from '../../runtime/main/replica-choice.ts';
 
 const seq = (...xs: number[]) => {
   let i = 0;
@@ -38,5 +38,26 @@ describe('chooseReplica (power of two choices)', () => {
     for (let i = 0; i < 1000; i++) if (chooseReplica(rs, 5) === 3) idle++;
     // P(3 sampled) = 1/2 with two samples out of four.
     assert.ok(idle > 400, `idle chosen ${idle}`);
+  });
+});
+
+describe('chooseReplicaForModel', () => {
+  const withModels = (...rs: Array<[number, string[]]>) => rs.map(([inFlight, models]) => ({ inFlight, models: new Set(models) }));
+
+  it('prefers a replica that holds the model', () => {
+    for (let i = 0; i < 50; i++) {
+      assert.equal(chooseReplicaForModel(withModels([0, []], [1, ['de']], [0, ['fr']]), 'de', 8), 1);
+    }
+  });
+
+  it('falls back to the least busy replica when no holder has room', () => {
+    assert.equal(chooseReplicaForModel(withModels([3, []], [8, ['de']], [1, []]), 'de', 8, seq(0, 0.99)), 2);
+    assert.equal(chooseReplicaForModel(withModels([3, []], [2, []]), 'de', 8, seq(0, 0)), 1);
+  });
+
+  it('spreads a hot model to an idle replica when its holder is half busy', () => {
+    assert.equal(chooseReplicaForModel(withModels([4, ['de']], [0, []], [2, []]), 'de', 8, seq(0)), 1);
+    // Below half busy it stays on the holder.
+    assert.equal(chooseReplicaForModel(withModels([3, ['de']], [0, []]), 'de', 8, seq(0)), 0);
   });
 });

@@ -1,0 +1,115 @@
+/**
+ * `@batch(options)`: Ray Serve's @serve.batch for a replica method. The method is written over
+ * a batch (`items: Batch<X>` -> one result per item); callers call it with ONE item and get
+ * ONE result, and concurrent callers are grouped by a per-instance BatchQueue.
+ *
+ * Typing: declare the parameter as `Batch<X>` (runtime/shared/batch-types.ts) so handles see
+ * the per-item signature `(item: X) => Promise<Y>`. Calls from inside the class itself
+ * (`this.predict(x)`) still type as the array form; cast there, or call a handle.
+ *
+ * Two forms:
+ *   class Model { @batch({ maxBatchSize: 8 }) async predict(items: Batch<X>): Promise<Y[]> {...} }
+ *   const predictOne = batch(async function (this: Model, items: X[]) {...}, { maxBatchSize: 8 });
+ *   class Model { predict(x: X): Promise<Y> { return predictOne.call(this, x); } }
+ * The function form needs no brand (the per-item signature is written out) and suits code that
+ * wants its own types to say exactly what runs.
+ */
+import { realClock } from '../shared/clock.ts';
+import type { Clock } from '../shared/clock.ts';
+import { BatchQueue, resolveBatchOptions } from './batch-queue.ts';
+import type { BatchHandler, BatchOptionsInput } from './batch-queue.ts';
+
+export { BatchQueue, BATCH_DEFAULTS, resolveBatchOptions } from './batch-queue.ts';
+export type { BatchHandler, BatchListener, BatchOptions, BatchOptionsInput } from './batch-queue.ts';
+export { realClock } from '../shared/clock.ts';
+export type { Clock } from '../shared/clock.ts';
+export type { Batch, PerItem } from '../shared/batch-types.ts';
+
+export interface BatchDecoratorOptions extends BatchOptionsInput {
+  /** Tests pass a fake clock; everything else uses the real one. */
+  clock?: Clock;
+}
+
+/** The batch-shaped method as written (the decorator does not change its declared type). */
+type BatchMethod<This, I, O> = (
+  this: This,
+  items: I[],
+) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
+
+type PerItemMethod<This, I, O> = (this: This, item: I) => Promise<O>;
+
+/** One queue per (instance, batched method); a WeakMap so instances are collected as usual. */
+const queues = new WeakMap<object, Map<Function, BatchQueue<unknown, unknown>>>();
+/** The per-item wrapper -> how to build its queue for an instance. */
+const factories = new WeakMap<Function, (instance: object) => BatchQueue<unknown, unknown>>();
+
+function makePerItem<This, I, O>(
+  method: BatchMethod<This, I, O>,
+  options: BatchDecoratorOptions,
+  label: string,
+): PerItemMethod<This, I, O> {
+  const { clock = realClock, ...rest } = options;
+  // Validate at definition time, so a bad option fails when the class is imported, not on the
+  // first request.
+  const resolved = resolveBatchOptions(rest, `@batch ${label}`);
+  const queueFor = (instance: object): BatchQueue<unknown, unknown> => {
+    let perInstance = queues.get(instance);
+    if (!perInstance) queues.set(instance, (perInstance = new Map()));
+    let q = perInstance.get(wrapper);
+    if (!q) {
+      const handler = ((items: I[]) => method.call(instance as This, items)) as BatchHandler<unknown, unknown>;
+      q = new BatchQueue(handler, resolved, clock, label);
+      perInstance.set(wrapper, q);
+    }
+    return q;
+  };
+  const wrapper = function (this: This, item: I): Promise<O> {
+    if (this === undefined || this === null || (typeof this !== 'object' && typeof this !== 'function')) {
+      return Promise.reject(new TypeError(`${label} is a batched method: call it on its instance (this was ${String(this)})`));
+    }
+    return queueFor(this as object).submit(item) as Promise<O>;
+  };
+  factories.set(wrapper, queueFor);
+  return wrapper;
+}
+
+/** Decorator form: `@batch({ maxBatchSize: 8, batchWaitTimeoutS: 0.005 }) async predict(items: Batch<X>)`. */
+export function batch(
+  options?: BatchDecoratorOptions,
+): <This, I, O>(
+  method: BatchMethod<This, I, O>,
+  context: ClassMethodDecoratorContext<This, any>,
+) => BatchMethod<This, I, O>;
+/** Function form: returns a per-item method to call with `.call(this, item)` or put on a prototype. */
+export function batch<This, I, O>(
+  method: BatchMethod<This, I, O>,
+  options?: BatchDecoratorOptions,
+): PerItemMethod<This, I, O>;
+export function batch(a?: unknown, b?: unknown): unknown {
+  if (typeof a === 'function') {
+    const method = a as BatchMethod<unknown, unknown, unknown>;
+    return makePerItem(method, (b ?? {}) as BatchDecoratorOptions, `${method.name || 'anonymous'}()`);
+  }
+  const options = (a ?? {}) as BatchDecoratorOptions;
+  return (method: BatchMethod<unknown, unknown, unknown>, context: ClassMethodDecoratorContext) => {
+    if (context?.kind !== 'method') throw new TypeError('@batch() decorates methods only');
+    // The replacement's type differs from the declared one on purpose (see the header); the
+    // cast is what keeps TypeScript's decorator check quiet.
+    return makePerItem(method, options, `${String(context.name)}()`) as unknown as typeof method;
+  };
+}
+
+/**
+ * The queue behind a batched method on one instance, created if no call made it yet, so a
+ * deployment's reconfigure() can resize it before traffic: `batchQueueOf(this, 'predict')
+ * .setMaxBatchSize(cfg.maxBatchSize)`. Accepts a method name or a function-form wrapper.
+ */
+export function batchQueueOf<I = unknown, O = unknown>(instance: object, method: string | symbol | Function): BatchQueue<I, O> {
+  const fn = typeof method === 'function' ? method : (instance as Record<string | symbol, unknown>)[method];
+  const factory = typeof fn === 'function' ? factories.get(fn) : undefined;
+  if (!factory) {
+    const name = typeof method === 'function' ? method.name || 'anonymous' : String(method);
+    throw new TypeError(`${name} is not a batched method (decorate it with @batch() or build it with batch(fn))`);
+  }
+  return factory(instance) as BatchQueue<I, O>;
+}

@@ -1,0 +1,32 @@
+/**
+ * Per-call context inside a replica: which multiplexed model the running call is for (Ray
+ * Serve's `get_multiplexed_model_id()`), and a channel for the replica's model cache to tell
+ * the router which models it holds.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+const modelIdStore = new AsyncLocalStorage<string>();
+const REPORTER = Symbol.for('threadserve.modelReporter');
+
+/** Runs `fn` with `modelId` as the current call's multiplexed model id. */
+export function runWithModelId<T>(modelId: string, fn: () => T): T {
+  return modelIdStore.run(modelId, fn);
+}
+
+/** The multiplexed model id of the call being served (header, handle option or V2 path), if any. */
+export function multiplexedModelId(): string | undefined {
+  return modelIdStore.getStore();
+}
+
+type Reporter = (ids: string[]) => void;
+
+/** Set by the replica host: where model caches report the ids they hold. */
+export function setModelReporter(report: Reporter): void {
+  (globalThis as Record<symbol, unknown>)[REPORTER] = report;
+}
+
+/** Called by a model cache whenever its set of loaded models changes. */
+export function reportModels(ids: string[]): void {
+  const report = (globalThis as Record<symbol, unknown>)[REPORTER] as Reporter | undefined;
+  report?.(ids);
+}
