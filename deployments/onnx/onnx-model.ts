@@ -8,7 +8,9 @@
  */
 import path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HttpError, replicaContext } from 'threadserve';
+import { HttpError } from 'threadserve';
+import { assignedDevice, checkOutputNames, describeTensor, ownedData, replicasInProcess } from './model-helpers.ts';
+import type { TensorMetadata } from './model-helpers.ts';
 import {
   buildSessionOptions,
   cudaLoadFailed,
@@ -16,7 +18,17 @@ import {
 } from './execution-providers.ts';
 import type { CudaProbe, GraphOptimizationLevel, WarnLogger } from './execution-providers.ts';
 import { checkInputs, v2Datatype } from './tensor-check.ts';
-import type { TensorInput, TypedArray } from './tensor-check.ts';
+import type { CheckedInput, TensorInput } from './tensor-check.ts';
+import { splitOutputs, stackRequests } from './stacking.ts';
+import type { OutputTensor } from './stacking.ts';
+import { BatchQueue } from '../../runtime/worker/batch-queue.ts';
+import type { BatchOptionsInput } from '../../runtime/worker/batch-queue.ts';
+import { realClock } from '../../runtime/shared/clock.ts';
+
+interface BatchItem {
+  inputs: Record<string, CheckedInput>;
+  outputNames: readonly string[] | undefined;
+}
 
 export interface OnnxModelOptions {
   /** The .onnx file. */
@@ -36,19 +48,18 @@ export interface OnnxModelOptions {
   deviceId?: number;
   /** When CUDA cannot load, run on CPU with a warning instead of failing. */
   allowCpuFallback?: boolean;
+  /**
+   * Dynamic batching: concurrent predict() calls whose inputs match in every dimension but the
+   * first are stacked into one run (Ray Serve's defaults: maxBatchSize 10, batchWaitTimeoutS 0.01).
+   */
+  batching?: BatchOptionsInput;
   /** Injectables for tests. */
   cudaProbe?: CudaProbe;
   logger?: WarnLogger;
   warnKey?: string;
 }
 
-export interface TensorMetadata {
-  name: string;
-  /** V2 datatype (FP32, INT64, ...). */
-  datatype: string;
-  /** -1 for a dynamic dimension. */
-  shape: number[];
-}
+export type { TensorMetadata };
 
 export interface ModelMetadata {
   name: string;
@@ -57,11 +68,7 @@ export interface ModelMetadata {
   outputs: TensorMetadata[];
 }
 
-export interface OutputTensor {
-  data: TypedArray | string[];
-  dims: number[];
-  datatype: string;
-}
+export type { OutputTensor };
 
 /** onnxruntime's own complaints about inputs, which are the caller's fault (a safety net behind tensor-check). */
 const ORT_INPUT_ERROR = /^(Invalid rank for input|Got invalid dimensions for input|Unexpected input data type|input '.*' is missing in 'feeds')/;
@@ -71,6 +78,7 @@ export class OnnxModel {
   private loading: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly running = new Set<Promise<unknown>>();
+  private batcher: BatchQueue<BatchItem, Record<string, OutputTensor>> | undefined;
   private provider: { provider: 'cpu' | 'cuda'; deviceId?: number } = { provider: 'cpu' };
   readonly name: string;
 
@@ -147,8 +155,8 @@ export class OnnxModel {
     return {
       name: this.name,
       platform: 'onnxruntime_onnx',
-      inputs: s.inputMetadata.map(describe),
-      outputs: s.outputMetadata.map(describe),
+      inputs: s.inputMetadata.map(describeTensor),
+      outputs: s.outputMetadata.map(describeTensor),
     };
   }
 
@@ -160,8 +168,38 @@ export class OnnxModel {
     if (this.closing) throw new HttpError(503, `model "${this.name}" is shutting down`);
     if (!this.session) await this.init();
     const session = this.requireSession();
+    // Checked one by one, so a bad request fails alone even when it would have been batched.
     const checked = checkInputs(inputs, session.inputMetadata);
     if (outputNames !== undefined) checkOutputNames(outputNames, session.outputNames);
+    if (this.options.batching) {
+      this.batcher ??= new BatchQueue((items: BatchItem[]) => this.runBatch(items), this.options.batching, realClock, `model "${this.name}" predict()`);
+      return this.batcher.submit({ inputs: checked, outputNames });
+    }
+    return this.runChecked(checked, outputNames);
+  }
+
+  /** The batch queue, so reconfigure() can tune batching live (setMaxBatchSize...). */
+  get batchQueue(): BatchQueue<BatchItem, Record<string, OutputTensor>> | undefined {
+    return this.batcher;
+  }
+
+  private async runBatch(items: BatchItem[]): Promise<Array<Record<string, OutputTensor> | Error>> {
+    const results: Array<Record<string, OutputTensor> | Error> = new Array(items.length);
+    await Promise.all(
+      stackRequests(items).map(async (group) => {
+        try {
+          const outputs = await this.runChecked(group.feeds, items[group.members[0]!]!.outputNames);
+          splitOutputs(outputs, group.rows).forEach((o, k) => (results[group.members[k]!] = o));
+        } catch (err) {
+          for (const m of group.members) results[m] = err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    );
+    return results;
+  }
+
+  private async runChecked(checked: Record<string, CheckedInput>, outputNames: readonly string[] | undefined): Promise<Record<string, OutputTensor>> {
+    const session = this.requireSession();
     const feeds: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(checked)) {
       feeds[name] = new Tensor(t.type, t.data as Float32Array, t.dims);
@@ -202,50 +240,4 @@ export class OnnxModel {
     })();
     return this.closing;
   }
-}
-
-/** The device the runtime assigned to this replica, if any (read defensively: older contexts lack it). */
-function assignedDevice(): number | undefined {
-  try {
-    const id = (replicaContext() as { deviceId?: unknown }).deviceId;
-    return typeof id === 'number' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Replicas in this process (from the runtime), so default intra-op threads share the cores; 1 outside a replica. */
-function replicasInProcess(): number {
-  try {
-    const n = (replicaContext() as { replicasInProcess?: unknown }).replicasInProcess;
-    return typeof n === 'number' && n > 0 ? n : 1;
-  } catch {
-    return 1;
-  }
-}
-
-function describe(m: InferenceSession.ValueMetadata): TensorMetadata {
-  if (!m.isTensor) return { name: m.name, datatype: 'NON_TENSOR', shape: [] };
-  return {
-    name: m.name,
-    datatype: v2Datatype(m.type),
-    shape: m.shape.map((d) => (typeof d === 'number' ? d : -1)),
-  };
-}
-
-function checkOutputNames(names: readonly string[], known: readonly string[]): void {
-  if (!Array.isArray(names)) throw new HttpError(400, 'outputs must be a list of output names');
-  for (const n of names) {
-    if (!known.includes(n)) {
-      throw new HttpError(400, `unknown output "${n}"; the model gives ${known.map((k) => `"${k}"`).join(', ')}`);
-    }
-  }
-}
-
-/** The tensor's data, in a buffer of its own (so it can be transferred). */
-function ownedData(t: Tensor): TypedArray | string[] {
-  const data = t.data as TypedArray | string[];
-  if (Array.isArray(data)) return data;
-  const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-  return owns ? data : (data.slice() as TypedArray);
 }
