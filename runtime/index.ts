@@ -17,6 +17,11 @@ export {
 } from './shared/errors.ts';
 export { replicaContext } from './worker/replica-context.ts';
 export { multiplexedModelId } from './worker/call-context.ts';
+export { batch, batchQueueOf } from './worker/batching.ts';
+export type { Batch, BatchOptions, BatchOptionsInput } from './worker/batching.ts';
+export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';
+export type { ModelCache, ModelCacheStats } from './worker/model-cache.ts';
+export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
 

@@ -5,8 +5,8 @@
  *
  * The fix is a brand on the parameter: declare it `items: Batch<X>` (an X[] with a phantom,
  * optional marker, so the body uses it as an array and tests may pass plain arrays), and
- * `PerItem` turns such a method type into `(item: X) => Promise<Y>`. handle.ts applies
- * PerItem to every method, so `Handle<Model>.predict` takes one item. Lives in shared/ because
+ * `PerItem` turns such a method type into `(item: X) => Promise<Y>`. Handle<T> is meant to
+ * map every method through PerItem, so that `Handle<Model>.predict` takes one item. Lives in shared/ because
  * handles are built on both sides; nothing here exists at run time.
  */
 

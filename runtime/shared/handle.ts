@@ -3,6 +3,7 @@
  * same proxy shape is built on the main thread (calls go to the router) and inside replicas
  * (calls go over the replica's port to the main thread's router).
  */
+import type { PerItem } from './batch-types.ts';
 import { BadCallError } from './errors.ts';
 
 declare const handleBrand: unique symbol;
@@ -21,8 +22,9 @@ export interface CallOptions {
   multiplexedModelId?: string;
 }
 
+/** Each method as an async call; a `@batch` method (`items: Batch<X>`) is called with one item. */
 type MethodsOf<T> = {
-  [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: T[K] extends (
+  [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: PerItem<T[K]> extends (
     ...args: infer A
   ) => infer R
     ? (...args: A) => Promise<Awaited<R>>

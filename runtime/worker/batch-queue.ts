@@ -9,6 +9,7 @@
  * than maxConcurrentBatches batches are running. A batch that is due while the limit is
  * reached keeps filling (up to maxBatchSize) and runs when a running batch finishes.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { realClock } from '../shared/clock.ts';
 import type { Clock } from '../shared/clock.ts';
 import { OptionsError, ThreadserveError } from '../shared/errors.ts';
@@ -82,6 +83,8 @@ export function resolveBatchOptions(input: BatchOptionsInput = {}, where?: strin
 interface Waiter<I, O> {
   readonly item: I;
   readonly arrivedAt: number;
+  /** The caller's async context (its multiplexed model id, its model leases). */
+  readonly context: <R>(fn: () => R) => R;
   readonly resolve: (v: O) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -112,7 +115,7 @@ export class BatchQueue<I, O> {
   /** Queue one item; resolves with its own result, or rejects with its own or its batch's error. */
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, arrivedAt: this.clock.now(), resolve, reject });
+      this.pending.push({ item, arrivedAt: this.clock.now(), context: AsyncLocalStorage.snapshot(), resolve, reject });
       // A partial batch never runs synchronously from submit, even with a zero timeout: calls
       // that reach the replica in one port message arrive in one loop, and should share a batch.
       this.pump(true);
@@ -193,7 +196,12 @@ export class BatchQueue<I, O> {
     }
     let out: PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
     try {
-      out = this.handler(batch.map((w) => w.item));
+      // Run in the first caller's context, not in whichever context happened to start the batch
+      // (a timer, or the end of an earlier batch whose callers have already returned): that
+      // caller waits for this batch, so what it set up (model leases, its multiplexed model id)
+      // lives at least as long as the handler.
+      const items = batch.map((w) => w.item);
+      out = batch[0]!.context(() => this.handler(items));
     } catch (err) {
       out = Promise.reject(err);
     }

@@ -36,6 +36,9 @@ type BatchMethod<This, I, O> = (
   items: I[],
 ) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
 
+/** What the decorator accepts: one array parameter in, an array (or a promise of one) out. */
+type AnyBatchMethod<This> = (this: This, items: any[]) => PromiseLike<ReadonlyArray<unknown>> | ReadonlyArray<unknown>;
+
 type PerItemMethod<This, I, O> = (this: This, item: I) => Promise<O>;
 
 /** One queue per (instance, batched method); a WeakMap so instances are collected as usual. */
@@ -76,10 +79,7 @@ function makePerItem<This, I, O>(
 /** Decorator form: `@batch({ maxBatchSize: 8, batchWaitTimeoutS: 0.005 }) async predict(items: Batch<X>)`. */
 export function batch(
   options?: BatchDecoratorOptions,
-): <This, I, O>(
-  method: BatchMethod<This, I, O>,
-  context: ClassMethodDecoratorContext<This, any>,
-) => BatchMethod<This, I, O>;
+): <This, M extends AnyBatchMethod<This>>(method: M, context: ClassMethodDecoratorContext<This, M>) => M;
 /** Function form: returns a per-item method to call with `.call(this, item)` or put on a prototype. */
 export function batch<This, I, O>(
   method: BatchMethod<This, I, O>,

@@ -10,6 +10,8 @@ import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { runWithModelId, setModelReporter } from './call-context.ts';
+import { withModelLeases } from './model-leases.ts';
+import { clearModelCaches } from './multiplexed.ts';
 import { setReplicaContext } from './replica-context.ts';
 
 /** Lifecycle hooks a handle must never reach. */
@@ -142,7 +144,9 @@ export class ReplicaHost {
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
-    this.track(id, modelId === undefined ? this.invoke(f, a) : runWithModelId(modelId, () => this.invoke(f, a)));
+    // Models a call gets from a @multiplexed loader stay loaded until the call ends.
+    const run = () => withModelLeases(() => this.invoke(f, a));
+    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run));
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {
@@ -186,6 +190,8 @@ export class ReplicaHost {
     const shutdown = instance && typeof instance.shutdown === 'function' ? instance.shutdown : undefined;
     Promise.resolve()
       .then(() => (shutdown ? (shutdown as () => unknown).call(instance) : undefined))
+      .catch(() => undefined)
+      .then(() => (instance ? clearModelCaches(instance) : undefined))
       .catch(() => undefined)
       .finally(() => {
         this.writer.close();

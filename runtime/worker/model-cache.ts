@@ -1,0 +1,241 @@
+/**
+ * The multiplexed-model cache of one replica (Ray Serve's @serve.multiplexed): models are
+ * loaded on first use, kept in least-recently-used order, and the least recently used one is
+ * evicted when a new one needs room beyond maxNumModelsPerReplica.
+ *
+ * Rules, and why:
+ * - Concurrent requests for a model that is still loading share that one load: loading the
+ *   same weights twice wastes the memory the cap is there to protect.
+ * - A failed load is not cached: every waiter gets the load error, the next request retries
+ *   (a model file copied in a moment later, a transient network error).
+ * - A model is never unloaded under a running call. `use(id, fn)` pins it for fn; `get(id)`
+ *   inside `withModelLeases(...)` (meant to wrap every call in the replica host) pins it
+ *   until that call ends. Eviction removes the model from the cache at once, but calls
+ *   `unload` only when its last user is done: in JS, unloading (`session.release()`) frees
+ *   native memory, unlike Python where a live reference keeps the model usable.
+ * - A new load waits for the unload of idle victims, so old and new weights do not sit in
+ *   memory together; it does not wait for victims still in use (that could deadlock a call
+ *   using two models with a cap of one). Loads of different models are not serialised: when
+ *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
+ */
+import { OptionsError } from '../shared/errors.ts';
+import { leaseForCurrentCall } from './model-leases.ts';
+
+export { withModelLeases } from './model-leases.ts';
+
+export interface ModelCacheOptions<M> {
+  /** Ray Serve's max_num_models_per_replica. */
+  maxNumModelsPerReplica: number;
+  /** Frees a model after eviction; errors are counted and reported, never thrown to callers. */
+  unload?: (model: M, id: string) => Promise<void> | void;
+  /** Where unload errors go; default: a process warning. */
+  onUnloadError?: (err: unknown, id: string) => void;
+}
+
+export interface ModelCacheStats {
+  /** Requests that found the model loaded or already loading (joining a load counts). */
+  hits: number;
+  /** Requests that started a load. */
+  misses: number;
+  /** Loads that succeeded. */
+  loads: number;
+  evictions: number;
+  loadErrors: number;
+  unloadErrors: number;
+}
+
+/** Gets the loaded model ids, most recently used first, whenever that set changes. */
+export type ModelIdsListener = (ids: string[]) => void;
+
+interface Entry<M> {
+  readonly id: string;
+  promise: Promise<M>;
+  model?: M;
+  ready: boolean;
+  /** Out of the cache (evicted or cleared); unloaded once `users` reaches 0. */
+  removed: boolean;
+  users: number;
+  onIdle?: () => void;
+}
+
+/** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
+export function checkMaxModels(n: unknown, where?: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new OptionsError(`${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
+  }
+  return n;
+}
+
+export class ModelCache<M> {
+  /** Map order is recency order: least recently used first, so eviction takes the first ready one. */
+  private readonly entries = new Map<string, Entry<M>>();
+  private max: number;
+  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, loads: 0, evictions: 0, loadErrors: 0, unloadErrors: 0 };
+  private readonly listeners = new Set<ModelIdsListener>();
+  private lastIds = '';
+
+  constructor(
+    private readonly load: (id: string) => Promise<M>,
+    private readonly options: ModelCacheOptions<M>,
+  ) {
+    this.max = checkMaxModels(options.maxNumModelsPerReplica);
+  }
+
+  /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */
+  get(id: string): Promise<M> {
+    const entry = this.lookup(id);
+    leaseForCurrentCall(entry, () => entry.users++, () => this.release(entry));
+    return entry.promise;
+  }
+
+  /** Runs fn with the model pinned: it is not unloaded before fn settles. */
+  async use<R>(id: string, fn: (model: M) => R | PromiseLike<R>): Promise<R> {
+    const entry = this.lookup(id);
+    entry.users++; // before any await, so an eviction in between cannot unload it
+    try {
+      return await fn(await entry.promise);
+    } finally {
+      this.release(entry);
+    }
+  }
+
+  /** Loaded models, most recently used first (loading ones are not listed). */
+  ids(): string[] {
+    const out: string[] = [];
+    for (const e of this.entries.values()) if (e.ready) out.push(e.id);
+    return out.reverse();
+  }
+
+  has(id: string): boolean {
+    return this.entries.get(id)?.ready === true;
+  }
+
+  stats(): ModelCacheStats {
+    return { ...this.counts };
+  }
+
+  get maxNumModelsPerReplica(): number {
+    return this.max;
+  }
+
+  /** Called when the set of loaded ids changes (not on mere reordering by hits). */
+  onChange(listener: ModelIdsListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** For reconfigure(): a lower cap evicts at once; resolves when idle victims are unloaded. */
+  async setMaxNumModelsPerReplica(n: number): Promise<void> {
+    this.max = checkMaxModels(n);
+    await this.trim(undefined);
+  }
+
+  /** Unloads everything (replica shutdown); models in use are unloaded when their users finish. */
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    this.changed();
+    await Promise.all(all.map((e) => this.retire(e)));
+  }
+
+  private lookup(id: string): Entry<M> {
+    if (typeof id !== 'string') throw new TypeError(`model id must be a string, got ${typeof id}`);
+    let entry = this.entries.get(id);
+    if (entry) {
+      this.counts.hits++;
+      this.entries.delete(id);
+      this.entries.set(id, entry);
+      return entry;
+    }
+    this.counts.misses++;
+    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, users: 0 };
+    this.entries.set(id, entry);
+    entry.promise = this.loadInto(entry);
+    // Callers get the rejection; this only stops an unobserved failure crashing the thread.
+    entry.promise.catch(() => undefined);
+    return entry;
+  }
+
+  private async loadInto(entry: Entry<M>): Promise<M> {
+    await this.trim(entry);
+    let model: M;
+    try {
+      model = await this.load(entry.id);
+    } catch (err) {
+      this.counts.loadErrors++;
+      if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+      entry.removed = true;
+      throw err;
+    }
+    this.counts.loads++;
+    entry.model = model;
+    entry.ready = true;
+    if (entry.removed) {
+      // Cleared while loading: the waiters still get it, then it goes.
+      void this.retire(entry);
+    } else {
+      this.changed();
+      void this.trim(entry); // concurrent loads may have overshot the cap
+    }
+    return model;
+  }
+
+  /** Evicts least recently used loaded models (never `keep`) until the cap holds. */
+  private async trim(keep: Entry<M> | undefined): Promise<void> {
+    const waits: Promise<void>[] = [];
+    let evicted = false;
+    // Deleting from a Map while iterating it is well defined: deleted entries are skipped.
+    for (const e of this.entries.values()) {
+      if (this.entries.size <= this.max) break;
+      if (!e.ready || e === keep) continue;
+      this.entries.delete(e.id);
+      this.counts.evictions++;
+      evicted = true;
+      const idle = e.users === 0;
+      const done = this.retire(e);
+      if (idle) waits.push(done);
+    }
+    if (evicted) this.changed();
+    await Promise.all(waits);
+  }
+
+  /** Marks an entry gone and unloads it once its users are done. Never rejects. */
+  private async retire(entry: Entry<M>): Promise<void> {
+    entry.removed = true;
+    if (!entry.ready) return; // still loading: loadInto retires it when the load finishes
+    if (entry.users > 0) await new Promise<void>((resolve) => (entry.onIdle = resolve));
+    const model = entry.model as M;
+    entry.model = undefined;
+    try {
+      await this.options.unload?.(model, entry.id);
+    } catch (err) {
+      this.counts.unloadErrors++;
+      const report = this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
+      report(err, entry.id);
+    }
+  }
+
+  private release(entry: Entry<M>): void {
+    entry.users--;
+    if (entry.users === 0 && entry.onIdle) {
+      const wake = entry.onIdle;
+      entry.onIdle = undefined;
+      wake();
+    }
+  }
+
+  private changed(): void {
+    const ids = this.ids();
+    const key = [...ids].sort().join('\u0000');
+    if (key === this.lastIds) return;
+    this.lastIds = key;
+    for (const l of this.listeners) {
+      try {
+        l(ids);
+      } catch (err) {
+        // A listener (the host telling the router) must not corrupt the cache's state.
+        process.emitWarning(`model cache listener failed: ${String(err)}`, 'ThreadserveWarning');
+      }
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `@multiplexed({ maxNumModelsPerReplica })`: Ray Serve's @serve.multiplexed for a replica's
+ * model-loading method. The decorated method stays the loader; callers get the model from a
+ * per-instance ModelCache (shared loads, LRU eviction, unload after the last user).
+ *
+ *   class Forecast {
+ *     @multiplexed({ maxNumModelsPerReplica: 3 })
+ *     async getModel(modelId: string): Promise<OnnxModel> { return OnnxModel.load(await modelPath(dir, modelId)); }
+ *     async predict(x: Features) { const m = await this.getModel(multiplexedModelId()!); return m.run(x); }
+ *   }
+ *
+ * The method's type is unchanged (it takes an id and returns a model), so no typing helper is
+ * needed. Called with no id, it uses the running call's `multiplexedModelId()`.
+ *
+ * Each cache reports its loaded ids through call-context's reportModels, so the router can
+ * prefer replicas that hold a request's model. Name the method with a leading `_` (e.g.
+ * `_getModel`) to keep it off handles: a model cannot be sent between threads anyway.
+ */
+import { ThreadserveError } from '../shared/errors.ts';
+import { multiplexedModelId, reportModels } from './call-context.ts';
+import { ModelCache, checkMaxModels } from './model-cache.ts';
+
+export interface MultiplexedOptions<M = unknown> {
+  /** Ray Serve's default is 3. */
+  maxNumModelsPerReplica?: number;
+  /** Frees an evicted model; default `releaseModel`. */
+  unload?: (model: M, id: string) => Promise<void> | void;
+}
+
+type LoadMethod<This, M> = (this: This, modelId: string) => Promise<M>;
+type AnyLoadMethod<This> = (this: This, modelId: string) => PromiseLike<unknown>;
+
+/**
+ * The default unload: the first of `release()` (onnxruntime sessions), `shutdown()`,
+ * `dispose()` the model has. Only one: calling two of them could free the same memory twice.
+ */
+export async function releaseModel(model: unknown): Promise<void> {
+  if (model === null || (typeof model !== 'object' && typeof model !== 'function')) return;
+  const m = model as Record<string, unknown>;
+  for (const name of ['release', 'shutdown', 'dispose']) {
+    if (typeof m[name] === 'function') {
+      await (m[name] as () => unknown).call(model);
+      return;
+    }
+  }
+}
+
+/** instance -> (loader wrapper -> its cache). WeakMap: caches go with their instance. */
+const caches = new WeakMap<object, Map<Function, ModelCache<unknown>>>();
+const factories = new WeakMap<Function, (instance: object) => ModelCache<unknown>>();
+
+/** Every multiplexed cache of the instance, in one list: a class may multiplex two kinds. */
+function reportFor(instance: object): void {
+  const ids = new Set<string>();
+  for (const c of caches.get(instance)?.values() ?? []) for (const id of c.ids()) ids.add(id);
+  reportModels([...ids]);
+}
+
+function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOptions<M>, label: string) {
+  const { maxNumModelsPerReplica = 3, unload = releaseModel } = options;
+  // Checked here so a bad cap fails when the class is defined, not on the first request.
+  checkMaxModels(maxNumModelsPerReplica, `@multiplexed ${label}`);
+  const cacheFor = (instance: object): ModelCache<unknown> => {
+    let perInstance = caches.get(instance);
+    if (!perInstance) caches.set(instance, (perInstance = new Map()));
+    let cache = perInstance.get(wrapper);
+    if (!cache) {
+      cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload }) as ModelCache<unknown>;
+      cache.onChange(() => reportFor(instance));
+      perInstance.set(wrapper, cache);
+    }
+    return cache;
+  };
+  const wrapper = function (this: This, modelId?: string): Promise<M> {
+    if (this === undefined || this === null || (typeof this !== 'object' && typeof this !== 'function')) {
+      return Promise.reject(new TypeError(`${label} is a multiplexed method: call it on its instance`));
+    }
+    const id = modelId ?? multiplexedModelId();
+    if (id === undefined) {
+      return Promise.reject(
+        new ThreadserveError('MODEL_ID_REQUIRED', `${label} needs a model id: pass one, or send the serve_multiplexed_model_id header`, 400),
+      );
+    }
+    return cacheFor(this as object).get(id) as Promise<M>;
+  };
+  factories.set(wrapper, cacheFor);
+  return wrapper;
+}
+
+/** Decorator form: `@multiplexed({ maxNumModelsPerReplica: 3 }) async getModel(modelId: string)`. */
+export function multiplexed(
+  options?: MultiplexedOptions,
+): <This, F extends AnyLoadMethod<This>>(method: F, context: ClassMethodDecoratorContext<This, F>) => F;
+/** Function form: a cached getter over a loader; call it with `.call(this, id)`. */
+export function multiplexed<This, M>(
+  load: LoadMethod<This, M>,
+  options?: MultiplexedOptions<M>,
+): (this: This, modelId?: string) => Promise<M>;
+export function multiplexed(a?: unknown, b?: unknown): unknown {
+  if (typeof a === 'function') {
+    const load = a as LoadMethod<unknown, unknown>;
+    return makeLoader(load, (b ?? {}) as MultiplexedOptions, `${load.name || 'anonymous'}()`);
+  }
+  const options = (a ?? {}) as MultiplexedOptions;
+  return (method: LoadMethod<unknown, unknown>, context: ClassMethodDecoratorContext) => {
+    if (context?.kind !== 'method') throw new TypeError('@multiplexed() decorates methods only');
+    return makeLoader(method, options, `${String(context.name)}()`);
+  };
+}
+
+/** The cache behind a multiplexed method on one instance (created if needed), for reconfigure. */
+export function modelCacheOf<M = unknown>(instance: object, method: string | symbol | Function): ModelCache<M> {
+  const fn = typeof method === 'function' ? method : (instance as Record<string | symbol, unknown>)[method];
+  const factory = typeof fn === 'function' ? factories.get(fn) : undefined;
+  if (!factory) {
+    const name = typeof method === 'function' ? method.name || 'anonymous' : String(method);
+    throw new TypeError(`${name} is not a multiplexed method (decorate it with @multiplexed() or build it with multiplexed(fn))`);
+  }
+  return factory(instance) as ModelCache<M>;
+}
+
+/** Unloads every multiplexed model of an instance: for the replica host after shutdown(). */
+export async function clearModelCaches(instance: object): Promise<void> {
+  await Promise.all([...(caches.get(instance)?.values() ?? [])].map((c) => c.clear()));
+}
