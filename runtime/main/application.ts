@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { BadCallError, OptionsError } from '../shared/errors.ts';
 import { isBound, toDeployment } from '../shared/deployment.ts';
 import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
-import { makeHandle, methodNames } from '../shared/handle.ts';
+import { isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
@@ -31,6 +31,8 @@ interface PlannedDeployment {
   methods: string[];
   /** Device ids per replica slot. */
   gpuSlots: number[][];
+  /** The class has a @multiplexed loader: it serves many model ids. */
+  multiplexed: boolean;
 }
 
 export interface Plan {
@@ -60,7 +62,7 @@ export function plan(
         `deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`,
       );
     }
-    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [] };
+    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [], multiplexed: isMultiplexedClass(deployment.cls) };
     deployments.set(name, planned);
     byBound.set(bound, name);
     planned.args = bound.args.map((a) => toArg(a, [...path, name]));

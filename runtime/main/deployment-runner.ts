@@ -208,6 +208,13 @@ export class DeploymentRunner {
     this.replicas.clear();
   }
 
+  /** Multiplexed model ids any replica holds (or is about to). */
+  loadedModels(): string[] {
+    const ids = new Set<string>();
+    for (const r of this.replicas) for (const id of r.models) ids.add(id);
+    return [...ids];
+  }
+
   status(): ReplicaStatus[] {
     return [...this.replicas].map((r) => ({ id: r.id, state: r.state, inFlight: r.inFlight, gpuIds: r.spec.gpuIds }));
   }

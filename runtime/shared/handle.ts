@@ -94,6 +94,20 @@ export function makeHandle<T>(
   }) as unknown as Handle<T>;
 }
 
+/** Set on a `@multiplexed` loader, so the main thread knows a class serves many model ids. */
+export const MULTIPLEXED_MARK = Symbol.for('threadserve.multiplexed');
+
+/** Whether any method of the class is a `@multiplexed` model loader. */
+export function isMultiplexedClass(cls: Function): boolean {
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const v = Object.getOwnPropertyDescriptor(proto, name)?.value as Record<symbol, unknown> | undefined;
+      if (typeof v === 'function' && v[MULTIPLEXED_MARK] === true) return true;
+    }
+  }
+  return false;
+}
+
 /** Public methods of a class, including inherited ones, for handle checks. */
 export function methodNames(cls: Function): string[] {
   const names = new Set<string>();

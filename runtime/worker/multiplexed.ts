@@ -19,6 +19,7 @@
 import { ThreadserveError } from '../shared/errors.ts';
 import { multiplexedModelId, reportModels } from './call-context.ts';
 import { ModelCache, checkMaxModels } from './model-cache.ts';
+import { MULTIPLEXED_MARK } from '../shared/handle.ts';
 
 export interface MultiplexedOptions<M = unknown> {
   /** Ray Serve's default is 3. */
@@ -84,6 +85,8 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     return cacheFor(this as object).get(id) as Promise<M>;
   };
   factories.set(wrapper, cacheFor);
+  // The main thread reads this mark off the class to serve the deployment's model ids over V2.
+  Object.defineProperty(wrapper, MULTIPLEXED_MARK, { value: true });
   return wrapper;
 }
 

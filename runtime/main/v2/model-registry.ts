@@ -73,7 +73,7 @@ export interface V2InferResult {
  * `Retry-After` header when the error has a numeric `retryAfterS`. Other errors answer 500.
  */
 export interface ModelRegistry {
-  list(): V2ModelIndexEntry[];
+  list(): V2ModelIndexEntry[] | Promise<V2ModelIndexEntry[]>;
   /** Throws with statusCode 404 when the model or version is unknown. */
   metadata(model: string, version?: string): Promise<V2ModelMetadata>;
   /** False when known but not ready; throws with statusCode 404 when unknown. */

@@ -136,7 +136,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
 
   app.post('/v2/repository/index', async (req) => {
     const onlyReady = readyFilter(req.body);
-    return registry.list().filter((m) => !onlyReady || m.state === 'READY');
+    return (await registry.list()).filter((m) => !onlyReady || m.state === 'READY');
   });
 
   // Unknown paths and methods under /v2 answer in the protocol's error shape rather than falling

@@ -1,0 +1,114 @@
+/**
+ * Many ONNX models on a few replicas: a directory of `<id>.onnx` files served by id. Each
+ * replica keeps at most `maxNumModelsPerReplica` models loaded, least recently used evicted
+ * (its session released once no call uses it); the router sends a call to a replica that
+ * already holds its model. The model id comes from the call (`multiplexedModelId`): the
+ * `serve_multiplexed_model_id` header, a handle's `.options({ multiplexedModelId })`, or the
+ * Open Inference Protocol path `/v2/models/{id}/infer`.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+// onnx-proto is CommonJS: its namespace comes through the default export.
+import onnxProto from 'onnx-proto';
+import { HttpError, deployment, modelCacheOf, modelPath, multiplexed, multiplexedModelId, replicaContext } from 'threadserve';
+import type { BatchOptionsInput } from 'threadserve';
+import { OnnxModel } from './onnx-model.ts';
+import type { ModelMetadata, OutputTensor } from './onnx-model.ts';
+import type { TensorInput } from './tensor-check.ts';
+
+export interface OnnxRepositoryOptions {
+  /** Directory holding `<id>.onnx` files. */
+  repository: string;
+  /** Models one replica keeps loaded (Ray Serve's default: 3). */
+  maxNumModelsPerReplica?: number;
+  /** Batch concurrent requests for the same model (see OnnxModel's `batching`). */
+  batching?: BatchOptionsInput;
+  intraOpNumThreads?: number;
+}
+
+interface LoadedModel {
+  model: OnnxModel;
+  version: string;
+  /** Called by the cache on eviction: frees the session once running predictions end. */
+  release(): Promise<void>;
+}
+
+/** The model's version: metadata_props "version", else ModelProto.model_version, else "1". */
+function modelVersion(bytes: Uint8Array): string {
+  const proto = onnxProto.onnx.ModelProto.decode(bytes);
+  const prop = proto.metadataProps.find((p) => p.key === 'version')?.value;
+  if (prop) return prop;
+  const v = proto.modelVersion;
+  return v && String(v) !== '0' ? String(v) : '1';
+}
+
+export class OnnxRepository {
+  constructor(private readonly options: OnnxRepositoryOptions) {
+    if (!options || typeof options.repository !== 'string' || options.repository === '') {
+      throw new TypeError('OnnxRepository needs { repository } naming a directory of .onnx files');
+    }
+  }
+
+  async init(): Promise<void> {
+    await readdir(this.options.repository).catch((err: Error) => {
+      throw new Error(`model repository ${this.options.repository} cannot be read: ${err.message}`);
+    });
+    if (this.options.maxNumModelsPerReplica !== undefined) {
+      await modelCacheOf(this, '_load').setMaxNumModelsPerReplica(this.options.maxNumModelsPerReplica);
+    }
+  }
+
+  /** Loads one model by id (cached per replica). The leading "_" keeps it off handles. */
+  @multiplexed({ maxNumModelsPerReplica: 3 })
+  async _load(id: string): Promise<LoadedModel> {
+    const path = await modelPath(this.options.repository, id);
+    const version = modelVersion(await readFile(path));
+    const o = this.options;
+    const model = new OnnxModel({
+      path,
+      name: id,
+      ...(o.batching ? { batching: o.batching } : {}),
+      ...(o.intraOpNumThreads ? { intraOpNumThreads: o.intraOpNumThreads } : {}),
+    });
+    await model.init();
+    return { model, version, release: () => model.shutdown() };
+  }
+
+  private current(): Promise<LoadedModel> {
+    if (multiplexedModelId() === undefined) {
+      throw new HttpError(400, 'no model id: send the serve_multiplexed_model_id header or call with .options({ multiplexedModelId })');
+    }
+    return this._load(multiplexedModelId()!);
+  }
+
+  /** Runs the call's model; V2 infer and handles use this. */
+  async predict(inputs: Record<string, TensorInput>, outputNames?: string[]): Promise<Record<string, OutputTensor>> {
+    const { model } = await this.current();
+    return model.predict(inputs, outputNames);
+  }
+
+  /** Like predict, plus which model, version and replica answered. */
+  async run(inputs: Record<string, TensorInput>, outputNames?: string[]) {
+    const { model, version } = await this.current();
+    const outputs = await model.predict(inputs, outputNames);
+    return { modelId: model.name, version, replica: replicaContext().replicaId, outputs };
+  }
+
+  async metadata(): Promise<ModelMetadata & { versions: string[] }> {
+    const { model, version } = await this.current();
+    return { ...model.metadata(), versions: [version] };
+  }
+
+  /** Every model id in the repository. */
+  async modelIds(): Promise<string[]> {
+    const files = await readdir(this.options.repository);
+    return files.filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -'.onnx'.length)).sort();
+  }
+
+  /** Ids loaded in this replica, most recently used first, and the cache's counters. */
+  cacheStats() {
+    const cache = modelCacheOf(this, '_load');
+    return { loaded: cache.ids(), ...cache.stats() };
+  }
+}
+
+export const OnnxRepositoryDeployment = deployment(OnnxRepository, { maxOngoingRequests: 16 });
