@@ -111,6 +111,7 @@ export class DeploymentRunner {
       onSlotFree: () => this.router.pump(),
       onDied: (r, cause) => this.onReplicaDied(r, cause),
       onHandleCall: this.onHandleCall,
+      onReplicaEvent: (e) => this.metrics.replicaEvent(o.name, e),
     });
     this.replicas.add(replica);
     this.slotOf.set(replica, slot);

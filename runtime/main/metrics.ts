@@ -5,6 +5,7 @@
  * not collide. Gauges are read from the routers when scraped, not updated per call.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReplicaEvent } from '../shared/protocol.ts';
 
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -28,6 +29,9 @@ export class Metrics {
   private readonly processingTime: Histogram<'deployment'>;
   private readonly replicaStarts: Counter<'deployment'>;
   private readonly replicaDeaths: Counter<'deployment'>;
+  private readonly batchSize: Histogram<'deployment'>;
+  private readonly modelEvents: Counter<'deployment' | 'event'>;
+  private readonly modelLoadTime: Histogram<'deployment'>;
 
   constructor(source: GaugeSource) {
     const registers = [this.registry];
@@ -55,6 +59,26 @@ export class Metrics {
     });
     this.replicaStarts = new Counter({ name: 'threadserve_replica_starts_total', help: 'Replicas started (first starts and replacements)', labelNames: ['deployment'], registers });
     this.replicaDeaths = new Counter({ name: 'threadserve_replica_deaths_total', help: 'Replicas whose thread died', labelNames: ['deployment'], registers });
+    this.batchSize = new Histogram({
+      name: 'threadserve_batch_size',
+      help: 'Items per batch run by @batch methods (and batching model deployments)',
+      labelNames: ['deployment'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    });
+    this.modelEvents = new Counter({
+      name: 'threadserve_multiplexed_model_events_total',
+      help: 'Multiplexed model cache events: hit, miss, load, eviction, loadError',
+      labelNames: ['deployment', 'event'],
+      registers,
+    });
+    this.modelLoadTime = new Histogram({
+      name: 'threadserve_model_load_duration_seconds',
+      help: 'Time to load a multiplexed model into a replica',
+      labelNames: ['deployment'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
     new Gauge({
       name: 'threadserve_queue_length',
       help: 'Calls waiting in the router queue',
@@ -101,6 +125,15 @@ export class Metrics {
       },
       rejected: () => backpressure.inc(),
     };
+  }
+
+  replicaEvent(deployment: string, e: ReplicaEvent): void {
+    if (e.kind === 'batch') {
+      this.batchSize.observe({ deployment }, e.size);
+      return;
+    }
+    this.modelEvents.inc({ deployment, event: e.event });
+    if (e.event === 'load' && e.seconds !== undefined) this.modelLoadTime.observe({ deployment }, e.seconds);
   }
 
   replicaStarted(deployment: string): void {

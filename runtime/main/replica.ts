@@ -20,7 +20,7 @@ import {
 } from '../shared/errors.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
 
@@ -37,6 +37,8 @@ export interface ReplicaEvents {
   onSlotFree(replica: Replica): void;
   /** The thread died after it started. */
   onDied(replica: Replica, cause: Error): void;
+  /** The replica counted something for /metrics. */
+  onReplicaEvent(e: ReplicaEvent): void;
   /** The user's instance called another deployment through a handle. */
   onHandleCall(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown>;
 }
@@ -180,6 +182,8 @@ export class Replica {
       }
     } else if (msg.k === 'models') {
       this.models = new Set(msg.ids);
+    } else if (msg.k === 'ev') {
+      this.events.onReplicaEvent(msg.e);
     } else if (msg.k === 'hcall') {
       const { id } = msg;
       const options: CallOptions = {};

@@ -7,6 +7,11 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.ts';
 import type { HandleRef } from './handle.ts';
 
+/** Things a replica counts for the main thread's /metrics. */
+export type ReplicaEvent =
+  | { kind: 'batch'; size: number }
+  | { kind: 'model'; event: 'hit' | 'miss' | 'load' | 'eviction' | 'loadError'; seconds?: number };
+
 /** Per-request context the ingress hands to `call(body, request)`. */
 export interface RequestContext {
   id: string;
@@ -53,6 +58,8 @@ export type FromReplica =
   | { k: 'res'; id: number; ok: false; e: SerializedError }
   | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string }
   /** The multiplexed model ids this replica holds now, most recently used first. */
-  | { k: 'models'; ids: string[] };
+  | { k: 'models'; ids: string[] }
+  /** Counted events for /metrics (batch sizes, model loads and evictions). */
+  | { k: 'ev'; e: ReplicaEvent };
 
 export type { HandleRef };

@@ -13,6 +13,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { realClock } from '../shared/clock.ts';
 import type { Clock } from '../shared/clock.ts';
 import { OptionsError, ThreadserveError } from '../shared/errors.ts';
+import { reportEvent } from './call-context.ts';
 
 export interface BatchOptions {
   readonly maxBatchSize: number;
@@ -187,6 +188,7 @@ export class BatchQueue<I, O> {
     this.running++;
     this.counts.batches++;
     this.counts.items += batch.length;
+    reportEvent({ kind: 'batch', size: batch.length });
     for (const l of this.listeners) {
       try {
         l(batch.length);

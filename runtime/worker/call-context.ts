@@ -4,6 +4,7 @@
  * the router which models it holds.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ReplicaEvent } from '../shared/protocol.ts';
 
 const modelIdStore = new AsyncLocalStorage<string>();
 const REPORTER = Symbol.for('threadserve.modelReporter');
@@ -19,6 +20,19 @@ export function multiplexedModelId(): string | undefined {
 }
 
 type Reporter = (ids: string[]) => void;
+
+
+const EVENT_SINK = Symbol.for('threadserve.replicaEvents');
+
+/** Set by the replica host: where batch queues and model caches report what they did. */
+export function setEventSink(sink: (e: ReplicaEvent) => void): void {
+  (globalThis as Record<symbol, unknown>)[EVENT_SINK] = sink;
+}
+
+/** Reports one event; a no-op outside a replica (unit tests). */
+export function reportEvent(e: ReplicaEvent): void {
+  ((globalThis as Record<symbol, unknown>)[EVENT_SINK] as ((e: ReplicaEvent) => void) | undefined)?.(e);
+}
 
 /** Set by the replica host: where model caches report the ids they hold. */
 export function setModelReporter(report: Reporter): void {

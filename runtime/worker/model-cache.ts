@@ -20,6 +20,7 @@
  */
 import { OptionsError } from '../shared/errors.ts';
 import { leaseForCurrentCall } from './model-leases.ts';
+import { reportEvent } from './call-context.ts';
 
 export { withModelLeases } from './model-leases.ts';
 
@@ -143,11 +144,13 @@ export class ModelCache<M> {
     let entry = this.entries.get(id);
     if (entry) {
       this.counts.hits++;
+      reportEvent({ kind: 'model', event: 'hit' });
       this.entries.delete(id);
       this.entries.set(id, entry);
       return entry;
     }
     this.counts.misses++;
+    reportEvent({ kind: 'model', event: 'miss' });
     entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, users: 0 };
     this.entries.set(id, entry);
     entry.promise = this.loadInto(entry);
@@ -159,15 +162,18 @@ export class ModelCache<M> {
   private async loadInto(entry: Entry<M>): Promise<M> {
     await this.trim(entry);
     let model: M;
+    const started = performance.now();
     try {
       model = await this.load(entry.id);
     } catch (err) {
       this.counts.loadErrors++;
+      reportEvent({ kind: 'model', event: 'loadError' });
       if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
       entry.removed = true;
       throw err;
     }
     this.counts.loads++;
+    reportEvent({ kind: 'model', event: 'load', seconds: (performance.now() - started) / 1000 });
     entry.model = model;
     entry.ready = true;
     if (entry.removed) {
@@ -190,6 +196,7 @@ export class ModelCache<M> {
       if (!e.ready || e === keep) continue;
       this.entries.delete(e.id);
       this.counts.evictions++;
+      reportEvent({ kind: 'model', event: 'eviction' });
       evicted = true;
       const idle = e.users === 0;
       const done = this.retire(e);

@@ -9,7 +9,7 @@ import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
-import { runWithModelId, setModelReporter } from './call-context.ts';
+import { runWithModelId, setEventSink, setModelReporter } from './call-context.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
 import { setReplicaContext } from './replica-context.ts';
@@ -56,6 +56,7 @@ export class ReplicaHost {
       );
     }
     setModelReporter((ids) => this.writer.send({ k: 'models', ids: [...ids] }));
+    setEventSink((e) => this.writer.send({ k: 'ev', e }));
     const args = s.args.map((a) => this.liveArg(a));
     const instance = new cls(...args);
     this.instance = instance;

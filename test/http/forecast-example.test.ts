@@ -106,8 +106,13 @@ describe('examples/forecast', () => {
     }
     const stats = await Promise.all(Array.from({ length: 8 }, () => models.cacheStats()));
     for (const st of stats) assert.ok(st.loaded.length <= 8, `loaded ${st.loaded.length}`);
-    const body = (await s.http.inject({ url: '/-/status' })).json();
-    assert.ok(body.deployments.find((d: { name: string }) => d.name === 'CountryModels'));
+    const metrics = (await s.http.inject({ url: '/metrics' })).body;
+    const count = (event: string) =>
+      Number(new RegExp(`threadserve_multiplexed_model_events_total\\{deployment="CountryModels",event="${event}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    assert.ok(count('load') >= 12, `loads ${count('load')}`);
+    assert.ok(count('hit') > 0, 'warm requests hit the cache');
+    assert.match(metrics, /threadserve_batch_size_count\{deployment="CountryModels"\} \d+/);
+    assert.match(metrics, /threadserve_model_load_duration_seconds_count\{deployment="CountryModels"\} \d+/);
   });
 
   it('takes the model id from the serve_multiplexed_model_id header', async () => {
