@@ -4,7 +4,7 @@
 // keeps a handful loaded and loads others when a request needs them.
 import { z } from 'zod';
 import { HttpError, deployment } from 'threadserve';
-import type { Handle, RequestContext } from 'threadserve';
+import type { Handle } from 'threadserve';
 import type { OnnxRepository } from '../../deployments/onnx/repository.ts';
 import { FeatureError, buildFeatures, toForecast } from './features.ts';
 
@@ -42,7 +42,7 @@ export class Forecast {
     private readonly post: Handle<ForecastPostprocess>,
   ) {}
 
-  async call(body: ForecastRequest, _request: RequestContext) {
+  async call(body: ForecastRequest) {
     const { country, features, scale } = await this.pre.run(body);
     // The model id routes the call to a replica that already holds this country's model.
     const out = await this.models

@@ -33,6 +33,8 @@ interface PlannedDeployment {
   gpuSlots: number[][];
   /** The class has a @multiplexed loader: it serves many model ids. */
   multiplexed: boolean;
+  /** `call(body, request)` declares its second parameter: build and send the request context. */
+  wantsRequest: boolean;
 }
 
 export interface Plan {
@@ -62,7 +64,10 @@ export function plan(
         `deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`,
       );
     }
-    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [], multiplexed: isMultiplexedClass(deployment.cls) };
+    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [],
+      multiplexed: isMultiplexedClass(deployment.cls),
+      wantsRequest: ((deployment.cls.prototype as { call?: Function }).call?.length ?? 0) >= 2,
+    };
     deployments.set(name, planned);
     byBound.set(bound, name);
     planned.args = bound.args.map((a) => toArg(a, [...path, name]));

@@ -1,10 +1,20 @@
 /**
- * Writes messages to a MessagePort, coalescing everything sent in one microtask into one
- * postMessage (with one transfer list). A raw postMessage costs tens of microseconds; under
- * pipelined load most of that is paid once per batch instead of once per call.
+ * Writes messages to a MessagePort, coalescing everything sent in one turn of the event loop
+ * into one postMessage (with one transfer list). A postMessage that wakes the other thread
+ * costs about 8 µs here, against 0.4 µs to queue a message, so under load most of it is paid
+ * once per batch instead of once per call.
+ *
+ * Why setImmediate and not a microtask: HTTP requests and replies from other threads each
+ * arrive in their own I/O callback, so a microtask flush sends one message per request; the
+ * check phase runs after every callback of the poll phase, so all of them share one message.
+ * Measured: one-hop HTTP server CPU 61-72 -> 37-46 µs per request, for ~2 µs more latency on
+ * an idle sequential call. A batch that reaches MAX_BATCH is sent at once.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { collectTransferables } from './transfer.ts';
+
+/** Past this many messages a batch goes out without waiting for the loop turn to end. */
+const MAX_BATCH = 256;
 
 export class PortWriter<M> {
   private batch: M[] = [];
@@ -23,14 +33,20 @@ export class PortWriter<M> {
     if (this.closed) return;
     if (payload !== undefined) collectTransferables(payload, this.transfer);
     this.batch.push(message);
-    if (!this.scheduled) {
+    if (this.batch.length >= MAX_BATCH) {
+      this.flush();
+    } else if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flush);
+      setImmediate(this.onImmediate);
     }
   }
 
-  private readonly flush = (): void => {
+  private readonly onImmediate = (): void => {
     this.scheduled = false;
+    this.flush();
+  };
+
+  private readonly flush = (): void => {
     if (this.closed || this.batch.length === 0) return;
     const batch = this.batch;
     const transfer = this.transfer.size ? [...this.transfer] : undefined;

@@ -4,7 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, deserializeError, serializeError } from '../shared/errors.ts';
-import { isHandleRef, makeHandle, methodNames } from '../shared/handle.ts';
+import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
@@ -26,6 +26,8 @@ export class ReplicaHost {
   private readonly writer: PortWriter<FromReplica>;
   private instance: Instance | undefined;
   private methods = new Set<string>();
+  /** Only classes with a @multiplexed loader need model leases (an AsyncLocalStorage per call). */
+  private leases = false;
   private inFlight = 0;
   private draining = false;
   private nextHandleCallId = 1;
@@ -63,6 +65,7 @@ export class ReplicaHost {
     if (typeof instance.init === 'function') await (instance.init as () => unknown)();
     if (s.hasUserConfig) await this.reconfigure(s.userConfig);
     for (const name of methodNames(cls)) if (!RESERVED.has(name)) this.methods.add(name);
+    this.leases = isMultiplexedClass(cls);
     this.port.on('message', (batch: ToReplica[]) => {
       for (const msg of batch) this.onMessage(msg);
     });
@@ -145,8 +148,13 @@ export class ReplicaHost {
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
-    // Models a call gets from a @multiplexed loader stay loaded until the call ends.
-    const run = () => withModelLeases(() => this.invoke(f, a));
+    if (modelId === undefined && !this.leases) {
+      this.track(id, this.invoke(f, a));
+      return;
+    }
+    // Models a call gets from a @multiplexed loader stay loaded until the call ends. Async
+    // context costs every promise in the thread, so only calls that need it get it.
+    const run = this.leases ? () => withModelLeases(() => this.invoke(f, a)) : () => this.invoke(f, a);
     this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run));
   }
 

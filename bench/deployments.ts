@@ -1,0 +1,57 @@
+/**
+ * The deployments the bench serves. They do (almost) nothing on purpose: what is measured is
+ * the runtime's cost per call, not the work. Replica threads import this module to find the
+ * classes, so it must have no side effects at the top level beyond `deployment()`.
+ *
+ * maxOngoingRequests is set well above the load (256 pipelined handle calls, 32 HTTP
+ * connections) so the routers never queue: the bench measures the call path, not admission.
+ */
+import { deployment } from 'threadserve';
+import type { Handle } from 'threadserve';
+
+/** Part 1: the handle-call target. */
+class NoopImpl {
+  noop<T>(x: T): T {
+    return x;
+  }
+}
+export const Noop = deployment(NoopImpl, { name: 'Noop', maxOngoingRequests: 256 });
+export type NoopInstance = NoopImpl;
+
+/** Part 2b: a one-hop ingress, `call(body)` returns the body. */
+class EchoIngressImpl {
+  call(body: unknown): unknown {
+    return body;
+  }
+}
+export const EchoIngress = deployment(EchoIngressImpl, { name: 'EchoIngress', maxOngoingRequests: 64 });
+
+/** Part 2c: a trivial pipeline step; deployed three times, as A, B and C. */
+class StepImpl {
+  step(x: unknown): unknown {
+    return x;
+  }
+}
+export const StepA = deployment(StepImpl, { name: 'A', maxOngoingRequests: 64 });
+export const StepB = deployment(StepImpl, { name: 'B', maxOngoingRequests: 64 });
+export const StepC = deployment(StepImpl, { name: 'C', maxOngoingRequests: 64 });
+
+/** Part 2c: the pipeline's ingress, chaining A -> B -> C through handles. */
+class PipelineIngressImpl {
+  constructor(
+    private readonly a: Handle<StepImpl>,
+    private readonly b: Handle<StepImpl>,
+    private readonly c: Handle<StepImpl>,
+  ) {}
+
+  async call(body: unknown): Promise<unknown> {
+    return this.c.step(await this.b.step(await this.a.step(body)));
+  }
+}
+export const PipelineIngress = deployment(PipelineIngressImpl, { name: 'PipelineIngress', maxOngoingRequests: 64 });
+
+/** The application graphs, by the name the HTTP server script takes. */
+export const apps = {
+  onehop: () => EchoIngress.bind(),
+  pipeline: () => PipelineIngress.bind(StepA.bind(), StepB.bind(), StepC.bind()),
+};

@@ -1,0 +1,26 @@
+/**
+ * Part 2b/2c: threadserve serving one of bench/deployments.ts's apps at route "/":
+ *   threadserve.ts onehop     HTTP -> EchoIngress (call(body) returns body)
+ *   threadserve.ts pipeline   HTTP -> PipelineIngress -> A -> B -> C
+ * Runs alone in its process (replica threads are its workers); prints `LISTENING <url>` and
+ * drains on SIGTERM/SIGINT, so the main thread and every replica thread write their CPU
+ * profiles when run with --cpu-prof (replica threads inherit the flag).
+ */
+import { serve } from 'threadserve';
+import { apps } from '../deployments.ts';
+
+const which = process.argv[2] as keyof typeof apps;
+if (!(which in apps)) throw new Error(`usage: threadserve.ts ${Object.keys(apps).join('|')}`);
+
+const instance = await serve.run(apps[which](), { host: '127.0.0.1', port: 0, route: '/', logLevel: 'silent' });
+process.stdout.write(`LISTENING ${instance.url}\n`);
+
+let closing = false;
+const shutdown = async () => {
+  if (closing) return;
+  closing = true;
+  await instance.close();
+  process.exit(0);
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
