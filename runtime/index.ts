@@ -25,6 +25,10 @@ export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
 
-import { run } from './main/serve.ts';
+import type { run as Run } from './main/serve.ts';
+// Loaded on first use: replica threads import this module too (user code imports
+// 'threadserve'), and must not pay for fastify, pino, prom-client and piscina (measured: ~28 MB
+// and 0.4 CPU-s per replica thread).
+const run: typeof Run = async (...args) => (await import('./main/serve.ts')).run(...args);
 /** `serve.run(app, options)` starts an application; see ServeOptions. */
 export const serve = Object.freeze({ run });
