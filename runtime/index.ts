@@ -25,10 +25,12 @@ export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
 
+import { isMainThread } from 'node:worker_threads';
 import type { run as Run } from './main/serve.ts';
-// Loaded on first use: replica threads import this module too (user code imports
-// 'threadserve'), and must not pay for fastify, pino, prom-client and piscina (measured: ~28 MB
-// and 0.4 CPU-s per replica thread).
-const run: typeof Run = async (...args) => (await import('./main/serve.ts')).run(...args);
+// Replica threads import this module too (user code imports 'threadserve') and must not pay
+// for fastify, pino, prom-client and piscina (measured: ~24-28 MB and 0.4 CPU-s per replica
+// thread), so the serving side loads eagerly on the main thread only, and on first use elsewhere.
+const mainSide = isMainThread ? await import('./main/serve.ts') : undefined;
+const run: typeof Run = async (...args) => (mainSide ?? (await import('./main/serve.ts'))).run(...args);
 /** `serve.run(app, options)` starts an application; see ServeOptions. */
 export const serve = Object.freeze({ run });
