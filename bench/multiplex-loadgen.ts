@@ -17,6 +17,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { summarize } from './stats.ts';
 import type { LatencySummary } from './stats.ts';
+import { mulberry32 } from '../examples/forecast/model-builder.ts';
 
 export interface LoadSpec {
   url: string;
@@ -52,16 +53,6 @@ export interface LoadResult {
 const ROW = [1.05, 0.98, 1.02, 0.95, 1.1, 0.97, 1.01, 0.92, 0.12, 0.99, 0];
 const BODY = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: ROW }] });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A sampler of indices 0..n-1 with P(k) proportional to 1/(k+1)^s. */
 export function zipfSampler(n: number, s: number, random: () => number): () => number {

@@ -12,22 +12,13 @@
  *   static-top    the 16 most popular models pinned (the Zipf top-16 share: the ceiling)
  */
 import { zipfSampler, zipfTopShare } from './multiplex-loadgen.ts';
+import { mulberry32 } from '../examples/forecast/model-builder.ts';
 
 export interface SimResult {
   policy: string;
   hitRate: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Lru {
   private readonly map = new Map<number, true>();

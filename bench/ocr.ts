@@ -36,6 +36,7 @@ import type { Manifest } from './ocr-images.ts';
 import type { OcrLoadResult } from './ocr-loadgen.ts';
 import { fmtNum, fmtPct, fmtRatio, mdTable, verdict } from './stats.ts';
 import type { Target } from './stats.ts';
+import { exited } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOOKS = fileURLToPath(new URL('../runtime/source-hooks.mjs', import.meta.url));
@@ -211,10 +212,6 @@ function spawnNode(script: string, args: string[], profDir?: string): ChildProce
   });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return once(child, 'exit').then(([code]) => code as number | null);
-}
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

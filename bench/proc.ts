@@ -33,7 +33,7 @@ function spawnNode(script: string, args: string[], opts: ChildOptions): ChildPro
   });
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
+export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return once(child, 'exit').then(([code]) => code as number | null);
 }
