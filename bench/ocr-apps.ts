@@ -2,38 +2,16 @@
  * The OCR applications bench/ocr.ts serves, built from the example's deployments with
  * `.options({ numReplicas })` and an explicit intra-op thread count per model session, so that
  * the thread counts the bench compares are known rather than derived from the replica count.
- *
- * Replica threads import this module to find BenchOcrGrouped, so it has no side effects at the
- * top level beyond `deployment()`.
  */
-import { deployment } from 'threadserve';
 import type { BoundDeployment } from 'threadserve';
-import { OnnxModel, OnnxModelDeployment } from '../deployments/onnx/deployment.ts';
+import { OnnxModelDeployment } from '../deployments/onnx/deployment.ts';
 import { MODEL_PATHS } from '../deployments/ocr/steps.ts';
 import type { OcrOptions } from '../deployments/ocr/steps.ts';
-import { OcrGrouped, OcrHandler } from '../examples/ocr/grouped.ts';
+import { OcrGrouped } from '../examples/ocr/grouped.ts';
 import { OcrIngress, OcrPost, OcrPre } from '../examples/ocr/separated.ts';
 
 /** The example app's options (4096 x 4096 images at most). */
 const OCR_OPTIONS: Partial<OcrOptions> = { maxPixels: 4096 * 4096 };
-
-/**
- * examples/ocr/grouped.ts's OcrHandler with its two sessions' intra-op threads set. OcrHandler
- * builds its models from path and name only, so its sessions take the runtime default
- * (cores / replicas in the process: 2 threads each for one replica on this machine). Until
- * OcrHandler takes `intraOpNumThreads` itself, this replaces the two (not yet loaded) models.
- */
-export class BenchOcrHandler extends OcrHandler {
-  constructor(options: Partial<OcrOptions>, intraOpNumThreads: number) {
-    super(options);
-    const self = this as unknown as { det: OnnxModel; rec: OnnxModel };
-    self.det = new OnnxModel({ path: MODEL_PATHS.det, name: 'det', intraOpNumThreads });
-    self.rec = new OnnxModel({ path: MODEL_PATHS.rec, name: 'rec', intraOpNumThreads });
-  }
-}
-
-/** Same options as the example's OcrGrouped (route /ocr, maxOngoingRequests 2, schema, body types). */
-export const BenchOcrGrouped = deployment(BenchOcrHandler, { ...OcrGrouped.rawOptions });
 
 export interface GroupedShape {
   replicas: number;
@@ -51,7 +29,7 @@ export interface SeparatedShape {
 
 /** N replicas, each holding both models. */
 export function groupedApp(s: GroupedShape): BoundDeployment {
-  return BenchOcrGrouped.options({ numReplicas: s.replicas }).bind(OCR_OPTIONS, s.intraOp);
+  return OcrGrouped.options({ numReplicas: s.replicas }).bind({ ...OCR_OPTIONS, intraOpNumThreads: s.intraOp });
 }
 
 /** N pre-process and N post-process replicas, one detector replica, `recReplicas` recogniser replicas, one ingress replica. */

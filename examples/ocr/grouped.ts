@@ -7,11 +7,20 @@ import type { OcrOptions, OcrResult } from '../../deployments/ocr/steps.ts';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 
-export class OcrHandler {
-  private readonly det = new OnnxModel({ path: MODEL_PATHS.det, name: 'det' });
-  private readonly rec = new OnnxModel({ path: MODEL_PATHS.rec, name: 'rec' });
+export interface OcrHandlerOptions extends Partial<OcrOptions> {
+  /** Intra-op threads of each of the two sessions; default: cores / replicas in the process. */
+  intraOpNumThreads?: number;
+}
 
-  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+export class OcrHandler {
+  private readonly det: OnnxModel;
+  private readonly rec: OnnxModel;
+
+  constructor(private readonly options: OcrHandlerOptions = {}) {
+    const threads = options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads };
+    this.det = new OnnxModel({ path: MODEL_PATHS.det, name: 'det', ...threads });
+    this.rec = new OnnxModel({ path: MODEL_PATHS.rec, name: 'rec', ...threads });
+  }
 
   async init() {
     await Promise.all([this.det.init(), this.rec.init()]);
