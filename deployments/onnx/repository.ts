@@ -7,10 +7,9 @@
  * Open Inference Protocol path `/v2/models/{id}/infer`.
  */
 import { readdir, readFile } from 'node:fs/promises';
-// onnx-proto is CommonJS: its namespace comes through the default export.
-import onnxProto from 'onnx-proto';
 import { HttpError, deployment, modelCacheOf, modelPath, multiplexed, multiplexedModelId, replicaContext } from 'threadserve';
 import type { BatchOptionsInput } from 'threadserve';
+import { onnxModelVersion } from './model-version.ts';
 import { OnnxModel } from './onnx-model.ts';
 import type { ModelMetadata, OutputTensor } from './onnx-model.ts';
 import type { TensorInput } from './tensor-check.ts';
@@ -30,15 +29,6 @@ interface LoadedModel {
   version: string;
   /** Called by the cache on eviction: frees the session once running predictions end. */
   release(): Promise<void>;
-}
-
-/** The model's version: metadata_props "version", else ModelProto.model_version, else "1". */
-function modelVersion(bytes: Uint8Array): string {
-  const proto = onnxProto.onnx.ModelProto.decode(bytes);
-  const prop = proto.metadataProps.find((p) => p.key === 'version')?.value;
-  if (prop) return prop;
-  const v = proto.modelVersion;
-  return v && String(v) !== '0' ? String(v) : '1';
 }
 
 export class OnnxRepository {
@@ -61,7 +51,7 @@ export class OnnxRepository {
   @multiplexed({ maxNumModelsPerReplica: 3 })
   async _load(id: string): Promise<LoadedModel> {
     const path = await modelPath(this.options.repository, id);
-    const version = modelVersion(await readFile(path));
+    const version = onnxModelVersion(await readFile(path));
     const o = this.options;
     const model = new OnnxModel({
       path,
