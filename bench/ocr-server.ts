@@ -8,6 +8,7 @@
  */
 import { serve } from 'threadserve';
 import { groupedApp, separatedApp } from './ocr-apps.ts';
+import { serveUntilSignal } from './serve-until-signal.ts';
 
 const [kind, a, b, c, d] = process.argv.slice(2);
 const int = (s: string | undefined, what: string): number => {
@@ -25,14 +26,4 @@ const app =
 if (!app) throw new Error('usage: ocr-server.ts grouped <replicas> <intraOp> | separated <prePost> <detIntraOp> <recIntraOp> [recReplicas]');
 
 const instance = await serve.run(app, { host: '127.0.0.1', port: 0, logLevel: 'warn' });
-process.stdout.write(`LISTENING ${instance.url}\n`);
-
-let closing = false;
-const shutdown = async () => {
-  if (closing) return;
-  closing = true;
-  await instance.close();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serveUntilSignal(`LISTENING ${instance.url}`, () => instance.close());

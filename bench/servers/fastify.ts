@@ -5,19 +5,10 @@
  * (--cpu-prof) gets written.
  */
 import Fastify from 'fastify';
+import { serveUntilSignal } from '../serve-until-signal.ts';
 
 const app = Fastify({ logger: false });
 app.post('/', async (req) => req.body);
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`LISTENING ${address}\n`);
-
-let closing = false;
-const shutdown = async () => {
-  if (closing) return;
-  closing = true;
-  await app.close();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serveUntilSignal(`LISTENING ${address}`, () => app.close());

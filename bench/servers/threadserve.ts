@@ -8,19 +8,10 @@
  */
 import { serve } from 'threadserve';
 import { apps } from '../deployments.ts';
+import { serveUntilSignal } from '../serve-until-signal.ts';
 
 const which = process.argv[2] as keyof typeof apps;
 if (!(which in apps)) throw new Error(`usage: threadserve.ts ${Object.keys(apps).join('|')}`);
 
 const instance = await serve.run(apps[which](), { host: '127.0.0.1', port: 0, route: '/', logLevel: 'silent' });
-process.stdout.write(`LISTENING ${instance.url}\n`);
-
-let closing = false;
-const shutdown = async () => {
-  if (closing) return;
-  closing = true;
-  await instance.close();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serveUntilSignal(`LISTENING ${instance.url}`, () => instance.close());
