@@ -3,7 +3,7 @@
  * two things for each target and prints one JSON line:
  *  - sequential round trips: one call at a time, each timed on its own (µs);
  *  - pipelined throughput: INFLIGHT calls kept in flight, completions per second.
- * Every target is a `(x) => Promise` so the measuring code is identical for all three.
+ * The loops are bench/call-loops.ts's, the same ones the in-thread cases (bench/inner-case.ts) use.
  */
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -12,16 +12,14 @@ import { Piscina } from 'piscina';
 import { bind, serve } from 'threadserve';
 import type { NoopInstance } from './deployments.ts';
 import { Noop } from './deployments.ts';
+import { checkEcho, fifoCaller, INFLIGHT, warmPipelined } from './call-loops.ts';
+import type { Call } from './call-loops.ts';
 import { summarize } from './stats.ts';
 import type { LatencySummary } from './stats.ts';
 
 const SEQ_WARMUP = 3000;
 const SEQ_CALLS = 5000;
-const INFLIGHT = 256;
-const PIPE_WARMUP_MS = 500;
-const PIPE_MS = 2000;
 
-type Call = (x: number) => Promise<unknown>;
 interface Target {
   call: Call;
   close(): Promise<unknown>;
@@ -29,29 +27,11 @@ interface Target {
 
 const WORKER_URL = new URL('./baseline-worker.mjs', import.meta.url);
 
-/** (a) A plain worker that echoes; replies come back in order, so a FIFO of resolvers suffices. */
+/** (a) A plain worker that echoes every message straight back. */
 async function postMessageTarget(): Promise<Target> {
   const worker = new Worker(WORKER_URL, { workerData: { role: 'echo' } });
   await once(worker, 'online');
-  let waiting: Array<(v: unknown) => void> = [];
-  let head = 0;
-  worker.on('message', (v: unknown) => {
-    const resolve = waiting[head]!;
-    waiting[head++] = undefined as never;
-    if (head === waiting.length) {
-      waiting = [];
-      head = 0;
-    }
-    resolve(v);
-  });
-  return {
-    call: (x) =>
-      new Promise((resolve) => {
-        waiting.push(resolve);
-        worker.postMessage(x);
-      }),
-    close: () => worker.terminate(),
-  };
+  return { call: fifoCaller(worker), close: () => worker.terminate() };
 }
 
 /** (b) piscina's defaults for the task path: one thread, concurrentTasksPerWorker 1. */
@@ -71,38 +51,17 @@ async function sequential(call: Call, n: number): Promise<Float64Array> {
   const us = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    await call(i);
+    const got = await call(i);
     us[i] = (performance.now() - t0) * 1000;
+    checkEcho(i, got);
   }
   return us;
 }
 
-/** Keeps `inflight` calls running for `ms`; returns completions per second within the window. */
-async function pipelined(call: Call, inflight: number, ms: number): Promise<number> {
-  let done = 0;
-  let stop = false;
-  let counted = 0;
-  let elapsed = 0;
-  const t0 = performance.now();
-  const timer = setTimeout(() => {
-    stop = true;
-    counted = done;
-    elapsed = performance.now() - t0;
-  }, ms);
-  const lane = async () => {
-    while (!stop) {
-      await call(done);
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: inflight }, lane));
-  clearTimeout(timer);
-  return counted / (elapsed / 1000);
-}
-
 export interface CoreCaseResult {
   name: string;
-  seq: LatencySummary;
+  /** Sequential round trips, µs; absent for the in-thread cases (bench/inner-case.ts). */
+  seq?: LatencySummary;
   pipelinedPerS: number;
   inflight: number;
 }
@@ -120,8 +79,7 @@ async function main(): Promise<void> {
   const target = await make();
   await sequential(target.call, SEQ_WARMUP);
   const seq = summarize(await sequential(target.call, SEQ_CALLS));
-  await pipelined(target.call, INFLIGHT, PIPE_WARMUP_MS);
-  const pipelinedPerS = await pipelined(target.call, INFLIGHT, PIPE_MS);
+  const pipelinedPerS = await warmPipelined(target.call);
   await target.close();
   const result: CoreCaseResult = { name, seq, pipelinedPerS, inflight: INFLIGHT };
   process.stdout.write(`${JSON.stringify(result)}\n`);

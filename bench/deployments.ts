@@ -8,6 +8,7 @@
  */
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
+import { warmPipelined } from './call-loops.ts';
 
 /** Part 1: the handle-call target. */
 class NoopImpl {
@@ -18,6 +19,18 @@ class NoopImpl {
 export const Noop = deployment(NoopImpl, { name: 'Noop', maxOngoingRequests: 256 });
 export type NoopInstance = NoopImpl;
 
+/** Part 1e: pipelined handle calls made from inside a replica to another replica (Noop). */
+class PipelinedCallerImpl {
+  constructor(private readonly noop: Handle<NoopImpl>) {}
+
+  /** Calls per second with bench/call-loops.ts's INFLIGHT calls to Noop in flight. */
+  pipelined(): Promise<number> {
+    return warmPipelined((x) => this.noop.noop(x));
+  }
+}
+export const PipelinedCaller = deployment(PipelinedCallerImpl, { name: 'PipelinedCaller' });
+export type PipelinedCallerInstance = PipelinedCallerImpl;
+
 /** Part 2b: a one-hop ingress, `call(body)` returns the body. */
 class EchoIngressImpl {
   call(body: unknown): unknown {
@@ -26,7 +39,7 @@ class EchoIngressImpl {
 }
 export const EchoIngress = deployment(EchoIngressImpl, { name: 'EchoIngress', maxOngoingRequests: 64 });
 
-/** Part 2c: a trivial pipeline step; deployed three times, as A, B and C. */
+/** Part 2c/2d: a trivial pipeline step; deployed three times, as A, B and C. */
 class StepImpl {
   step(x: unknown): unknown {
     return x;
@@ -36,7 +49,17 @@ export const StepA = deployment(StepImpl, { name: 'A', maxOngoingRequests: 64 })
 export const StepB = deployment(StepImpl, { name: 'B', maxOngoingRequests: 64 });
 export const StepC = deployment(StepImpl, { name: 'C', maxOngoingRequests: 64 });
 
-/** Part 2c: the pipeline's ingress, chaining A -> B -> C through handles. */
+/** Part 2c: an ingress that makes one handle call, to A. */
+class TwoHopIngressImpl {
+  constructor(private readonly a: Handle<StepImpl>) {}
+
+  call(body: unknown): Promise<unknown> {
+    return this.a.step(body);
+  }
+}
+export const TwoHopIngress = deployment(TwoHopIngressImpl, { name: 'TwoHopIngress', maxOngoingRequests: 64 });
+
+/** Part 2d: the pipeline's ingress, chaining A -> B -> C through handles. */
 class PipelineIngressImpl {
   constructor(
     private readonly a: Handle<StepImpl>,
@@ -53,5 +76,6 @@ export const PipelineIngress = deployment(PipelineIngressImpl, { name: 'Pipeline
 /** The application graphs, by the name the HTTP server script takes. */
 export const apps = {
   onehop: () => EchoIngress.bind(),
+  twohop: () => TwoHopIngress.bind(StepA.bind()),
   pipeline: () => PipelineIngress.bind(StepA.bind(), StepB.bind(), StepC.bind()),
 };

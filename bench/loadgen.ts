@@ -1,7 +1,8 @@
 /**
  * Part 2's load generator, in a process of its own (never the server's event loop):
  *   loadgen.ts <url> <connections> <warmupS> <durationS> <json body>
- * Runs autocannon programmatically, POSTing the body: an optional warm-up run (warmupS > 0),
+ * Runs autocannon programmatically, POSTing the body and expecting it back byte for byte
+ * (a 2xx answer with another body counts as a mismatch): an optional warm-up run (warmupS > 0),
  * then the measured run. (bench/http.ts warms up with a separate invocation instead, so it can
  * read the server's CPU time between the two.)
  * autocannon's own latency histogram has 1 ms resolution, too coarse for sub-millisecond
@@ -21,6 +22,8 @@ interface AutocannonResult {
 }
 interface Tracker {
   on(event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): void;
+  /** Emitted right after 'response', for the same answer, when its body is not `expectBody`. */
+  on(event: 'reqMismatch', fn: () => void): void;
 }
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, res: AutocannonResult) => void) => Tracker;
 
@@ -37,6 +40,8 @@ export interface LoadResult {
   latencyMs: LatencySummary;
   /** Anything but a clean 2xx. */
   non2xx: number;
+  /** 2xx answers whose body was not the one sent: the echo went wrong. */
+  wrongBodies: number;
   errors: number;
   timeouts: number;
   /** autocannon's own figure (mean of its per-second samples), as a cross-check. */
@@ -44,8 +49,10 @@ export interface LoadResult {
 }
 
 function run(url: string, connections: number, durationS: number, body: string, record: number[] | undefined) {
-  return new Promise<{ res: AutocannonResult; elapsedS: number; ok: number }>((resolve, reject) => {
+  return new Promise<{ res: AutocannonResult; elapsedS: number; ok: number; wrong: number }>((resolve, reject) => {
     let ok = 0;
+    let wrong = 0;
+    let last2xx = false;
     const t0 = performance.now();
     const tracker = autocannon(
       {
@@ -55,13 +62,19 @@ function run(url: string, connections: number, durationS: number, body: string, 
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
+        expectBody: body,
       },
-      (err, res) => (err ? reject(err) : resolve({ res, elapsedS: (performance.now() - t0) / 1000, ok })),
+      (err, res) => (err ? reject(err) : resolve({ res, elapsedS: (performance.now() - t0) / 1000, ok, wrong })),
     );
     tracker.on('response', (_client, status, _bytes, ms) => {
-      if (status < 200 || status >= 300) return;
+      last2xx = status >= 200 && status < 300;
+      if (!last2xx) return;
       ok++;
       record?.push(ms);
+    });
+    // A non-2xx answer has another body too; only a 2xx one with the wrong body is a wrong echo.
+    tracker.on('reqMismatch', () => {
+      if (last2xx) wrong++;
     });
   });
 }
@@ -73,7 +86,7 @@ async function main(): Promise<void> {
   const durationS = Number(durArg);
   if (Number(warmArg) > 0) await run(url, connections, Number(warmArg), body, undefined);
   const latencies: number[] = [];
-  const { res, elapsedS, ok } = await run(url, connections, durationS, body, latencies);
+  const { res, elapsedS, ok, wrong } = await run(url, connections, durationS, body, latencies);
   const result: LoadResult = {
     connections,
     durationS,
@@ -81,6 +94,7 @@ async function main(): Promise<void> {
     rps: ok / elapsedS,
     latencyMs: summarize(latencies),
     non2xx: res.non2xx,
+    wrongBodies: wrong,
     errors: res.errors,
     timeouts: res.timeouts,
     autocannonAvgRps: res.requests.average,

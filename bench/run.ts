@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- <part>] [options]`: threadserve against raw baselines, printed as markdown.
  *
- *   part         all (default) | core | http
- *   --only=KEY   run one case of the part: postmessage|piscina|handle, fastify|onehop|pipeline
+ *   part         all (default) | core | http | memory
+ *   --only=KEY   run one case of the part: postmessage|piscina|handle|channel|replica,
+ *                fastify|onehop|twohop|pipeline
  *   --prof=DIR   write V8 CPU profiles of the measured processes (and their worker threads)
  *                under DIR/<part>-<case>/; summarise them with bench/profile-summary.ts
  *   --duration=S seconds of measured HTTP load per server and round (default 8)
@@ -14,11 +15,15 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { formatCore, runCore } from './core.ts';
-import { formatHttp, runHttp } from './http.ts';
+import { CORE_CASES, formatCore, runCore } from './core.ts';
+import { HTTP_CASES, runHttp } from './http.ts';
+import { formatHttp } from './http-report.ts';
+import { formatMemory, runMemory } from './memory.ts';
+
+const PARTS = ['all', 'core', 'http', 'memory'] as const;
 
 interface Args {
-  part: 'all' | 'core' | 'http';
+  part: (typeof PARTS)[number];
   only?: string;
   profDir?: string;
   durationS?: number;
@@ -29,8 +34,8 @@ function parseArgs(argv: string[]): Args {
   const args: Args = { part: 'all' };
   for (const a of argv) {
     const [flag, value] = a.split('=', 2) as [string, string | undefined];
-    if (a === 'all' || a === 'core' || a === 'http') args.part = a;
-    else if (flag === '--only' && value) args.only = value;
+    if ((PARTS as readonly string[]).includes(a)) args.part = a as Args['part'];
+    else if (flag === '--only' && value && [...CORE_CASES, ...HTTP_CASES].some((c) => c.key === value)) args.only = value;
     else if (flag === '--prof' && value) args.profDir = value;
     else if (flag === '--duration' && value && Number(value) > 0) args.durationS = Number(value);
     else if (flag === '--rounds' && value && Number.isInteger(Number(value)) && Number(value) > 0) args.rounds = Number(value);
@@ -75,6 +80,9 @@ async function main(): Promise<void> {
   if (args.part === 'all' || args.part === 'http') {
     const http = await runHttp({ only: args.only, profDir: args.profDir, durationS: args.durationS, rounds: args.rounds });
     console.log(`${formatHttp(http)}\n`);
+  }
+  if (args.part === 'all' || args.part === 'memory') {
+    console.log(`${formatMemory(await runMemory({ rounds: args.rounds }))}\n`);
   }
   console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
 }

@@ -1,6 +1,7 @@
 /**
- * Part 2b/2c: threadserve serving one of bench/deployments.ts's apps at route "/":
+ * Part 2b-2d: threadserve serving one of bench/deployments.ts's apps at route "/":
  *   threadserve.ts onehop     HTTP -> EchoIngress (call(body) returns body)
+ *   threadserve.ts twohop     HTTP -> TwoHopIngress -> A
  *   threadserve.ts pipeline   HTTP -> PipelineIngress -> A -> B -> C
  * Runs alone in its process (replica threads are its workers); prints `LISTENING <url>` and
  * drains on SIGTERM/SIGINT, so the main thread and every replica thread write their CPU
