@@ -12,9 +12,13 @@ import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
+import { SlotTable } from '../shared/slot-table.ts';
+import type { TargetRef } from '../shared/protocol.ts';
 import { DeploymentRunner } from './deployment-runner.ts';
+import { ReplicaLinks } from './replica-links.ts';
 import { Metrics } from './metrics.ts';
-import { workerBootstrapUrl, workerEntryUrl, workerExecArgv } from './worker-setup.ts';
+import { workerBootstrapUrl } from './worker-setup.ts';
+import { ReplicaModules } from './replica-modules.ts';
 
 export interface AppSpec {
   name: string;
@@ -35,6 +39,8 @@ interface PlannedDeployment {
   multiplexed: boolean;
   /** `call(body, request)` declares its second parameter: build and send the request context. */
   wantsRequest: boolean;
+  /** Deployments this one holds handles to (bound into its constructor arguments). */
+  targets: string[];
 }
 
 export interface Plan {
@@ -67,6 +73,7 @@ export function plan(
     const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [],
       multiplexed: isMultiplexedClass(deployment.cls),
       wantsRequest: ((deployment.cls.prototype as { call?: Function }).call?.length ?? 0) >= 2,
+      targets: [],
     };
     deployments.set(name, planned);
     byBound.set(bound, name);
@@ -77,6 +84,8 @@ export function plan(
   const toArg = (a: unknown, path: string[]): unknown => {
     if (isBound(a)) {
       const name = visit(a, path);
+      const caller = deployments.get(path[path.length - 1]!)!;
+      if (!caller.targets.includes(name)) caller.targets.push(name);
       const ref: HandleRef = { __threadserveHandle: name, methods: deployments.get(name)!.methods };
       return ref;
     }
@@ -139,6 +148,9 @@ function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => numb
 export class Application {
   private readonly runners = new Map<string, DeploymentRunner>();
   readonly metrics: Metrics;
+  /** Compiled copies of the TypeScript replicas import; the getters below read it when replicas start. */
+  private readonly modules: ReplicaModules;
+  readonly links: ReplicaLinks;
 
   constructor(
     readonly plan: Plan,
@@ -149,29 +161,43 @@ export class Application {
     });
     let replicasInProcess = 0;
     for (const d of plan.deployments.values()) replicasInProcess += d.options.numReplicas;
-    const execArgv = workerExecArgv([...plan.deployments.values()].map((d) => d.deployment.moduleUrl));
+    const modules = (this.modules = new ReplicaModules([...plan.deployments.values()].map((d) => d.deployment.moduleUrl)));
+    const tables = new Map([...plan.deployments.keys()].map((name) => [name, SlotTable.create()]));
+    const targetRef = (name: string): TargetRef => ({
+      table: tables.get(name)!.buffer,
+      maxOngoing: plan.deployments.get(name)!.options.maxOngoingRequests,
+    });
+    this.links = new ReplicaLinks(new Map([...plan.deployments].map(([name, d]) => [name, d.targets])));
     for (const [name, d] of plan.deployments) {
       const runner = new DeploymentRunner(
         {
           options: d.options,
-          moduleUrl: d.deployment.moduleUrl,
-          classKey: d.deployment.key,
+          get moduleUrl() { return modules.moduleUrl(d.deployment.moduleUrl); },
+          get classKey() { return modules.classKey(d.deployment.key, d.deployment.moduleUrl); },
           args: d.args,
           gpuSlots: d.gpuSlots,
           replicasInProcess,
           workerBootstrap: workerBootstrapUrl,
-          workerEntry: workerEntryUrl,
-          execArgv,
+          get workerEntry() { return modules.workerEntry; },
+          get execArgv() { return modules.execArgv; },
+          table: tables.get(name)!,
+          targets: Object.fromEntries(d.targets.map((t) => [t, targetRef(t)])),
         },
-        (target, method, args, options) => this.call(target, method, args, options),
+        // Handle calls from replicas that found no linked replica with room.
+        (target, method, args, options) => this.relay(target, method, args, options),
         log,
         this.metrics,
+        this.links,
+        (calls) => {
+          for (const [target, c] of Object.entries(calls)) this.runners.get(target)?.router.served(c.s, c.e);
+        },
       );
       this.runners.set(name, runner);
     }
   }
 
   async start(): Promise<void> {
+    await this.modules.prepare(this.log);
     const results = await Promise.allSettled([...this.runners.values()].map((r) => r.start()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -184,6 +210,12 @@ export class Application {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
     return runner.router.call(method, args, options);
+  }
+
+  private relay(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown> {
+    const runner = this.runners.get(deployment);
+    if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
+    return runner.router.relay(method, args, options);
   }
 
   handle<T = unknown>(deployment: string): Handle<T> {

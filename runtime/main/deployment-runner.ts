@@ -1,14 +1,18 @@
 /**
  * Runs one deployment: its replicas and its router. Starts replicas, replaces the ones that
- * die or fail health checks, and drains them at shutdown.
+ * die or fail health checks, and drains them at shutdown; tells the replica links of each
+ * change, and gives each replica a slot in the deployment's shared in-flight table.
  */
 import type { Logger } from 'pino';
 import { DeploymentUnavailableError, ThreadserveError } from '../shared/errors.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
+import type { DirectCalls, TargetRef } from '../shared/protocol.ts';
+import { SlotAllocator, SlotTable } from '../shared/slot-table.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
 import type { Metrics } from './metrics.ts';
+import type { ReplicaLinks } from './replica-links.ts';
 import { Router } from './router.ts';
 
 export interface RunnerSpec {
@@ -22,9 +26,15 @@ export interface RunnerSpec {
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
+  /** This deployment's shared in-flight table. */
+  table: SlotTable;
+  /** The deployments this one holds handles to: their tables and limits. */
+  targets: Record<string, TargetRef>;
 }
 
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
+/** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
+export type DirectCallSink = (calls: Record<string, DirectCalls>) => void;
 
 /** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
 const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];
@@ -40,6 +50,7 @@ export class DeploymentRunner {
   readonly router: Router;
   private readonly replicas = new Set<Replica>();
   private readonly slotOf = new Map<Replica, number>();
+  private readonly tableSlots = new SlotAllocator();
   private nextIndex = 0;
   private restarts = 0;
   private stopping = false;
@@ -50,9 +61,11 @@ export class DeploymentRunner {
     private readonly onHandleCall: HandleCallSink,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly links: ReplicaLinks,
+    private readonly onDirectCalls: DirectCallSink,
   ) {
     const o = spec.options;
-    this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests, metrics.forDeployment(o.name));
+    this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests, spec.table, metrics.forDeployment(o.name));
   }
 
   get name(): string {
@@ -91,6 +104,7 @@ export class DeploymentRunner {
   private async startReplica(slot: number): Promise<Replica> {
     const index = this.nextIndex++;
     const o = this.spec.options;
+    const { slot: tableSlot, gen } = this.tableSlots.take();
     const spec: ReplicaSpec = {
       deployment: o.name,
       replicaIndex: index,
@@ -105,10 +119,13 @@ export class DeploymentRunner {
       workerBootstrap: this.spec.workerBootstrap,
       workerEntry: this.spec.workerEntry,
       execArgv: this.spec.execArgv,
+      slot: { table: this.spec.table.buffer, slot: tableSlot, gen },
+      targets: this.spec.targets,
       ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
     };
     const replica = new Replica(spec, {
       onSlotFree: () => this.router.pump(),
+      onDirectCalls: this.onDirectCalls,
       onDied: (r, cause) => this.onReplicaDied(r, cause),
       onHandleCall: this.onHandleCall,
       onReplicaEvent: (e) => this.metrics.replicaEvent(o.name, e),
@@ -120,23 +137,36 @@ export class DeploymentRunner {
     } catch (err) {
       this.replicas.delete(replica);
       this.slotOf.delete(replica);
+      this.tableSlots.give(tableSlot);
       throw err;
     }
     if (this.stopping) {
-      await replica.drain(this.spec.options.gracefulShutdownTimeoutS);
-      this.replicas.delete(replica);
+      await this.retire(replica);
       return replica;
     }
     this.router.add(replica);
+    this.links.up(o.name, replica);
     this.metrics.replicaStarted(o.name);
     this.log.debug({ deployment: o.name, replica: spec.replicaId }, 'replica started');
     return replica;
+  }
+
+  /** Drains a replica that no longer takes calls, then frees its place. */
+  private async retire(replica: Replica): Promise<void> {
+    this.router.remove(replica);
+    this.links.down(this.name, replica);
+    await replica.drain(this.spec.options.gracefulShutdownTimeoutS);
+    this.links.gone(this.name, replica);
+    this.replicas.delete(replica);
+    this.tableSlots.give(replica.spec.slot.slot);
   }
 
   private onReplicaDied(replica: Replica, cause: Error): void {
     this.metrics.replicaDied(this.name);
     this.replicas.delete(replica);
     this.router.remove(replica);
+    this.links.gone(this.name, replica);
+    this.tableSlots.give(replica.spec.slot.slot);
     const slot = this.slotOf.get(replica) ?? 0;
     this.slotOf.delete(replica);
     if (this.stopping) return;
@@ -171,10 +201,8 @@ export class DeploymentRunner {
           if (r.state !== 'running' || this.stopping) return;
           this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
           const slot = this.slotOf.get(r) ?? 0;
-          this.router.remove(r);
-          this.replicas.delete(r);
           this.slotOf.delete(r);
-          void r.drain(this.spec.options.gracefulShutdownTimeoutS);
+          void this.retire(r);
           this.replace(slot);
         });
       }
@@ -204,9 +232,7 @@ export class DeploymentRunner {
     this.stopping = true;
     clearInterval(this.healthTimer);
     this.router.close(new DeploymentUnavailableError(`deployment "${this.name}" is shutting down`));
-    const replicas = [...this.replicas];
-    await Promise.all(replicas.map((r) => r.drain(this.spec.options.gracefulShutdownTimeoutS)));
-    this.replicas.clear();
+    await Promise.all([...this.replicas].map((r) => this.retire(r)));
   }
 
   /** Multiplexed model ids any replica holds (or is about to). */

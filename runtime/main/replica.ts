@@ -8,19 +8,20 @@
  * batching is several times that. Piscina still owns the thread: creation, execArgv,
  * resourceLimits, and the task failure that tells us the thread died.
  */
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
   DeploymentUnavailableError,
   ReplicaDiedError,
-  TimeoutError,
   deserializeError,
   serializeError,
 } from '../shared/errors.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
+import { withTimeout } from '../shared/timeout.ts';
+import type { DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
+import { SlotTable } from '../shared/slot-table.ts';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
 
@@ -33,8 +34,10 @@ export interface ReplicaSpec extends Omit<StartMessage, 'port'> {
 }
 
 export interface ReplicaEvents {
-  /** A call finished: the router may send this replica another one. */
+  /** A call finished, or a slot freed while calls were queued: the router may send another. */
   onSlotFree(replica: Replica): void;
+  /** The replica made handle calls over direct links (the main thread saw none of them). */
+  onDirectCalls(calls: Record<string, DirectCalls>): void;
   /** The thread died after it started. */
   onDied(replica: Replica, cause: Error): void;
   /** The replica counted something for /metrics. */
@@ -52,7 +55,6 @@ interface Pending {
 
 export class Replica {
   state: ReplicaState = 'starting';
-  inFlight = 0;
   methods: readonly string[] = [];
   /** Multiplexed model ids the replica reported holding (for the router's preference). */
   models: Set<string> = new Set();
@@ -63,11 +65,32 @@ export class Replica {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private lifetime: Promise<unknown> | undefined;
+  private readonly table: SlotTable;
+  /** Why the replica stopped with calls in flight (died, or cut at the drain timeout); undefined if it did not. */
+  failure: string | undefined;
 
   constructor(
     readonly spec: ReplicaSpec,
     private readonly events: ReplicaEvents,
-  ) {}
+  ) {
+    this.table = new SlotTable(spec.slot.table);
+    this.table.open(spec.slot.slot, spec.slot.gen);
+  }
+
+  /** Calls in flight on this replica, from every caller (the main thread and other replicas). */
+  get inFlight(): number {
+    return this.table.count(this.spec.slot.slot);
+  }
+
+  /** Admits one call (it must then be sent with call()); false when the replica is full or closed. */
+  tryAcquire(maxOngoing: number): boolean {
+    return this.state === 'running' && this.table.tryAcquire(this.spec.slot.slot, this.spec.slot.gen, maxOngoing);
+  }
+
+  /** Sends control traffic (direct-link set-up) to the replica; a port in the message moves with it. */
+  post(msg: ToReplica, port?: MessagePort): void {
+    this.writer?.send(msg, undefined, port);
+  }
 
   expectModel(id: string): void {
     this.models.add(id);
@@ -120,11 +143,12 @@ export class Replica {
     });
   }
 
+  /** Sends a call admitted with tryAcquire(). */
   call(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     if (this.state !== 'running') {
+      this.table.release(this.spec.slot.slot, this.spec.slot.gen);
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
-    this.inFlight++;
     const id = this.nextId++;
     const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
     const msg: ToReplica = { k: 'call', id, m: method, a: args };
@@ -157,14 +181,19 @@ export class Replica {
   async drain(timeoutS: number): Promise<void> {
     if (this.state === 'stopped' || this.state === 'dead') return;
     this.state = 'draining';
+    this.table.close(this.spec.slot.slot);
     this.writer!.send({ k: 'drain' });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutS * 1000)));
     const outcome = await Promise.race([this.lifetime!.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
+    this.takeWaitingAnswers();
     if (outcome === 'timeout') {
-      this.failPending(new ReplicaDiedError(`deployment "${this.spec.deployment}": replica ${this.id} was stopped after the ${timeoutS}s graceful shutdown timeout`));
+      this.failure = `deployment "${this.spec.deployment}": replica ${this.id} was stopped after the ${timeoutS}s graceful shutdown timeout`;
+    } else if (this.pending.size > 0) {
+      this.failure = `deployment "${this.spec.deployment}": replica ${this.id} died while draining`;
     }
+    if (this.failure !== undefined) this.failPending(new ReplicaDiedError(this.failure));
     this.state = 'stopped';
     await this.destroyPool();
   }
@@ -176,10 +205,11 @@ export class Replica {
       this.pending.delete(msg.id);
       if (msg.ok) p.resolve(msg.v);
       else p.reject(deserializeError(msg.e));
-      if (p.counted) {
-        this.inFlight--;
-        this.events.onSlotFree(this);
-      }
+      if (p.counted) this.events.onSlotFree(this);
+    } else if (msg.k === 'free') {
+      this.events.onSlotFree(this);
+    } else if (msg.k === 'served') {
+      this.events.onDirectCalls(msg.calls);
     } else if (msg.k === 'models') {
       this.models = new Set(msg.ids);
     } else if (msg.k === 'ev') {
@@ -201,7 +231,7 @@ export class Replica {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    this.inFlight--;
+    this.table.release(this.spec.slot.slot, this.spec.slot.gen);
     p.reject(new DeploymentUnavailableError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
     this.events.onSlotFree(this);
   }
@@ -209,18 +239,27 @@ export class Replica {
   private onLifetimeEnd(err: Error | undefined): void {
     if (this.state === 'draining' || this.state === 'stopped') return;
     this.state = 'dead';
+    this.table.close(this.spec.slot.slot);
+    this.takeWaitingAnswers();
     const cause = err ?? new Error('the replica task returned');
-    this.failPending(
-      new ReplicaDiedError(`deployment "${this.spec.deployment}": replica ${this.id} died (${cause.message})`),
-    );
+    this.failure = `deployment "${this.spec.deployment}": replica ${this.id} died (${cause.message})`;
+    this.failPending(new ReplicaDiedError(this.failure));
     void this.destroyPool();
     this.events.onDied(this, cause);
+  }
+
+  /** Answers the thread sent before it stopped may still wait in the port behind the news: take them. */
+  private takeWaitingAnswers(): void {
+    const port = this.port;
+    if (!port) return;
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+      for (const msg of m.message as FromReplica[]) if (msg.k === 'res') this.onMessage(msg);
+    }
   }
 
   private failPending(err: Error): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
-    this.inFlight = 0;
     for (const p of pending) p.reject(err);
   }
 
@@ -231,12 +270,4 @@ export class Replica {
     this.pool = undefined;
     if (pool) await pool.destroy().catch(() => undefined);
   }
-}
-
-function withTimeout<T>(p: Promise<T>, timeoutS: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${timeoutS}s`)), timeoutS * 1000);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -1,15 +1,19 @@
 /**
- * One router per deployment, on the main thread. Every call to the deployment, from the
- * ingress or from any replica, passes here: it goes to a replica with room (power of two
- * choices), waits in a FIFO queue when all are at maxOngoingRequests, and fails at once with
- * a backpressure error when the queue holds maxQueuedRequests calls already.
+ * One router per deployment, on the main thread. Calls from the ingress (and handle calls
+ * from replicas that found no linked replica with room) pass here: a call goes to a replica
+ * with room (power of two choices on the shared in-flight counts, slot-table.ts), waits in a
+ * FIFO queue when all are at maxOngoingRequests, and fails at once with a backpressure error
+ * when the queue holds maxQueuedRequests calls already. This queue is the only place calls
+ * wait: while it holds any, replicas send their handle calls here too instead of over their
+ * direct links, so no caller overtakes the queue.
  */
 import { BackpressureError, DeploymentUnavailableError } from '../shared/errors.ts';
-import { chooseReplica, chooseReplicaForModel } from './replica-choice.ts';
-import type { Random } from './replica-choice.ts';
+import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
+import type { Random } from '../shared/replica-choice.ts';
 import type { CallObserver } from './metrics.ts';
 import type { Replica } from './replica.ts';
 import type { CallOptions } from '../shared/handle.ts';
+import type { SlotTable } from '../shared/slot-table.ts';
 
 interface Queued {
   method: string;
@@ -21,10 +25,20 @@ interface Queued {
 }
 
 export interface RouterStats {
+  /** Calls that came through this router (from the ingress, or relayed for replicas). */
   requests: number;
   errors: number;
   rejected: number;
+  /** Of `requests`, handle calls from replicas that the main thread relayed (no linked replica had room). */
+  relayed: number;
+  /** Calls that went straight from a caller replica to a replica of this deployment. */
+  direct: number;
+  directErrors: number;
 }
+
+/** Lost compare-and-swap races (another caller took the last slot) before a call queues. */
+const ADMIT_ATTEMPTS = 4;
+const IDLE_POLL_MS = 10;
 
 export class Router {
   private replicas: Replica[] = [];
@@ -32,12 +46,15 @@ export class Router {
   private queueHead = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
-  readonly stats: RouterStats = { requests: 0, errors: 0, rejected: 0 };
+  private idlePoll: NodeJS.Timeout | undefined;
+  readonly stats: RouterStats = { requests: 0, errors: 0, rejected: 0, relayed: 0, direct: 0, directErrors: 0 };
 
   constructor(
     readonly deployment: string,
     private readonly maxOngoing: number,
     private readonly maxQueued: number,
+    /** The deployment's shared in-flight table: replicas admit calls on it, the queue length is published in it. */
+    private readonly table: SlotTable,
     private readonly observer: CallObserver | undefined = undefined,
     private readonly random: Random = Math.random,
   ) {}
@@ -63,19 +80,34 @@ export class Router {
     this.notifyIdle();
   }
 
+  /** A handle call a replica sent through the main thread (counted apart: direct links should carry most). */
+  relay(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+    this.stats.relayed++;
+    return this.call(method, args, options);
+  }
+
   call(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     if (this.closed) {
       return Promise.reject(new DeploymentUnavailableError(`deployment "${this.deployment}" is shutting down`));
     }
     this.stats.requests++;
     if (this.queued === 0) {
-      const i = this.choose(options.multiplexedModelId);
-      if (i >= 0) {
+      let replica = this.admit(options.multiplexedModelId);
+      if (!replica) {
+        // Publish the queue before the last try: a replica that frees a slot at this moment
+        // either is seen here, or sees the queue and tells us ('free'). Without this order a
+        // call could wait with every replica idle.
+        this.table.queued = 1;
+        replica = this.admit(options.multiplexedModelId);
+        if (replica) this.table.queued = 0;
+      }
+      if (replica) {
         this.observer?.started(0);
-        return this.track(this.replicas[i]!.call(method, args, options));
+        return this.track(replica.call(method, args, options));
       }
     }
     if (this.maxQueued >= 0 && this.queued >= this.maxQueued) {
+      this.table.queued = this.queued;
       this.stats.rejected++;
       this.observer?.rejected();
       return Promise.reject(
@@ -86,33 +118,58 @@ export class Router {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ method, args, options, enqueuedAt: performance.now(), resolve, reject });
+      this.table.queued = this.queued;
     });
+  }
+
+  /** Calls that replicas served over direct links, reported by the callee replicas. */
+  served(durationsS: readonly number[], errors: number): void {
+    this.stats.direct += durationsS.length;
+    this.stats.directErrors += errors;
+    const observer = this.observer;
+    if (!observer) return;
+    let failures = errors;
+    for (const d of durationsS) {
+      observer.started(0);
+      observer.finished(d, failures-- <= 0);
+    }
   }
 
   /** A replica has room again: hand queued calls out while any replica has room. */
   pump(): void {
     while (this.queued > 0) {
       const q = this.queue[this.queueHead]!;
-      const i = this.choose(q.options.multiplexedModelId);
-      if (i < 0) break;
+      const replica = this.admit(q.options.multiplexedModelId);
+      if (!replica) break;
       this.queue[this.queueHead++] = undefined as never;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
       }
       this.observer?.started((performance.now() - q.enqueuedAt) / 1000);
-      this.track(this.replicas[i]!.call(q.method, q.args, q.options)).then(q.resolve, q.reject);
+      this.track(replica.call(q.method, q.args, q.options)).then(q.resolve, q.reject);
     }
+    this.table.queued = this.queued;
     this.notifyIdle();
   }
 
-  private choose(modelId: string | undefined): number {
-    if (modelId === undefined) return chooseReplica(this.replicas, this.maxOngoing, this.random);
-    const i = chooseReplicaForModel(this.replicas, modelId, this.maxOngoing, this.random);
-    // Until the replica reports its models, assume it will hold this one: the next calls for
-    // the same model follow it instead of loading the model on every replica.
-    if (i >= 0) this.replicas[i]!.expectModel(modelId);
-    return i;
+  /** A replica with room, its slot already taken for the call; undefined when all are full. */
+  private admit(modelId: string | undefined): Replica | undefined {
+    for (let attempt = 0; attempt < ADMIT_ATTEMPTS; attempt++) {
+      const i =
+        modelId === undefined
+          ? chooseReplica(this.replicas, this.maxOngoing, this.random)
+          : chooseReplicaForModel(this.replicas, modelId, this.maxOngoing, this.random);
+      if (i < 0) return undefined;
+      const replica = this.replicas[i]!;
+      if (replica.tryAcquire(this.maxOngoing)) {
+        // Until the replica reports its models, assume it will hold this one: the next calls for
+        // the same model follow it instead of loading the model on every replica.
+        if (modelId !== undefined) replica.expectModel(modelId);
+        return replica;
+      }
+    }
+    return undefined;
   }
 
   private track(p: Promise<unknown>): Promise<unknown> {
@@ -137,6 +194,7 @@ export class Router {
     const queued = this.queue.slice(this.queueHead);
     this.queue = [];
     this.queueHead = 0;
+    this.table.queued = 0;
     for (const q of queued) q.reject(reason);
     this.notifyIdle();
   }
@@ -144,6 +202,9 @@ export class Router {
   /** Resolves when nothing is queued or running (used to drain before stopping replicas). */
   idle(): Promise<void> {
     if (this.queued === 0 && this.inFlight === 0) return Promise.resolve();
+    // Calls over direct links end in the replicas without a word to this thread: while
+    // someone waits, look at the shared counts now and then as well.
+    this.idlePoll ??= setInterval(() => this.notifyIdle(), IDLE_POLL_MS);
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -151,6 +212,8 @@ export class Router {
     if (this.idleWaiters.length === 0 || this.queued > 0 || this.inFlight > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
+    clearInterval(this.idlePoll);
+    this.idlePoll = undefined;
     for (const w of waiters) w();
   }
 }

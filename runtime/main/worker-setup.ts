@@ -2,9 +2,9 @@
  * How replica threads are started: which file piscina loads and which node flags they get.
  *
  * On Node 20, tsx registers its loader hooks on the main thread only, so a worker cannot import
- * a .ts module by inheriting `--import tsx`. When the runtime itself runs from source, or a
- * deployment lives in a .ts file, workers get `--import` of a small preload that registers tsx
- * inside the worker. Compiled code (dist/, plain .js deployments) needs nothing.
+ * a .ts module by inheriting `--import tsx`. Replicas normally import TypeScript compiled ahead
+ * (replica-modules.ts); when something they import is still a .ts file (compiling failed),
+ * they get `--import` of a small preload that registers tsx inside the worker.
  */
 const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
 const TS_MODULE = /\.[cm]?tsx?$/;
@@ -23,7 +23,10 @@ function isTsxFlag(arg: string | undefined): boolean {
   return arg !== undefined && /(^|[/\\@])tsx([/\\]|$)|tsx\/dist|source-hooks\.mjs/.test(arg);
 }
 
-/** Node flags for replica threads: the parent's flags minus tsx's, plus the preload if needed. */
+/**
+ * Node flags for replica threads: the parent's flags minus tsx's, plus the preload if any of
+ * `moduleUrls` (everything a replica imports by URL: its entry and the deployments' modules) is TypeScript.
+ */
 export function workerExecArgv(moduleUrls: readonly string[]): string[] {
   const parent = process.execArgv;
   const out: string[] = [];
@@ -38,6 +41,6 @@ export function workerExecArgv(moduleUrls: readonly string[]): string[] {
     if (arg.startsWith('--input-type')) continue;
     out.push(arg);
   }
-  if (RUNNING_FROM_SOURCE || moduleUrls.some((u) => TS_MODULE.test(u))) out.push('--import', sourceHooksUrl);
+  if (moduleUrls.some((u) => TS_MODULE.test(u))) out.push('--import', sourceHooksUrl);
   return out;
 }

@@ -1,7 +1,9 @@
 /**
- * Every message that crosses between the main thread and a replica, in one place.
- * Messages travel in arrays: a port writer coalesces everything sent in one microtask into a
- * single postMessage, which is what makes pipelined calls cheap.
+ * Every message that crosses between threads, in one place: main thread <-> replica, and
+ * replica <-> replica over the direct links the main thread sets up between a replica that
+ * holds a handle and the replicas of the deployment it calls.
+ * Messages travel in arrays: a port writer coalesces everything sent in one event-loop turn
+ * into a single postMessage, which is what makes pipelined calls cheap.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.ts';
@@ -39,17 +41,58 @@ export interface StartMessage {
   /** Replicas of all deployments in this process, to share cores among (e.g. intra-op threads). */
   replicasInProcess: number;
   port: MessagePort;
+  /** This replica's place in its deployment's in-flight table (see slot-table.ts). */
+  slot: SlotRef;
+  /** For each deployment this replica holds a handle to: its in-flight table and limit. */
+  targets: Record<string, TargetRef>;
 }
+
+export interface SlotRef {
+  table: SharedArrayBuffer;
+  slot: number;
+  gen: number;
+}
+
+export interface TargetRef {
+  table: SharedArrayBuffer;
+  maxOngoing: number;
+}
+
+export interface DirectCalls {
+  s: number[];
+  e: number;
+}
+
+/** Caller replica to callee replica over a direct link: the same call as from the main thread. */
+export interface LinkCall {
+  k: 'call';
+  id: number;
+  m: string;
+  a: unknown[];
+  mm?: string;
+}
+
+/** Callee replica to caller replica: the answer to a LinkCall; models it holds, when they change. */
+export type LinkReply =
+  | { k: 'res'; id: number; ok: true; v: unknown }
+  | { k: 'res'; id: number; ok: false; e: SerializedError }
+  | { k: 'models'; ids: string[] };
 
 /** Main thread to replica. */
 export type ToReplica =
   /** `mm`: the multiplexed model id the call is for. */
-  | { k: 'call'; id: number; m: string; a: unknown[]; mm?: string }
+  | LinkCall
   | { k: 'hres'; id: number; ok: true; v: unknown }
   | { k: 'hres'; id: number; ok: false; e: SerializedError }
   | { k: 'health'; id: number }
   | { k: 'reconf'; id: number; cfg: unknown }
-  | { k: 'drain' };
+  | { k: 'drain' }
+  /** A direct link to replica `r` (slot `s`, generation `g`) of deployment `d`, for this replica's handles. */
+  | { k: 'link'; d: string; r: string; s: number; g: number; port: MessagePort }
+  /** That replica takes no more calls; `died` fails the calls still waiting on it (with that message). */
+  | { k: 'unlink'; d: string; s: number; g: number; died?: string }
+  /** A caller replica's end of a new direct link: serve the calls that come in over it. */
+  | { k: 'linkIn'; port: MessagePort };
 
 /** Replica to main thread. */
 export type FromReplica =
@@ -60,6 +103,14 @@ export type FromReplica =
   /** The multiplexed model ids this replica holds now, most recently used first. */
   | { k: 'models'; ids: string[] }
   /** Counted events for /metrics (batch sizes, model loads and evictions). */
-  | { k: 'ev'; e: ReplicaEvent };
+  | { k: 'ev'; e: ReplicaEvent }
+  /** A slot freed while the main thread's queue for this deployment was not empty. */
+  | { k: 'free' }
+  /**
+   * Handle calls this replica made over direct links since the last report, per target
+   * deployment: durations (s) and failures. Sent ahead of the answers of the same turn, so
+   * /metrics has counted the inner calls of a request by the time the request is answered.
+   */
+  | { k: 'served'; calls: Record<string, DirectCalls> };
 
 export type { HandleRef };

@@ -1,17 +1,24 @@
 /**
- * Inside a replica's thread: holds the one instance of the user's class, runs the calls the
- * main thread sends, and forwards the instance's own handle calls to the main thread's routers.
+ * Inside a replica's thread: holds the one instance of the user's class and runs the calls
+ * that reach it, from the main thread or over direct links from other replicas. The
+ * instance's own handle calls go straight to the target's replicas over links
+ * (outbound-links.ts), or to the main thread's router when none has room.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, deserializeError, serializeError } from '../shared/errors.ts';
 import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { FromReplica, LinkCall, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
+import { SlotTable } from '../shared/slot-table.ts';
 import { runWithModelId, setEventSink, setModelReporter } from './call-context.ts';
+import { InboundLinks, answerOver, failUncloneableResult } from './inbound-links.ts';
+import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
+import { DirectCallReport, targetRouters } from './outbound-links.ts';
+import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
 
 /** Lifecycle hooks a handle must never reach. */
@@ -24,6 +31,7 @@ export class ReplicaHost {
   private resolveStopped!: () => void;
   private readonly port: MessagePort;
   private readonly writer: PortWriter<FromReplica>;
+  private readonly fromMain: AnswerSink;
   private instance: Instance | undefined;
   private methods = new Set<string>();
   /** Only classes with a @multiplexed loader need model leases (an AsyncLocalStorage per call). */
@@ -32,11 +40,28 @@ export class ReplicaHost {
   private draining = false;
   private nextHandleCallId = 1;
   private readonly handleCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** This deployment's in-flight table: every counted call is released here when it finishes. */
+  private readonly table: SlotTable;
+  private readonly inbound: InboundLinks;
+  private readonly report = new DirectCallReport();
+  private readonly routers: Map<string, TargetRouter>;
+  private freeSignalled = false;
 
   constructor(private readonly start_: StartMessage) {
     this.port = start_.port;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.writer = new PortWriter<FromReplica>(this.port, (m, err) => this.onCloneError(m, err));
+    this.writer = new PortWriter<FromReplica>(
+      this.port,
+      (m, err) => this.onCloneError(m, err),
+      () => this.report.take(),
+    );
+    this.fromMain = answerOver(this.writer);
+    this.table = new SlotTable(start_.slot.table);
+    this.inbound = new InboundLinks(start_.deployment, (call, sink) => this.runCall(call, sink));
+    this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
+      this.report.add(d, seconds, ok);
+      this.writer.requestFlush();
+    });
   }
 
   async start(): Promise<void> {
@@ -57,7 +82,10 @@ export class ReplicaHost {
           'call deployment() at the top level of a module',
       );
     }
-    setModelReporter((ids) => this.writer.send({ k: 'models', ids: [...ids] }));
+    setModelReporter((ids) => {
+      this.writer.send({ k: 'models', ids: [...ids] });
+      this.inbound.reportModels([...ids]);
+    });
     setEventSink((e) => this.writer.send({ k: 'ev', e }));
     const args = s.args.map((a) => this.liveArg(a));
     const instance = new cls(...args);
@@ -76,7 +104,8 @@ export class ReplicaHost {
   private liveArg(a: unknown): unknown {
     if (isHandleRef(a)) {
       const target = a.__threadserveHandle;
-      return makeHandle(target, a.methods, (m, args, opts) => this.handleCall(target, m, args, opts));
+      const router = this.routers.get(target);
+      return makeHandle(target, a.methods, router ? router.call : (m, args, opts) => this.callViaMain(target, m, args, opts));
     }
     if (Array.isArray(a)) return a.map((x) => this.liveArg(x));
     if (a !== null && typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype) {
@@ -87,7 +116,8 @@ export class ReplicaHost {
     return a;
   }
 
-  private handleCall(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
+  /** A handle call no linked replica could take: the main thread's router queues and routes it. */
+  private callViaMain(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
     const id = this.nextHandleCallId++;
     return new Promise((resolve, reject) => {
       this.handleCalls.set(id, { resolve, reject });
@@ -101,7 +131,7 @@ export class ReplicaHost {
   private onMessage(msg: ToReplica): void {
     switch (msg.k) {
       case 'call':
-        this.runCall(msg.id, msg.m, msg.a, msg.mm);
+        this.runCall(msg, this.fromMain);
         return;
       case 'hres': {
         const pending = this.handleCalls.get(msg.id);
@@ -111,11 +141,23 @@ export class ReplicaHost {
         else pending.reject(deserializeError(msg.e));
         return;
       }
+      case 'link': {
+        const router = this.routers.get(msg.d);
+        if (router) router.link(msg.r, msg.s, msg.g, msg.port);
+        else msg.port.close();
+        return;
+      }
+      case 'unlink':
+        this.routers.get(msg.d)?.unlink(msg.s, msg.g, msg.died);
+        return;
+      case 'linkIn':
+        this.inbound.accept(msg.port);
+        return;
       case 'health':
         this.runHook(msg.id, 'checkHealth', []);
         return;
       case 'reconf':
-        this.track(msg.id, this.reconfigure(msg.cfg));
+        this.track(msg.id, this.reconfigure(msg.cfg), this.fromMain, false);
         return;
       case 'drain':
         this.draining = true;
@@ -135,27 +177,30 @@ export class ReplicaHost {
   private runHook(id: number, name: string, args: unknown[]): void {
     const fn = this.instance![name];
     if (typeof fn !== 'function') {
-      this.reply(id, Promise.resolve(undefined));
+      void this.fromMain.answer(id, Promise.resolve(undefined));
       return;
     }
-    this.track(id, this.invoke(fn as (...a: unknown[]) => unknown, args));
+    this.track(id, this.invoke(fn as (...a: unknown[]) => unknown, args), this.fromMain, false);
   }
 
-  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined): void {
+  /** A user call, admitted on this replica's slot by whoever sent it; released when it ends. */
+  private runCall(call: LinkCall, sink: AnswerSink): void {
+    const { m, a, mm: modelId } = call;
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
-      this.reply(id, Promise.reject(new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`)));
+      const err = new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`);
+      this.track(call.id, Promise.reject(err), sink, true);
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
     if (modelId === undefined && !this.leases) {
-      this.track(id, this.invoke(f, a));
+      this.track(call.id, this.invoke(f, a), sink, true);
       return;
     }
     // Models a call gets from a @multiplexed loader stay loaded until the call ends. Async
     // context costs every promise in the thread, so only calls that need it get it.
     const run = this.leases ? () => withModelLeases(() => this.invoke(f, a)) : () => this.invoke(f, a);
-    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run));
+    this.track(call.id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true);
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {
@@ -166,25 +211,44 @@ export class ReplicaHost {
     }
   }
 
-  private track(id: number, p: Promise<unknown>): void {
+  /** `counted`: a user call, admitted on this replica's slot (health checks and reconfigures are not). */
+  private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean): void {
     this.inFlight++;
-    this.reply(id, p).finally(() => {
+    const settled = counted
+      ? p.then(
+          (v) => {
+            this.callEnded();
+            return v;
+          },
+          (e: unknown) => {
+            this.callEnded();
+            throw e;
+          },
+        )
+      : p;
+    void sink.answer(id, settled).finally(() => {
       this.inFlight--;
       this.maybeFinishDrain();
     });
   }
 
-  private reply(id: number, p: Promise<unknown>): Promise<void> {
-    return p.then(
-      (v) => this.writer.send({ k: 'res', id, ok: true, v }, v),
-      (e) => this.writer.send({ k: 'res', id, ok: false, e: serializeError(e) }),
-    );
+  /** Frees the slot before the answer leaves, so the caller may send the next call at once. */
+  private callEnded(): void {
+    const { slot, gen } = this.start_.slot;
+    this.table.release(slot, gen);
+    if (this.table.queued > 0 && !this.freeSignalled) {
+      // The main thread holds calls for this deployment: it learns of the free slot once per turn.
+      this.freeSignalled = true;
+      setImmediate(() => {
+        this.freeSignalled = false;
+        this.writer.send({ k: 'free' });
+      });
+    }
   }
 
   private onCloneError(m: FromReplica, err: Error): void {
     if (m.k === 'res') {
-      const e = new BadCallError(`the result of a call to deployment "${this.start_.deployment}" cannot be sent between threads: ${err.message}`);
-      this.writer.send({ k: 'res', id: m.id, ok: false, e: serializeError(e) });
+      failUncloneableResult(this.start_.deployment, () => this.writer)(m, err);
     } else if (m.k === 'hcall') {
       const pending = this.handleCalls.get(m.id);
       this.handleCalls.delete(m.id);
@@ -192,8 +256,10 @@ export class ReplicaHost {
     }
   }
 
+  /** Done draining when nothing runs here and no admitted call is still on its way here. */
   private maybeFinishDrain(): void {
-    if (!this.draining || this.inFlight > 0) return;
+    const { slot } = this.start_.slot;
+    if (!this.draining || this.inFlight > 0 || this.table.count(slot) > 0) return;
     this.draining = false;
     const instance = this.instance;
     const shutdown = instance && typeof instance.shutdown === 'function' ? instance.shutdown : undefined;
@@ -203,6 +269,8 @@ export class ReplicaHost {
       .then(() => (instance ? clearModelCaches(instance) : undefined))
       .catch(() => undefined)
       .finally(() => {
+        for (const r of this.routers.values()) r.closeAll();
+        this.inbound.closeAll();
         this.writer.close();
         this.port.close();
         this.resolveStopped();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chooseReplica, chooseReplicaForModel } from '../../runtime/main/replica-choice.ts';
+import { chooseReplica, chooseReplicaForModel } from '../../runtime/shared/replica-choice.ts';
 
 const seq = (...xs: number[]) => {
   let i = 0;

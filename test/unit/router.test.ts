@@ -4,22 +4,33 @@ import { describe, it } from 'node:test';
 import { BackpressureError } from '../../runtime/shared/errors.ts';
 import { Router } from '../../runtime/main/router.ts';
 import type { Replica } from '../../runtime/main/replica.ts';
+import { SlotTable } from '../../runtime/shared/slot-table.ts';
 
+/** A replica on a slot of a real shared table; the test answers its calls by hand. */
 class FakeReplica {
-  inFlight = 0;
   readonly calls: Array<{ method: string; args: unknown[]; resolve(v: unknown): void }> = [];
   constructor(
     readonly id: string,
     private readonly router: () => Router,
-  ) {}
+    private readonly table: SlotTable,
+    private readonly slot: number,
+  ) {
+    table.open(slot, 1);
+  }
+  get inFlight() {
+    return this.table.count(this.slot);
+  }
+  tryAcquire(max: number) {
+    return this.table.tryAcquire(this.slot, 1, max);
+  }
+  expectModel() {}
   call(method: string, args: unknown[]) {
-    this.inFlight++;
     return new Promise((resolve) => {
       this.calls.push({
         method,
         args,
         resolve: (v) => {
-          this.inFlight--;
+          this.table.release(this.slot, 1);
           resolve(v);
           this.router().pump();
         },
@@ -29,10 +40,11 @@ class FakeReplica {
 }
 
 function setup(maxOngoing: number, maxQueued: number, n = 1) {
-  const router: Router = new Router('D', maxOngoing, maxQueued, undefined, () => 0);
-  const fakes = Array.from({ length: n }, (_, i) => new FakeReplica(`D#${i}`, () => router));
+  const table = SlotTable.create(8);
+  const router: Router = new Router('D', maxOngoing, maxQueued, table, undefined, () => 0);
+  const fakes = Array.from({ length: n }, (_, i) => new FakeReplica(`D#${i}`, () => router, table, i));
   for (const f of fakes) router.add(f as unknown as Replica);
-  return { router, fakes };
+  return { router, fakes, table };
 }
 
 describe('Router', () => {
@@ -64,13 +76,29 @@ describe('Router', () => {
   });
 
   it('queues while no replica is up and drains the queue when one is added', async () => {
-    const router = new Router('D', 1, -1);
+    const table = SlotTable.create(8);
+    const router = new Router('D', 1, -1, table);
     const p = router.call('m', ['x']);
     assert.equal(router.queued, 1);
-    const f = new FakeReplica('D#0', () => router);
+    assert.equal(table.queued, 1, 'the queue length is published to every caller');
+    const f = new FakeReplica('D#0', () => router, table, 0);
     router.add(f as unknown as Replica);
+    assert.equal(table.queued, 0);
     f.calls[0]!.resolve('done');
     assert.equal(await p, 'done');
+  });
+
+  it('counts calls admitted by other callers on the shared table against maxOngoing', async () => {
+    const { router, fakes, table } = setup(2, -1);
+    assert.ok(table.tryAcquire(0, 1, 2), 'another caller (a replica) takes one slot');
+    void router.call('m', [1]);
+    assert.equal(fakes[0]!.calls.length, 1);
+    void router.call('m', [2]);
+    assert.equal(fakes[0]!.calls.length, 1, 'the replica is at 2: the second call queues');
+    assert.equal(router.queued, 1);
+    table.release(0, 1);
+    router.pump();
+    assert.equal(fakes[0]!.calls.length, 2);
   });
 
   it('close() fails queued calls and refuses new ones; idle() resolves when drained', async () => {

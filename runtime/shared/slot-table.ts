@@ -1,0 +1,112 @@
+/**
+ * In-flight counts of one deployment's replicas, in shared memory, so that every caller (the
+ * main thread's router and every replica that holds a handle) admits calls against the same
+ * numbers and `maxOngoingRequests` holds exactly whoever calls.
+ *
+ * One Int32 word per replica slot: bits 0-15 count the calls admitted and not yet finished
+ * (including calls still in transit to the replica), bit 16 says the slot takes no new calls
+ * (draining, dead or free), bits 17-30 hold the slot's generation. A caller admits a call with
+ * one compare-and-swap that checks all three at once, so a caller that still holds a stale
+ * link to a slot reused by a newer replica can never count against the newer one.
+ *
+ * The replica releases its own count when a call finishes (before answering), the caller only
+ * when the call never reached it (a value that could not be sent). Word 0 is the number of
+ * calls waiting in the main thread's queue: while it is above zero, callers queue there too
+ * (first come, first served across callers) and replicas tell the main thread when they free
+ * a slot.
+ */
+const QUEUED = 0;
+const HEADER_WORDS = 1;
+const COUNT_MASK = 0xffff;
+const CLOSED = 1 << 16;
+const GEN_SHIFT = 17;
+const GEN_MASK = 0x3fff;
+
+/** How many replicas one deployment can have alive at once (running, starting or draining). */
+export const MAX_SLOTS = 1024;
+/** The most calls one replica can have in flight, whatever maxOngoingRequests says. */
+export const MAX_COUNT = COUNT_MASK;
+
+export class SlotTable {
+  readonly words: Int32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer);
+  }
+
+  static create(slots = MAX_SLOTS): SlotTable {
+    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + slots) * 4));
+    for (let s = 0; s < slots; s++) t.words[HEADER_WORDS + s] = CLOSED;
+    return t;
+  }
+
+  /** Calls in flight on a slot. */
+  count(slot: number): number {
+    return Atomics.load(this.words, HEADER_WORDS + slot) & COUNT_MASK;
+  }
+
+  /** Admits one call to the slot if it is open, of generation `gen`, and under `max`. */
+  tryAcquire(slot: number, gen: number, max: number): boolean {
+    const i = HEADER_WORDS + slot;
+    const want = (gen & GEN_MASK) << GEN_SHIFT;
+    for (;;) {
+      const w = Atomics.load(this.words, i);
+      if ((w & ~COUNT_MASK) !== want || (w & COUNT_MASK) >= max) return false;
+      if (Atomics.compareExchange(this.words, i, w, w + 1) === w) return true;
+    }
+  }
+
+  /**
+   * One admitted call is over (finished, or never delivered). Checks the generation so that a
+   * late release for a replica that is gone cannot lower a newer replica's count.
+   */
+  release(slot: number, gen: number): void {
+    const i = HEADER_WORDS + slot;
+    const want = (gen & GEN_MASK) << GEN_SHIFT;
+    for (;;) {
+      const w = Atomics.load(this.words, i);
+      if ((w & ~COUNT_MASK & ~CLOSED) !== want || (w & COUNT_MASK) === 0) return;
+      if (Atomics.compareExchange(this.words, i, w, w - 1) === w) return;
+    }
+  }
+
+  /** Opens a slot for a new replica: count 0, generation `gen`. */
+  open(slot: number, gen: number): void {
+    Atomics.store(this.words, HEADER_WORDS + slot, (gen & GEN_MASK) << GEN_SHIFT);
+  }
+
+  /** No new calls for this slot; calls already admitted still count until they finish. */
+  close(slot: number): void {
+    Atomics.or(this.words, HEADER_WORDS + slot, CLOSED);
+  }
+
+  get queued(): number {
+    return Atomics.load(this.words, QUEUED);
+  }
+
+  set queued(n: number) {
+    Atomics.store(this.words, QUEUED, n);
+  }
+}
+
+/** Hands out slot numbers and generations for one deployment's replicas (main thread only). */
+export class SlotAllocator {
+  private readonly free: number[] = [];
+  private next = 0;
+  private readonly gens = new Map<number, number>();
+
+  constructor(private readonly capacity = MAX_SLOTS) {}
+
+  take(): { slot: number; gen: number } {
+    const slot = this.free.pop() ?? this.next++;
+    if (slot >= this.capacity) throw new Error(`more than ${this.capacity} replicas of one deployment alive at once`);
+    const gen = ((this.gens.get(slot) ?? 0) + 1) & GEN_MASK;
+    this.gens.set(slot, gen);
+    return { slot, gen };
+  }
+
+  /** The slot's replica is gone for good (stopped or dead); a later replica may reuse it. */
+  give(slot: number): void {
+    this.free.push(slot);
+  }
+}

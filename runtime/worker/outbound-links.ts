@@ -1,0 +1,251 @@
+/**
+ * Inside a replica: the handle calls it makes go straight to a replica of the target
+ * deployment over a direct MessageChannel (a link), with no hop through the main thread.
+ *
+ * One TargetRouter per deployment the replica holds a handle to. It picks a linked replica the
+ * way the main thread's router does (power of two choices on in-flight counts, replicas that
+ * hold the multiplexed model first) on the counts every caller shares (slot-table.ts), and
+ * admits the call with one compare-and-swap, so maxOngoingRequests holds exactly however many
+ * replicas call at once. When no linked replica has room, or calls are already waiting in the
+ * main thread's queue, the call goes to the main thread's router instead: that queue is the
+ * one place calls wait, first come first served across callers, and where maxQueuedRequests
+ * answers BACKPRESSURE.
+ *
+ * The main thread sends `link` when a replica of the target starts running (or this replica
+ * starts while it runs) and `unlink` when it stops taking calls: draining (calls in flight
+ * finish), or dead (calls in flight fail with REPLICA_DIED).
+ */
+import { receiveMessageOnPort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { BadCallError, ReplicaDiedError, deserializeError } from '../shared/errors.ts';
+import type { CallOptions, HandleCall } from '../shared/handle.ts';
+import { PortWriter } from '../shared/port-writer.ts';
+import type { DirectCalls, FromReplica, LinkCall, LinkReply, TargetRef } from '../shared/protocol.ts';
+import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
+import { SlotTable } from '../shared/slot-table.ts';
+import { withTimeout } from '../shared/timeout.ts';
+
+/** Compare-and-swap races lost before the call goes to the main thread's queue instead. */
+const ADMIT_ATTEMPTS = 4;
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** One direct link to one replica of the target deployment. */
+class Link {
+  models = new Set<string>();
+  closing = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly writer: PortWriter<LinkCall>;
+
+  constructor(
+    readonly replicaId: string,
+    readonly slot: number,
+    readonly gen: number,
+    private readonly port: MessagePort,
+    private readonly table: SlotTable,
+    private readonly deployment: string,
+  ) {
+    this.writer = new PortWriter<LinkCall>(port, (m, err) => this.onCloneError(m, err));
+    port.on('message', (batch: LinkReply[]) => {
+      for (const msg of batch) this.onReply(msg);
+    });
+  }
+
+  /** Read by the replica choice: calls in flight on this replica, from every caller. */
+  get inFlight(): number {
+    return this.table.count(this.slot);
+  }
+
+  /** Sends a call that was already admitted on this replica's slot. */
+  call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
+    const id = this.nextId++;
+    const msg: LinkCall = { k: 'call', id, m: method, a: args };
+    if (modelId !== undefined) msg.mm = modelId;
+    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.writer.send(msg, args);
+    return p;
+  }
+
+  private onReply(msg: LinkReply): void {
+    if (msg.k === 'models') {
+      this.models = new Set(msg.ids);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.v);
+    else p.reject(deserializeError(msg.e));
+    if (this.closing && this.pending.size === 0 && !this.closed) this.close();
+  }
+
+  /** The arguments could not be sent: the callee never saw the call, so its slot is given back here. */
+  private onCloneError(m: LinkCall, err: Error): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    this.table.release(this.slot, this.gen);
+    p.reject(new BadCallError(`arguments to ${this.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
+  }
+
+  /** No new calls; the link closes once the calls in flight are answered (or at once, failing them, if `died`). */
+  retire(died: string | undefined): void {
+    this.closing = true;
+    if (died !== undefined) {
+      // Answers the replica sent before it died may still sit in the port behind this news
+      // (ports are read in no fixed order): take them first, fail only what never came back.
+      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+        for (const reply of m.message as LinkReply[]) this.onReply(reply);
+      }
+      const err = new ReplicaDiedError(died);
+      const pending = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of pending) p.reject(err);
+    }
+    if (this.pending.size === 0) this.close();
+  }
+
+  get idle(): boolean {
+    return this.pending.size === 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writer.close();
+    this.port.close();
+  }
+}
+
+export class TargetRouter {
+  private links: Link[] = [];
+  /** Links to replicas that stopped taking calls but may still answer (or die) for calls in flight. */
+  private retiring = new Set<Link>();
+  private readonly table: SlotTable;
+  private readonly maxOngoing: number;
+  /** Calls this router sent to the main thread's queue (no linked replica had room). */
+  viaMain = 0;
+
+  constructor(
+    readonly deployment: string,
+    ref: TargetRef,
+    private readonly toMain: HandleCall,
+    private readonly report: CallReporter,
+  ) {
+    this.table = new SlotTable(ref.table);
+    this.maxOngoing = ref.maxOngoing;
+  }
+
+  readonly call: HandleCall = (method, args, options) => {
+    const modelId = options.multiplexedModelId;
+    const link = this.admit(modelId);
+    if (!link) {
+      this.viaMain++;
+      return this.toMain(method, args, options);
+    }
+    const t0 = performance.now();
+    const p = link.call(method, args, modelId).then(
+      (v) => {
+        this.report(this.deployment, (performance.now() - t0) / 1000, true);
+        return v;
+      },
+      (e: unknown) => {
+        this.report(this.deployment, (performance.now() - t0) / 1000, false);
+        throw e;
+      },
+    );
+    return options.timeoutS === undefined ? p : withTimeout(p, options.timeoutS, `${this.deployment}.${method}()`);
+  };
+
+  /** A linked replica with room, its slot already taken for this call; none: go through the main thread. */
+  private admit(modelId: string | undefined): Link | undefined {
+    const links = this.links;
+    if (links.length === 0 || this.table.queued > 0) return undefined;
+    for (let attempt = 0; attempt < ADMIT_ATTEMPTS; attempt++) {
+      const i =
+        modelId === undefined
+          ? chooseReplica(links, this.maxOngoing)
+          : chooseReplicaForModel(links, modelId, this.maxOngoing);
+      if (i < 0) return undefined;
+      const link = links[i]!;
+      if (this.table.tryAcquire(link.slot, link.gen, this.maxOngoing)) {
+        // Until the replica reports its models, assume it will hold this one (as the main router does).
+        if (modelId !== undefined) link.models.add(modelId);
+        return link;
+      }
+    }
+    return undefined;
+  }
+
+  link(replicaId: string, slot: number, gen: number, port: MessagePort): void {
+    this.links = [...this.links, new Link(replicaId, slot, gen, port, this.table, this.deployment)];
+  }
+
+  unlink(slot: number, gen: number, died: string | undefined): void {
+    for (const l of this.retiring) if (l.idle) this.retiring.delete(l);
+    const match = (l: Link) => l.slot === slot && l.gen === gen;
+    const gone = this.links.find(match) ?? [...this.retiring].find(match);
+    if (!gone) return;
+    this.links = this.links.filter((l) => l !== gone);
+    gone.retire(died);
+    if (gone.idle || died !== undefined) this.retiring.delete(gone);
+    else this.retiring.add(gone);
+  }
+
+  get linkCount(): number {
+    return this.links.length;
+  }
+
+  closeAll(): void {
+    for (const l of [...this.links, ...this.retiring]) l.close();
+    this.links = [];
+    this.retiring.clear();
+  }
+}
+
+/** Hears of every call that went over a direct link: its target, duration and outcome. */
+export type CallReporter = (deployment: string, seconds: number, ok: boolean) => void;
+
+/** Builds the routers for a replica's handles; `toMain` is the fallback through the main thread. */
+export function targetRouters(
+  targets: Record<string, TargetRef>,
+  toMain: (deployment: string) => HandleCall,
+  report: CallReporter,
+): Map<string, TargetRouter> {
+  const routers = new Map<string, TargetRouter>();
+  for (const [name, ref] of Object.entries(targets)) routers.set(name, new TargetRouter(name, ref, toMain(name), report));
+  return routers;
+}
+
+/**
+ * Direct calls are invisible to the main thread, which keeps /metrics: the caller counts
+ * them here and its port writer puts the report first in its next batch to the main thread,
+ * so it always arrives before the answer that depended on those calls.
+ */
+export class DirectCallReport {
+  private calls: Record<string, DirectCalls> = {};
+  private any = false;
+
+  add(deployment: string, seconds: number, ok: boolean): void {
+    const c = (this.calls[deployment] ??= { s: [], e: 0 });
+    c.s.push(seconds);
+    if (!ok) c.e++;
+    this.any = true;
+  }
+
+  /** The report so far as a message (and a fresh start), or undefined when there is nothing to say. */
+  take(): FromReplica | undefined {
+    if (!this.any) return undefined;
+    const calls = this.calls;
+    this.calls = {};
+    this.any = false;
+    return { k: 'served', calls };
+  }
+}
+
+export type { CallOptions };
