@@ -19,9 +19,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Plugin } from 'esbuild';
+import type { BuildOptions, Message, Plugin } from 'esbuild';
 
 type Esbuild = typeof import('esbuild');
 
@@ -48,7 +49,7 @@ export function compiledPath(sourcePath: string): string {
   // Real path: Node names a module by it, and the registry keys classes by the module's name.
   const dir = modules
     ? join(realpathSync(modules), '.cache', 'threadserve', 'replicas')
-    : join(process.env.TMPDIR ?? '/tmp', `threadserve-replicas-${process.getuid?.() ?? 0}`);
+    : join(tmpdir(), `threadserve-replicas-${process.getuid?.() ?? 0}`);
   const { root } = parse(sourcePath);
   return `${join(dir, sourcePath.slice(root.length).replace(/:/g, '_'))}.mjs`;
 }
@@ -111,12 +112,15 @@ export async function compileModules(entries: readonly string[]): Promise<Map<st
   };
   try {
     for (const e of entries) visit(e);
-    // Jobs discover more files while they run; wait until a round adds none.
+    // Jobs discover more files while they run; wait until a round adds none. Wait for all of
+    // them even after one failed: none may be left writing, or cut off by stopping esbuild.
+    let failure: unknown;
     for (let done = 0; done < jobs.length; ) {
       const round = jobs.slice(done);
       done = jobs.length;
-      await Promise.all(round);
+      for (const r of await Promise.allSettled(round)) if (r.status === 'rejected') failure ??= r.reason;
     }
+    if (failure !== undefined) throw failure;
   } finally {
     // esbuild's service is a child process of its own: stop it once no compile needs it.
     if (esbuild && --esbuildUsers === 0) await esbuild.then((e) => e.stop(), () => undefined);
@@ -135,7 +139,21 @@ async function compileOrReuse(path: string, out: string, visit: (p: string) => s
     }
   }
   const deps = new Set<string>();
-  const result = await (await esbuild()).build({
+  const result = await (await esbuild()).build(buildOptions(path, out, (p) => (deps.add(p), visit(p)))).catch((err: { errors?: Message[] }) => {
+    throw new Error(err.errors?.map(describe).join('; ') ?? String(err), { cause: err });
+  });
+  const code = result.outputFiles.find((f) => f.path === out)!;
+  for (const f of result.outputFiles) if (f !== code) await writeAtomic(f.path, f.text);
+  await writeAtomic(out, `${code.text}\n// threadserve-compiled ${key} ${JSON.stringify([...deps])}\n`);
+}
+
+/** One esbuild message as a line; a plugin's own errors already name the file. */
+function describe(m: Message): string {
+  return m.pluginName || !m.location ? m.text : `${m.location.file}:${m.location.line}:${m.location.column}: ${m.text}`;
+}
+
+function buildOptions(path: string, out: string, visit: (p: string) => string): BuildOptions & { write: false } {
+  return {
     entryPoints: [path],
     outfile: out,
     write: false,
@@ -155,11 +173,8 @@ async function compileOrReuse(path: string, out: string, visit: (p: string) => s
       'import.meta.filename': JSON.stringify(path),
       'import.meta.dirname': JSON.stringify(dirname(path)),
     },
-    plugins: [rewriteImports((p) => (deps.add(p), visit(p)))],
-  });
-  const code = result.outputFiles.find((f) => f.path === out)!;
-  for (const f of result.outputFiles) if (f !== code) await writeAtomic(f.path, f.text);
-  await writeAtomic(out, `${code.text}\n// threadserve-compiled ${key} ${JSON.stringify([...deps])}\n`);
+    plugins: [rewriteImports(visit)],
+  };
 }
 
 const INNER = Symbol('threadserve.resolve');

@@ -44,23 +44,25 @@ export class ReplicaModules {
   }
 
   private async compile(log?: Pick<Logger, 'warn'>): Promise<void> {
-    const sources = [...new Set([this.entryUrl, ...this.moduleUrls])].filter((u) => u.startsWith('file:') && TS_FILE.test(u));
+    const sources = [...new Set([this.entryUrl, ...this.moduleUrls])].filter(
+      (u) => u.startsWith('file:') && TS_FILE.test(new URL(u).pathname),
+    );
     if (sources.length === 0 || this.compiled !== undefined) return;
-    let result: Map<string, string>;
+    let byPath: Map<string, string>;
     try {
-      result = await compileModules(sources.map((u) => fileURLToPath(u)));
+      byPath = await compileModules(sources.map((u) => fileURLToPath(u)));
     } catch (err) {
       const why = (err as Error).message;
-      if (!loggedFailures.has(why)) {
+      if (log && !loggedFailures.has(why)) {
         loggedFailures.add(why);
-        log?.warn(`replicas load TypeScript through tsx (more memory per thread): compiling them failed: ${why}`);
+        log.warn(`replicas load TypeScript through tsx (more memory per thread): compiling them failed: ${why}`);
       }
       this.compiled = null;
       return;
     }
     // A getter read while compiling already settled on the sources: keep that.
     if (this.compiled !== undefined) return;
-    this.compiled = new Map([...result].map(([src, out]) => [pathToFileURL(src).href, pathToFileURL(out).href]));
+    this.compiled = new Map(sources.map((u) => [u, pathToFileURL(byPath.get(fileURLToPath(u))!).href]));
   }
 
   private settled(): Map<string, string> | null {

@@ -41,6 +41,6 @@ export function workerExecArgv(moduleUrls: readonly string[]): string[] {
     if (arg.startsWith('--input-type')) continue;
     out.push(arg);
   }
-  if (moduleUrls.some((u) => TS_MODULE.test(u))) out.push('--import', sourceHooksUrl);
+  if (moduleUrls.some((u) => TS_MODULE.test(u.replace(/[?#].*$/, '')))) out.push('--import', sourceHooksUrl);
   return out;
 }
