@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReplicaEvent } from '../shared/protocol.ts';
+import { DeploymentCounter, DeploymentHistogram } from './call-metrics.ts';
 
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -22,11 +23,12 @@ export interface CallObserver {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'deployment'>;
-  private readonly errors: Counter<'deployment'>;
-  private readonly backpressure: Counter<'deployment'>;
-  private readonly queueTime: Histogram<'deployment'>;
-  private readonly processingTime: Histogram<'deployment'>;
+  // Observed on every call: see call-metrics.ts for why these are not prom-client's own.
+  private readonly requests: DeploymentCounter;
+  private readonly errors: DeploymentCounter;
+  private readonly backpressure: DeploymentCounter;
+  private readonly queueTime: DeploymentHistogram;
+  private readonly processingTime: DeploymentHistogram;
   private readonly replicaStarts: Counter<'deployment'>;
   private readonly replicaDeaths: Counter<'deployment'>;
   private readonly batchSize: Histogram<'deployment'>;
@@ -35,28 +37,26 @@ export class Metrics {
 
   constructor(source: GaugeSource) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'threadserve_requests_total', help: 'Calls finished, per deployment', labelNames: ['deployment'], registers });
-    this.errors = new Counter({ name: 'threadserve_request_errors_total', help: 'Calls that failed, per deployment', labelNames: ['deployment'], registers });
-    this.backpressure = new Counter({
-      name: 'threadserve_backpressure_rejections_total',
-      help: 'Calls refused because the queue was full (maxQueuedRequests)',
-      labelNames: ['deployment'],
-      registers,
-    });
-    this.queueTime = new Histogram({
-      name: 'threadserve_queue_duration_seconds',
-      help: 'Time a call waited in the router queue before a replica took it',
-      labelNames: ['deployment'],
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    });
-    this.processingTime = new Histogram({
-      name: 'threadserve_processing_duration_seconds',
-      help: 'Time from handing a call to a replica to its answer (thread hops included)',
-      labelNames: ['deployment'],
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    });
+    const reg = this.registry;
+    this.requests = new DeploymentCounter('threadserve_requests_total', 'Calls finished, per deployment', reg);
+    this.errors = new DeploymentCounter('threadserve_request_errors_total', 'Calls that failed, per deployment', reg);
+    this.backpressure = new DeploymentCounter(
+      'threadserve_backpressure_rejections_total',
+      'Calls refused because the queue was full (maxQueuedRequests)',
+      reg,
+    );
+    this.queueTime = new DeploymentHistogram(
+      'threadserve_queue_duration_seconds',
+      "Time a call waited in the main thread's router queue before a replica took it (0 for calls admitted at once, over direct links too)",
+      LATENCY_BUCKETS_S,
+      reg,
+    );
+    this.processingTime = new DeploymentHistogram(
+      'threadserve_processing_duration_seconds',
+      'Time from handing a call to a replica to its answer (thread hops included)',
+      LATENCY_BUCKETS_S,
+      reg,
+    );
     this.replicaStarts = new Counter({ name: 'threadserve_replica_starts_total', help: 'Replicas started (first starts and replacements)', labelNames: ['deployment'], registers });
     this.replicaDeaths = new Counter({ name: 'threadserve_replica_deaths_total', help: 'Replicas whose thread died', labelNames: ['deployment'], registers });
     this.batchSize = new Histogram({
@@ -110,20 +110,21 @@ export class Metrics {
   }
 
   forDeployment(deployment: string): CallObserver {
-    const labels = { deployment };
-    const queueTime = this.queueTime.labels(labels);
-    const processingTime = this.processingTime.labels(labels);
-    const requests = this.requests.labels(labels);
-    const errors = this.errors.labels(labels);
-    const backpressure = this.backpressure.labels(labels);
+    const queueTime = this.queueTime.cell(deployment);
+    const processingTime = this.processingTime.cell(deployment);
+    const requests = this.requests.cell(deployment);
+    const errors = this.errors.cell(deployment);
+    const backpressure = this.backpressure.cell(deployment);
     return {
       started: (queuedS) => queueTime.observe(queuedS),
       finished: (processingS, ok) => {
-        requests.inc();
-        if (!ok) errors.inc();
+        requests.n++;
+        if (!ok) errors.n++;
         processingTime.observe(processingS);
       },
-      rejected: () => backpressure.inc(),
+      rejected: () => {
+        backpressure.n++;
+      },
     };
   }
 

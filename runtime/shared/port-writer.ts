@@ -92,7 +92,10 @@ export class PortWriter<M> {
     }
   };
 
+  /** Sends what is queued (the last answers of a draining replica), then takes no more. */
   close(): void {
+    if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.batch = [];
   }
