@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { isBound } from '../shared/deployment.ts';
 import { run } from './serve.ts';
+import { VERSION } from './version.ts';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -54,6 +55,7 @@ async function runCommand(file: string, opts: { host: string; port?: number; exp
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('threadserve')
     .description('Serve TypeScript deployments as worker-thread actor pools')
+    .version(VERSION, '-V, --version', 'print the threadserve version')
     .showHelpAfterError();
   program
     .command('run')

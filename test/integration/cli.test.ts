@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +35,15 @@ async function hello(url: string) {
   const r = await fetch(`${url}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ada' }) });
   return { status: r.status, body: await r.json() };
 }
+
+describe('threadserve --version', () => {
+  it('prints the package version and exits 0', () => {
+    const r = spawnSync(process.execPath, ['bin/threadserve.js', '--version'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { version: string };
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+});
 
 describe('threadserve run', () => {
   it('serves an app from source, prints routes and replicas, and exits 0 on SIGTERM', async () => {
