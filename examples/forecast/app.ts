@@ -7,7 +7,7 @@
 // The models are generated on first run (100 countries) into examples/forecast/models/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OnnxRepositoryDeployment } from '../../deployments/onnx/repository.ts';
+import { OnnxRepositoryDeployment } from 'threadserve/onnx';
 import { ForecastIngress, ForecastPost, ForecastPre } from './deployments.ts';
 import { generateModels } from './generate-models.ts';
 

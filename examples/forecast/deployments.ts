@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { HttpError, deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
-import type { OnnxRepository } from '../../deployments/onnx/repository.ts';
+import type { OnnxRepository } from 'threadserve/onnx';
 import { FeatureError, buildFeatures, toForecast } from './features.ts';
 
 export const forecastRequestSchema = z.object({

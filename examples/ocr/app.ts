@@ -2,8 +2,8 @@
 //   npm start      (the separated form on port 8000)
 //   npx threadserve run examples/ocr/app.ts --export grouped
 //   curl -X POST localhost:8000/ocr -H 'content-type: image/png' --data-binary @page.png
-import { OnnxModelDeployment } from '../../deployments/onnx/deployment.ts';
-import { MODEL_PATHS } from '../../deployments/ocr/steps.ts';
+import { OnnxModelDeployment } from 'threadserve/onnx';
+import { MODEL_PATHS } from 'threadserve/ocr';
 import { OcrGrouped } from './grouped.ts';
 import { OcrIngress, OcrPost, OcrPre } from './separated.ts';
 

@@ -1,9 +1,9 @@
 // Grouped OCR: one class holds both models and runs every step. Each replica loads its own
 // copy of the detector and the recogniser, so N replicas hold N copies.
 import { deployment } from 'threadserve';
-import { OnnxModel } from '../../deployments/onnx/deployment.ts';
-import { MODEL_PATHS, decode, postDetect, preProcess } from '../../deployments/ocr/steps.ts';
-import type { OcrOptions, OcrResult } from '../../deployments/ocr/steps.ts';
+import { OnnxModel } from 'threadserve/onnx';
+import { MODEL_PATHS, decode, postDetect, preProcess } from 'threadserve/ocr';
+import type { OcrOptions, OcrResult } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 

@@ -2,9 +2,9 @@
 // replicas, while each model is one deployment holding one copy of its weights.
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
-import type { OnnxModel } from '../../deployments/onnx/deployment.ts';
-import { decode, postDetect, preProcess } from '../../deployments/ocr/steps.ts';
-import type { OcrOptions, OcrResult, OcrState } from '../../deployments/ocr/steps.ts';
+import type { OnnxModel } from 'threadserve/onnx';
+import { decode, postDetect, preProcess } from 'threadserve/ocr';
+import type { OcrOptions, OcrResult, OcrState } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 

@@ -16,10 +16,31 @@ function parsePort(value: string): number {
   return n;
 }
 
+/**
+ * A CommonJS project (what `npm init -y` writes) loads app.ts as CommonJS: threadserve is an
+ * ES module with top-level await, which CommonJS cannot require, and a top-level `await` in the
+ * app itself does not compile to CommonJS. Say what to do instead of esbuild's or Node's words.
+ */
+function explainImportError(err: Error, file: string): Error {
+  const code = (err as { code?: string }).code;
+  const cjs =
+    code === 'ERR_REQUIRE_ESM' ||
+    code === 'ERR_REQUIRE_ASYNC_MODULE' ||
+    /Top-level await is currently not supported with the "cjs" output format/.test(err.message);
+  if (!cjs) return err;
+  const detail = /ERROR: (.*)/.exec(err.message)?.[1] ?? err.message.split('\n')[0];
+  return new Error(
+    `${file} was loaded as CommonJS, and threadserve is an ES module. Add "type": "module" to your ` +
+      `package.json, or name the file with .mts. (${detail})`,
+  );
+}
+
 async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
+    throw explainImportError(err, file);
+  })) as Record<string, unknown>;
   const app = mod[opts.export];
   if (app === undefined) {
     const names = Object.keys(mod).filter((k) => isBound(mod[k]));
