@@ -61,7 +61,8 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
         url: req.url,
         path: path === '/' ? '' : path,
         headers: req.headers,
-        query: (req.query ?? {}) as Record<string, unknown>,
+        // fastify's query parser builds objects of a prototype of its own: send a plain copy.
+        query: { ...(req.query as Record<string, unknown> | undefined) },
       };
       args.push(ctx);
     }

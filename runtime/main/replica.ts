@@ -12,6 +12,7 @@ import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
+  BadCallError,
   DeploymentUnavailableError,
   ReplicaDiedError,
   deserializeError,
@@ -150,10 +151,14 @@ export class Replica {
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
     const id = this.nextId++;
-    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
     const msg: ToReplica = { k: 'call', id, m: method, a: args };
     if (options.multiplexedModelId !== undefined) msg.mm = options.multiplexedModelId;
-    this.writer!.send(msg, args);
+    const problem = this.writer!.send(msg, args);
+    if (problem !== undefined) {
+      this.table.release(this.spec.slot.slot, this.spec.slot.gen);
+      return Promise.reject(new BadCallError(`arguments to ${this.spec.deployment}.${method}(): args${problem}`));
+    }
+    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
     const { timeoutS } = options;
     return timeoutS === undefined ? p : withTimeout(p, timeoutS, `${this.spec.deployment}.${method}()`);
   }
@@ -169,8 +174,9 @@ export class Replica {
 
   private control(msg: ToReplica & { id: number }, timeoutS: number, what: string): Promise<unknown> {
     if (this.state !== 'running') return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
+    const problem = this.writer!.send(msg, msg);
+    if (problem !== undefined) return Promise.reject(new BadCallError(`${what} of replica ${this.id}: message${problem}`));
     const p = new Promise<unknown>((resolve, reject) => this.pending.set(msg.id, { resolve, reject, counted: false }));
-    this.writer!.send(msg, msg);
     return withTimeout(p, timeoutS, `${what} of replica ${this.id}`);
   }
 
@@ -219,10 +225,11 @@ export class Replica {
       const options: CallOptions = {};
       if (msg.t !== undefined) options.timeoutS = msg.t;
       if (msg.mm !== undefined) options.multiplexedModelId = msg.mm;
-      this.events.onHandleCall(msg.d, msg.m, msg.a, options).then(
-        (v) => this.writer?.send({ k: 'hres', id, ok: true, v }, v),
-        (e) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) }),
-      );
+      const fail = (e: unknown) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) });
+      this.events.onHandleCall(msg.d, msg.m, msg.a, options).then((v) => {
+        const problem = this.writer?.send({ k: 'hres', id, ok: true, v }, v);
+        if (problem !== undefined) fail(new BadCallError(`the result of ${msg.d}.${msg.m}(): result${problem}`));
+      }, fail);
     }
   }
 
@@ -232,7 +239,7 @@ export class Replica {
     if (!p) return;
     this.pending.delete(m.id);
     this.table.release(this.spec.slot.slot, this.spec.slot.gen);
-    p.reject(new DeploymentUnavailableError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
+    p.reject(new BadCallError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
     this.events.onSlotFree(this);
   }
 

@@ -19,6 +19,8 @@ const MAX_BATCH = 256;
 export class PortWriter<M> {
   private batch: M[] = [];
   private transfer = new Set<ArrayBuffer>();
+  /** One payload's buffers, kept apart until the payload is known to be sendable. */
+  private readonly scratch = new Set<ArrayBuffer>();
   private ports: MessagePort[] = [];
   private scheduled = false;
   private closed = false;
@@ -43,11 +45,21 @@ export class PortWriter<M> {
 
   /**
    * Queues a message; `payload` is scanned for buffers to move instead of copy, and a `port`
-   * inside the message moves with it.
+   * inside the message moves with it. When the payload holds something that cannot cross
+   * threads faithfully (a function, a symbol, a class instance), nothing is queued or moved and
+   * the answer says what and where (a path from the payload); the caller fails its call.
    */
-  send(message: M, payload?: unknown, port?: MessagePort): void {
-    if (this.closed) return;
-    if (payload !== undefined) collectTransferables(payload, this.transfer);
+  send(message: M, payload?: unknown, port?: MessagePort): string | undefined {
+    if (this.closed) return undefined;
+    if (payload !== undefined) {
+      const problem = collectTransferables(payload, this.scratch);
+      if (problem !== undefined) {
+        this.scratch.clear();
+        return problem;
+      }
+      for (const b of this.scratch) this.transfer.add(b);
+      this.scratch.clear();
+    }
     if (port) this.ports.push(port);
     this.batch.push(message);
     if (this.batch.length >= MAX_BATCH) {
@@ -56,6 +68,7 @@ export class PortWriter<M> {
       this.scheduled = true;
       setImmediate(this.onImmediate);
     }
+    return undefined;
   }
 
   private readonly onImmediate = (): void => {

@@ -13,13 +13,22 @@ export interface AnswerSink {
   answer(id: number, p: Promise<unknown>): Promise<void>;
 }
 
-/** Sends answers over a port writer (see failUncloneableResult for results that cannot be sent). */
-export function answerOver<M extends { k: string }>(writer: PortWriter<M>): AnswerSink {
+/**
+ * Sends answers over a port writer. A result that cannot cross threads faithfully (a class
+ * instance, a function) is answered with BAD_CALL naming where it is in the result.
+ */
+export function answerOver<M extends { k: string }>(writer: PortWriter<M>, deployment: string): AnswerSink {
+  const fail = (id: number, e: unknown) => writer.send({ k: 'res', id, ok: false, e: serializeError(e) } as unknown as M);
   return {
     answer: (id, p) =>
       p.then(
-        (v) => writer.send({ k: 'res', id, ok: true, v } as unknown as M, v),
-        (e) => writer.send({ k: 'res', id, ok: false, e: serializeError(e) } as unknown as M),
+        (v) => {
+          const problem = writer.send({ k: 'res', id, ok: true, v } as unknown as M, v);
+          if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
+        },
+        (e) => {
+          fail(id, e);
+        },
       ),
   };
 }
@@ -50,7 +59,7 @@ export class InboundLinks {
       port,
       failUncloneableResult(this.deployment, () => writer),
     );
-    const sink = answerOver(writer);
+    const sink = answerOver(writer, this.deployment);
     this.writers.add(writer);
     this.ports.add(port);
     port.on('message', (batch: LinkCall[]) => {

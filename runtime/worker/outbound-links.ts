@@ -66,9 +66,12 @@ class Link {
     const id = this.nextId++;
     const msg: LinkCall = { k: 'call', id, m: method, a: args };
     if (modelId !== undefined) msg.mm = modelId;
-    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.writer.send(msg, args);
-    return p;
+    const problem = this.writer.send(msg, args);
+    if (problem !== undefined) {
+      this.table.release(this.slot, this.gen);
+      return Promise.reject(new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`));
+    }
+    return new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
 
   private onReply(msg: LinkReply): void {

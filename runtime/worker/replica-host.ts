@@ -55,7 +55,7 @@ export class ReplicaHost {
       (m, err) => this.onCloneError(m, err),
       () => this.report.take(),
     );
-    this.fromMain = answerOver(this.writer);
+    this.fromMain = answerOver(this.writer, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
     this.inbound = new InboundLinks(start_.deployment, (call, sink) => this.runCall(call, sink));
     this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
@@ -119,13 +119,12 @@ export class ReplicaHost {
   /** A handle call no linked replica could take: the main thread's router queues and routes it. */
   private callViaMain(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
     const id = this.nextHandleCallId++;
-    return new Promise((resolve, reject) => {
-      this.handleCalls.set(id, { resolve, reject });
-      const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
-      if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
-      if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
-      this.writer.send(msg, a);
-    });
+    const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
+    if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
+    if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
+    const problem = this.writer.send(msg, a);
+    if (problem !== undefined) return Promise.reject(new BadCallError(`arguments to ${deployment}.${m}(): args${problem}`));
+    return new Promise((resolve, reject) => this.handleCalls.set(id, { resolve, reject }));
   }
 
   private onMessage(msg: ToReplica): void {

@@ -77,6 +77,13 @@ describe('direct links between replicas', () => {
     assert.deepEqual(await caller.receive(10), { type: 'Float32Array', length: 10, first: 2.5 });
   });
 
+  it('answers BAD_CALL naming the path of a class instance in arguments or results, over links and from the main thread', async () => {
+    const { sent, received } = await s.handle<Caller>('Caller').unfaithful();
+    assert.match(sent as string, /^BAD_CALL: arguments to Counted\.echo\(\): args\[0\]: an instance of Point cannot cross threads faithfully/);
+    assert.match(received as string, /^BAD_CALL: the result of a call to deployment "Counted": result\.at: an instance of Point/);
+    await assert.rejects(s.handle<Counted>('Counted').point(), /result\.at: an instance of Point/);
+  });
+
   it('fails the calls on a callee that dies with REPLICA_DIED, then links its replacement', async () => {
     const caller = s.handle<Caller>('Caller');
     const died = (await caller.crashTarget()) as { code: string; message: string };

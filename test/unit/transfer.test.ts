@@ -31,6 +31,21 @@ describe('collectTransferables', () => {
     assert.equal(collect(Array(100).fill(1)).size, 0);
   });
 
+  it('names what cannot cross threads faithfully, with its path, and collects nothing then', () => {
+    class Session {
+      #secret = 1;
+      reveal() {
+        return this.#secret;
+      }
+    }
+    const problem = (v: unknown) => collectTransferables(v, new Set());
+    assert.match(problem([1, { user: { session: new Session() } }]) ?? '', /^\[1\]\.user\.session: an instance of Session cannot cross threads faithfully/);
+    assert.match(problem([() => 1]) ?? '', /^\[0\]: a function \(anonymous\) cannot be sent between threads/);
+    assert.match(problem({ 'a-b': Symbol('s') }) ?? '', /^\["a-b"\]: a symbol cannot be sent between threads/);
+    const ok = [new Date(), /x/, new Map([[1, 2]]), new Set([1]), new Error('e'), Object.create(null), Buffer.from('b'), 1n, null];
+    assert.equal(problem(ok), undefined, 'what structured clone copies faithfully passes');
+  });
+
   it('lists a buffer shared by two views once', () => {
     const buf = new ArrayBuffer(16);
     assert.equal(collect([new Uint8Array(buf), new Uint8Array(buf)]).size, 1);
