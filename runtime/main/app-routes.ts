@@ -7,7 +7,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Packr } from 'msgpackr';
 import type { z } from 'zod';
-import { ThreadserveError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { RequestContext } from '../shared/protocol.ts';
 import type { AppSpec, Application } from './application.ts';
@@ -45,11 +45,11 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method !== 'POST') {
       void reply.header('allow', ALLOWED_METHODS);
-      throw new ThreadserveError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${route}; use ${ALLOWED_METHODS}`, 405);
+      throw codedError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${route}; use ${ALLOWED_METHODS}`);
     }
     const responseType = req.accepts().type(RESPONSE_TYPES) as string | false;
     if (responseType === false) {
-      throw new ThreadserveError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`, 406);
+      throw codedError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`);
     }
     const body = schema ? validateBody(schema, req.body) : req.body;
     const args: unknown[] = [body];
@@ -96,5 +96,5 @@ function validateBody(schema: z.ZodType, body: unknown): unknown {
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  throw new ThreadserveError('INVALID_REQUEST', `request body is invalid: ${summary}`, 400, { issues });
+  throw codedError('INVALID_REQUEST', `request body is invalid: ${summary}`, { issues });
 }

@@ -4,7 +4,8 @@
  * change, and gives each replica a slot in the deployment's shared in-flight table.
  */
 import type { Logger } from 'pino';
-import { DeploymentUnavailableError, ThreadserveError } from '../shared/errors.ts';
+import { DeploymentUnavailableError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import type { DirectCalls, TargetRef } from '../shared/protocol.ts';
@@ -90,11 +91,7 @@ export class DeploymentRunner {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       const cause = failed.reason as Error;
-      const err = new ThreadserveError(
-        'STARTUP_FAILED',
-        `deployment "${this.name}" failed to start: ${cause?.message ?? String(cause)}`,
-        500,
-      );
+      const err = codedError('STARTUP_FAILED', `deployment "${this.name}" failed to start: ${cause?.message ?? String(cause)}`);
       err.stack = `${err.stack}\nCaused by: ${cause?.stack ?? cause}`;
       throw err;
     }

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import type { Logger } from 'pino';
 import { Packr } from 'msgpackr';
 import { ThreadserveError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 import type { Application } from './application.ts';
 import { registerAppRoute } from './app-routes.ts';
 import { VERSION } from './version.ts';
@@ -56,7 +57,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     try {
       done(null, packr.unpack(body as Buffer));
     } catch (err) {
-      done(new ThreadserveError('MALFORMED_BODY', `malformed msgpack body: ${(err as Error).message}`, 400), undefined);
+      done(codedError('MALFORMED_BODY', `malformed msgpack body: ${(err as Error).message}`), undefined);
     }
   });
 

@@ -12,7 +12,8 @@
 import { AsyncResource } from 'node:async_hooks';
 import { realClock } from '../shared/clock.ts';
 import type { Clock } from '../shared/clock.ts';
-import { OptionsError, ThreadserveError } from '../shared/errors.ts';
+import { OptionsError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 import { reportEvent } from './call-context.ts';
 
 export interface BatchOptions {
@@ -226,7 +227,7 @@ export class BatchQueue<I, O> {
   private settle(batch: Waiter<I, O>[], results: unknown): void {
     if (!Array.isArray(results) || results.length !== batch.length) {
       const got = Array.isArray(results) ? `${results.length} results` : `${results === null ? 'null' : typeof results}`;
-      const err = new ThreadserveError(
+      const err = codedError(
         'BATCH_RESULT_COUNT',
         `${this.name} returned ${got} for a batch of ${batch.length} items; ` +
           'a batched method must return an array with exactly one result per item, in order',

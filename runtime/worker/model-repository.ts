@@ -10,6 +10,7 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ThreadserveError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 
 /** Letters, digits, `_`, `-`, `.`; not starting with `.` (no `..`, no hidden files); 1..128. */
 const MODEL_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
@@ -22,7 +23,7 @@ function quote(id: unknown): string {
 }
 
 function notFound(id: unknown, why: string): ThreadserveError {
-  return new ThreadserveError('MODEL_NOT_FOUND', `model ${quote(id)} not found: ${why}`, 404);
+  return codedError('MODEL_NOT_FOUND', `model ${quote(id)} not found: ${why}`);
 }
 
 /** Returns `id` when it is a plain model name; otherwise throws the 404 MODEL_NOT_FOUND error. */

@@ -16,7 +16,7 @@
  * prefer replicas that hold a request's model. Name the method with a leading `_` (e.g.
  * `_getModel`) to keep it off handles: a model cannot be sent between threads anyway.
  */
-import { ThreadserveError } from '../shared/errors.ts';
+import { codedError } from '../shared/error-codes.ts';
 import { multiplexedModelId, reportModels } from './call-context.ts';
 import { ModelCache, checkMaxModels } from './model-cache.ts';
 import { MULTIPLEXED_MARK } from '../shared/handle.ts';
@@ -79,7 +79,7 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     const id = modelId ?? multiplexedModelId();
     if (id === undefined) {
       return Promise.reject(
-        new ThreadserveError('MODEL_ID_REQUIRED', `${label} needs a model id: pass one, or send the serve_multiplexed_model_id header`, 400),
+        codedError('MODEL_ID_REQUIRED', `${label} needs a model id: pass one, or send the serve_multiplexed_model_id header`),
       );
     }
     return cacheFor(this as object).get(id) as Promise<M>;

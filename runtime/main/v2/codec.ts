@@ -5,7 +5,8 @@
  * HttpError 400 whose message names the input and what is wrong; malformed model outputs are 500.
  */
 import { z } from 'zod';
-import { HttpError, ThreadserveError } from '../../shared/errors.ts';
+import { HttpError } from '../../shared/errors.ts';
+import { codedError } from '../../shared/error-codes.ts';
 import { DATATYPES, elementSize, fromBinary, fromJson, isDatatype, toBinary, toJsonText, toOutputData } from './datatypes.ts';
 import type { TensorData } from './datatypes.ts';
 import type { V2RequestedOutput, V2Tensor } from './model-registry.ts';
@@ -67,7 +68,7 @@ function elementCount(shape: unknown, where: string, status: number): number {
   const count = ok ? shape.reduce((n: number, d: number) => n * d, 1) : NaN;
   if (!Number.isSafeInteger(count)) {
     const message = `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers with a safe element count`;
-    throw status === 400 ? bad(message) : new ThreadserveError('INVALID_OUTPUT', message, status);
+    throw status === 400 ? bad(message) : codedError('INVALID_OUTPUT', message);
   }
   return count;
 }
@@ -200,11 +201,11 @@ export function encodeInferResponse(res: InferResponse, req: Pick<DecodedRequest
   const tails: Buffer[] = [];
   for (const o of selectOutputs(res.model_name, res.outputs, req.outputs)) {
     const where = `output '${o.name}'`;
-    if (!isDatatype(o.datatype)) throw new ThreadserveError('INVALID_OUTPUT', `${where}: unknown datatype '${o.datatype}'`, 500);
+    if (!isDatatype(o.datatype)) throw codedError('INVALID_OUTPUT', `${where}: unknown datatype '${o.datatype}'`);
     const count = elementCount(o.shape, where, 500);
     const data = toOutputData(o.datatype, o.data, where);
     if (data.length !== count) {
-      throw new ThreadserveError('INVALID_OUTPUT', `${where}: data has ${data.length} elements but shape [${o.shape}] needs ${count}`, 500);
+      throw codedError('INVALID_OUTPUT', `${where}: data has ${data.length} elements but shape [${o.shape}] needs ${count}`);
     }
     const flag = perOutput.get(o.name);
     const head = { name: o.name, datatype: o.datatype, shape: o.shape };

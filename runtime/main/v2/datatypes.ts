@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { HttpError, ThreadserveError } from '../../shared/errors.ts';
+import { codedError } from '../../shared/error-codes.ts';
 import { floatToHalf, halfToFloat, shortestText } from '../../shared/float16.ts';
 
 export type TypedArray =
@@ -146,7 +147,7 @@ function bytesFromBinary(bytes: Buffer, count: number, where: string): string[] 
 }
 
 function outputError(where: string, message: string): ThreadserveError {
-  return new ThreadserveError('INVALID_OUTPUT', `${where}: ${message}`, 500);
+  return codedError('INVALID_OUTPUT', `${where}: ${message}`);
 }
 
 /** Brings model output data to the datatype's typed array (BOOL: 0/1 bytes); BYTES stay elements. */
@@ -209,5 +210,5 @@ export function toJsonText(dt: string, data: OutputData): string {
 }
 
 function assertLittleEndian(): void {
-  if (!LITTLE_ENDIAN) throw new ThreadserveError('UNSUPPORTED', 'binary tensor data needs a little-endian host', 501);
+  if (!LITTLE_ENDIAN) throw codedError('UNSUPPORTED', 'binary tensor data needs a little-endian host');
 }

@@ -6,7 +6,7 @@
  * router prefers a replica that already holds that model. Calls go through the deployment's
  * router like any handle call: limits, backpressure and replica choice apply to V2 traffic.
  */
-import { ThreadserveError } from '../../shared/errors.ts';
+import { codedError } from '../../shared/error-codes.ts';
 import type { CallOptions } from '../../shared/handle.ts';
 import type { Application } from '../application.ts';
 import type { ModelRegistry, V2InferRequest, V2InferResult, V2ModelIndexEntry, V2ModelMetadata, V2Tensor } from './model-registry.ts';
@@ -47,7 +47,7 @@ export class DeploymentModelRegistry implements ModelRegistry {
     // answers 404 itself when its repository has no such model.
     const repo = this.multiplexed[0];
     if (repo !== undefined) return { deployment: repo, options: { multiplexedModelId: name } };
-    throw new ThreadserveError('NOT_FOUND', `unknown model "${name}"; served models: ${this.models.join(', ') || 'none'}`, 404);
+    throw codedError('NOT_FOUND', `unknown model "${name}"; served models: ${this.models.join(', ') || 'none'}`);
   }
 
   private async versions(t: Target): Promise<string[]> {
@@ -59,7 +59,7 @@ export class DeploymentModelRegistry implements ModelRegistry {
     if (version === undefined) return;
     const versions = await this.versions(t);
     if (!versions.includes(version)) {
-      throw new ThreadserveError('NOT_FOUND', `model "${model}" has no version "${version}"; versions: ${versions.join(', ')}`, 404);
+      throw codedError('NOT_FOUND', `model "${model}" has no version "${version}"; versions: ${versions.join(', ')}`);
     }
   }
 
@@ -86,7 +86,7 @@ export class DeploymentModelRegistry implements ModelRegistry {
     const info = (await this.app.call(t.deployment, 'metadata', [], t.options)) as ModelInfo;
     const versions = info.versions ?? [DEFAULT_VERSION];
     if (version !== undefined && !versions.includes(version)) {
-      throw new ThreadserveError('NOT_FOUND', `model "${model}" has no version "${version}"; versions: ${versions.join(', ')}`, 404);
+      throw codedError('NOT_FOUND', `model "${model}" has no version "${version}"; versions: ${versions.join(', ')}`);
     }
     return { name: model, versions, platform: info.platform ?? 'threadserve', inputs: info.inputs, outputs: info.outputs };
   }
