@@ -17,8 +17,9 @@ export {
 } from './shared/errors.ts';
 export { replicaContext } from './worker/replica-context.ts';
 export { multiplexedModelId } from './worker/call-context.ts';
-export { batch, batchQueueOf } from './worker/batching.ts';
-export type { Batch, BatchOptions, BatchOptionsInput } from './worker/batching.ts';
+export { batch, batchQueueOf, BatchQueue, realClock } from './worker/batching.ts';
+export type { Batch, BatchOptions, BatchOptionsInput, BatchHandler, Clock } from './worker/batching.ts';
+export { floatToHalf, halfToFloat } from './shared/float16.ts';
 export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';
 export type { ModelCache, ModelCacheStats } from './worker/model-cache.ts';
 export { safeModelId, modelPath } from './worker/model-repository.ts';

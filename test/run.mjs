@@ -23,7 +23,13 @@ if (files.length === 0) {
   console.error(`no test files match ${only.join(' ')}`);
   process.exit(1);
 }
-// Type-check first: bind() argument checks and @ts-expect-error lines are part of the suite.
+// Lint the import layering first (eslint.config.js), then type-check: bind() argument checks
+// and @ts-expect-error lines are part of the suite.
+const lint = spawnSync(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { cwd: root, stdio: 'inherit' });
+if (lint.status !== 0) {
+  console.error('lint failed');
+  process.exit(lint.status ?? 1);
+}
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { cwd: root, stdio: 'inherit' });
 if (tsc.status !== 0) {
   console.error('type-check failed');

@@ -21,9 +21,8 @@ import { checkInputs, v2Datatype } from './tensor-check.ts';
 import type { CheckedInput, TensorInput } from './tensor-check.ts';
 import { splitOutputs, stackRequests } from './stacking.ts';
 import type { OutputTensor } from './stacking.ts';
-import { BatchQueue } from '../../runtime/worker/batch-queue.ts';
-import type { BatchOptionsInput } from '../../runtime/worker/batch-queue.ts';
-import { realClock } from '../../runtime/shared/clock.ts';
+import { BatchQueue, realClock } from 'threadserve';
+import type { BatchOptionsInput } from 'threadserve';
 
 interface BatchItem {
   inputs: Record<string, CheckedInput>;

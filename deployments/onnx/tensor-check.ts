@@ -18,7 +18,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { HttpError } from 'threadserve';
-import { floatToHalf } from '../../runtime/shared/float16.ts';
+import { floatToHalf } from 'threadserve';
 
 export const V2_DATATYPES = [
   'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
