@@ -1,7 +1,8 @@
 /**
  * Handles: typed proxies to a deployment. `Handle<T>` exposes T's methods as async calls; the
- * same proxy shape is built on the main thread (calls go to the router) and inside replicas
- * (calls go over the replica's port to the main thread's router).
+ * same proxy shape is built on the main thread (calls go to the deployment's router) and inside
+ * replicas (calls go over direct links to the target's replicas, or to the main thread's
+ * router when none has room: worker/outbound-links.ts).
  */
 import type { PerItem } from './batch-types.ts';
 import { BadCallError } from './errors.ts';
