@@ -20,8 +20,6 @@ export class ReplicaLinks {
   private readonly accepting = new Map<string, Set<Replica>>();
   /** Replicas whose thread is alive (running or draining), per deployment: they hear of every change. */
   private readonly alive = new Map<string, Set<Replica>>();
-  /** Links made since start (for /-/status and tests). */
-  linksMade = 0;
 
   /** `targetsOf`: for each deployment, the deployments it holds handles to. */
   constructor(private readonly targetsOf: ReadonlyMap<string, readonly string[]>) {
@@ -69,7 +67,6 @@ export class ReplicaLinks {
     const { slot, gen } = callee.spec.slot;
     callee.post({ k: 'linkIn', port: port2 }, port2);
     caller.post({ k: 'link', d: target, r: callee.id, s: slot, g: gen, port: port1 }, port1);
-    this.linksMade++;
   }
 
   private set(map: Map<string, Set<Replica>>, deployment: string): Set<Replica> {

@@ -131,8 +131,6 @@ export class TargetRouter {
   private retiring = new Set<Link>();
   private readonly table: SlotTable;
   private readonly maxOngoing: number;
-  /** Calls this router sent to the main thread's queue (no linked replica had room). */
-  viaMain = 0;
 
   constructor(
     readonly deployment: string,
@@ -147,10 +145,7 @@ export class TargetRouter {
   readonly call: HandleCall = (method, args, options) => {
     const modelId = options.multiplexedModelId;
     const link = this.admit(modelId);
-    if (!link) {
-      this.viaMain++;
-      return this.toMain(method, args, options);
-    }
+    if (!link) return this.toMain(method, args, options);
     const t0 = performance.now();
     const p = link.call(method, args, modelId).then(
       (v) => {
@@ -198,10 +193,6 @@ export class TargetRouter {
     gone.retire(died);
     if (gone.idle || died !== undefined) this.retiring.delete(gone);
     else this.retiring.add(gone);
-  }
-
-  get linkCount(): number {
-    return this.links.length;
   }
 
   closeAll(): void {
