@@ -11,7 +11,7 @@ import { BackpressureError, DeploymentUnavailableError } from '../shared/errors.
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import type { Random } from '../shared/replica-choice.ts';
 import type { CallObserver } from './metrics.ts';
-import type { Replica } from './replica.ts';
+import type { ModelCandidate } from '../shared/replica-choice.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { SlotTable } from '../shared/slot-table.ts';
 
@@ -22,6 +22,20 @@ interface Queued {
   enqueuedAt: number;
   resolve(v: unknown): void;
   reject(e: Error): void;
+}
+
+/**
+ * What the router needs of a replica (Ray's request router sees a RunningReplica the same
+ * way): its in-flight count and held models to choose by, a way to admit one call on its
+ * shared slot, and a way to send it. Starting, health and draining are the runner's business.
+ */
+export interface RoutableReplica extends ModelCandidate {
+  /** Takes one of the replica's slots for a call; false when it is full or no longer takes calls. */
+  tryAcquire(maxOngoing: number): boolean;
+  /** Sends a call admitted with tryAcquire(). */
+  call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
+  /** The replica is about to load this multiplexed model (until it reports its models). */
+  expectModel(modelId: string): void;
 }
 
 export interface RouterStats {
@@ -41,7 +55,7 @@ const ADMIT_ATTEMPTS = 4;
 const IDLE_POLL_MS = 10;
 
 export class Router {
-  private replicas: Replica[] = [];
+  private replicas: RoutableReplica[] = [];
   private queue: Queued[] = [];
   private queueHead = 0;
   private closed = false;
@@ -70,12 +84,12 @@ export class Router {
   }
 
   /** Replicas that take calls; a replica is added once it is running. */
-  add(replica: Replica): void {
+  add(replica: RoutableReplica): void {
     this.replicas.push(replica);
     this.pump();
   }
 
-  remove(replica: Replica): void {
+  remove(replica: RoutableReplica): void {
     this.replicas = this.replicas.filter((r) => r !== replica);
     this.notifyIdle();
   }
@@ -154,7 +168,7 @@ export class Router {
   }
 
   /** A replica with room, its slot already taken for the call; undefined when all are full. */
-  private admit(modelId: string | undefined): Replica | undefined {
+  private admit(modelId: string | undefined): RoutableReplica | undefined {
     for (let attempt = 0; attempt < ADMIT_ATTEMPTS; attempt++) {
       const i =
         modelId === undefined

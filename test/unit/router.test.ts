@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BackpressureError } from '../../runtime/shared/errors.ts';
 import { Router } from '../../runtime/main/router.ts';
-import type { Replica } from '../../runtime/main/replica.ts';
+import type { RoutableReplica } from '../../runtime/main/router.ts';
 import { SlotTable } from '../../runtime/shared/slot-table.ts';
 
 /** A replica on a slot of a real shared table; the test answers its calls by hand. */
-class FakeReplica {
+class FakeReplica implements RoutableReplica {
   readonly calls: Array<{ method: string; args: unknown[]; resolve(v: unknown): void }> = [];
   constructor(
     readonly id: string,
@@ -23,6 +23,7 @@ class FakeReplica {
   tryAcquire(max: number) {
     return this.table.tryAcquire(this.slot, 1, max);
   }
+  readonly models = new Set<string>();
   expectModel() {}
   call(method: string, args: unknown[]) {
     return new Promise((resolve) => {
@@ -43,7 +44,7 @@ function setup(maxOngoing: number, maxQueued: number, n = 1) {
   const table = SlotTable.create(8);
   const router: Router = new Router('D', maxOngoing, maxQueued, table, undefined, () => 0);
   const fakes = Array.from({ length: n }, (_, i) => new FakeReplica(`D#${i}`, () => router, table, i));
-  for (const f of fakes) router.add(f as unknown as Replica);
+  for (const f of fakes) router.add(f);
   return { router, fakes, table };
 }
 
@@ -82,7 +83,7 @@ describe('Router', () => {
     assert.equal(router.queued, 1);
     assert.equal(table.queued, 1, 'the queue length is published to every caller');
     const f = new FakeReplica('D#0', () => router, table, 0);
-    router.add(f as unknown as Replica);
+    router.add(f);
     assert.equal(table.queued, 0);
     f.calls[0]!.resolve('done');
     assert.equal(await p, 'done');
