@@ -15,9 +15,9 @@ import {
   BadCallError,
   DeploymentUnavailableError,
   ReplicaDiedError,
-  deserializeError,
   serializeError,
 } from '../shared/errors.ts';
+import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import { withTimeout } from '../shared/timeout.ts';
@@ -47,13 +47,6 @@ export interface ReplicaEvents {
   onHandleCall(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown>;
 }
 
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-  /** User calls count against maxOngoingRequests; health checks and reconfigures do not. */
-  counted: boolean;
-}
-
 export class Replica {
   state: ReplicaState = 'starting';
   methods: readonly string[] = [];
@@ -63,8 +56,8 @@ export class Replica {
   private pool: Piscina | undefined;
   private port: MessagePort | undefined;
   private writer: PortWriter<ToReplica> | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  /** Tagged true for user calls (counted on the slot), false for health checks and reconfigures. */
+  private readonly pending = new PendingCalls<boolean>();
   private lifetime: Promise<unknown> | undefined;
   private readonly table: SlotTable;
   /** Why the replica stopped with calls in flight (died, or cut at the drain timeout); undefined if it did not. */
@@ -150,7 +143,7 @@ export class Replica {
       this.table.release(this.spec.slot.slot, this.spec.slot.gen);
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
-    const id = this.nextId++;
+    const id = this.pending.id();
     const msg: ToReplica = { k: 'call', id, m: method, a: args };
     if (options.multiplexedModelId !== undefined) msg.mm = options.multiplexedModelId;
     const problem = this.writer!.send(msg, args);
@@ -158,26 +151,25 @@ export class Replica {
       this.table.release(this.spec.slot.slot, this.spec.slot.gen);
       return Promise.reject(new BadCallError(`arguments to ${this.spec.deployment}.${method}(): args${problem}`));
     }
-    const p = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, counted: true }));
+    const p = this.pending.wait(id, true);
     const { timeoutS } = options;
     return timeoutS === undefined ? p : withTimeout(p, timeoutS, `${this.spec.deployment}.${method}()`);
   }
 
   /** Runs the instance's checkHealth() (if any), failing after `timeoutS`. */
   checkHealth(timeoutS: number): Promise<void> {
-    return this.control({ k: 'health', id: this.nextId++ }, timeoutS, 'health check').then(() => undefined);
+    return this.control({ k: 'health', id: this.pending.id() }, timeoutS, 'health check').then(() => undefined);
   }
 
   reconfigure(cfg: unknown, timeoutS: number): Promise<void> {
-    return this.control({ k: 'reconf', id: this.nextId++, cfg }, timeoutS, 'reconfigure').then(() => undefined);
+    return this.control({ k: 'reconf', id: this.pending.id(), cfg }, timeoutS, 'reconfigure').then(() => undefined);
   }
 
   private control(msg: ToReplica & { id: number }, timeoutS: number, what: string): Promise<unknown> {
     if (this.state !== 'running') return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     const problem = this.writer!.send(msg, msg);
     if (problem !== undefined) return Promise.reject(new BadCallError(`${what} of replica ${this.id}: message${problem}`));
-    const p = new Promise<unknown>((resolve, reject) => this.pending.set(msg.id, { resolve, reject, counted: false }));
-    return withTimeout(p, timeoutS, `${what} of replica ${this.id}`);
+    return withTimeout(this.pending.wait(msg.id, false), timeoutS, `${what} of replica ${this.id}`);
   }
 
   /**
@@ -199,19 +191,14 @@ export class Replica {
     } else if (this.pending.size > 0) {
       this.failure = `deployment "${this.spec.deployment}": replica ${this.id} died while draining`;
     }
-    if (this.failure !== undefined) this.failPending(new ReplicaDiedError(this.failure));
+    if (this.failure !== undefined) this.pending.rejectAll(new ReplicaDiedError(this.failure));
     this.state = 'stopped';
     await this.destroyPool();
   }
 
   private onMessage(msg: FromReplica): void {
     if (msg.k === 'res') {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.v);
-      else p.reject(deserializeError(msg.e));
-      if (p.counted) this.events.onSlotFree(this);
+      if (this.pending.settle(msg)?.tag) this.events.onSlotFree(this);
     } else if (msg.k === 'free') {
       this.events.onSlotFree(this);
     } else if (msg.k === 'served') {
@@ -235,11 +222,9 @@ export class Replica {
 
   private onCloneError(m: ToReplica, err: Error): void {
     if (m.k !== 'call') return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
+    const failed = new BadCallError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
+    if (!this.pending.reject(m.id, failed)) return;
     this.table.release(this.spec.slot.slot, this.spec.slot.gen);
-    p.reject(new BadCallError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
     this.events.onSlotFree(this);
   }
 
@@ -250,7 +235,7 @@ export class Replica {
     this.takeWaitingAnswers();
     const cause = err ?? new Error('the replica task returned');
     this.failure = `deployment "${this.spec.deployment}": replica ${this.id} died (${cause.message})`;
-    this.failPending(new ReplicaDiedError(this.failure));
+    this.pending.rejectAll(new ReplicaDiedError(this.failure));
     void this.destroyPool();
     this.events.onDied(this, cause);
   }
@@ -262,12 +247,6 @@ export class Replica {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
       for (const msg of m.message as FromReplica[]) if (msg.k === 'res') this.onMessage(msg);
     }
-  }
-
-  private failPending(err: Error): void {
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of pending) p.reject(err);
   }
 
   private async destroyPool(): Promise<void> {

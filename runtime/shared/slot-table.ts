@@ -24,8 +24,6 @@ const GEN_MASK = 0x3fff;
 
 /** How many replicas one deployment can have alive at once (running, starting or draining). */
 export const MAX_SLOTS = 1024;
-/** The most calls one replica can have in flight, whatever maxOngoingRequests says. */
-export const MAX_COUNT = COUNT_MASK;
 
 export class SlotTable {
   readonly words: Int32Array;

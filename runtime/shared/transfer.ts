@@ -12,7 +12,7 @@ const MAX_DEPTH = 8;
  * Objects structured clone copies faithfully besides plain objects and arrays. Errors are
  * cloned as errors (name, message, stack). Anything else with a prototype of its own is a
  * class instance: the clone would keep its own fields and silently drop its class, methods and
- * #private fields, so the call fails with BAD_CALL instead (see sendProblem).
+ * #private fields, so the call fails with BAD_CALL instead (PortWriter.send reports it).
  */
 const CLONEABLE_PROTOTYPES = new Set<unknown>(
   [Date, RegExp, Map, Set, DataView, Boolean, Number, String, SharedArrayBuffer].map((c) => c.prototype),

@@ -17,7 +17,8 @@
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { BadCallError, ReplicaDiedError, deserializeError } from '../shared/errors.ts';
+import { BadCallError, ReplicaDiedError } from '../shared/errors.ts';
+import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions, HandleCall } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { DirectCalls, FromReplica, LinkCall, LinkReply, TargetRef } from '../shared/protocol.ts';
@@ -28,18 +29,12 @@ import { withTimeout } from '../shared/timeout.ts';
 /** Compare-and-swap races lost before the call goes to the main thread's queue instead. */
 const ADMIT_ATTEMPTS = 4;
 
-interface Pending {
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-}
-
 /** One direct link to one replica of the target deployment. */
 class Link {
   models = new Set<string>();
   closing = false;
   private closed = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingCalls();
   private readonly writer: PortWriter<LinkCall>;
 
   constructor(
@@ -63,7 +58,7 @@ class Link {
 
   /** Sends a call that was already admitted on this replica's slot. */
   call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
-    const id = this.nextId++;
+    const id = this.pending.id();
     const msg: LinkCall = { k: 'call', id, m: method, a: args };
     if (modelId !== undefined) msg.mm = modelId;
     const problem = this.writer.send(msg, args);
@@ -71,7 +66,7 @@ class Link {
       this.table.release(this.slot, this.gen);
       return Promise.reject(new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`));
     }
-    return new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    return this.pending.wait(id, undefined);
   }
 
   private onReply(msg: LinkReply): void {
@@ -79,21 +74,14 @@ class Link {
       this.models = new Set(msg.ids);
       return;
     }
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.v);
-    else p.reject(deserializeError(msg.e));
+    if (!this.pending.settle(msg)) return;
     if (this.closing && this.pending.size === 0 && !this.closed) this.close();
   }
 
   /** The arguments could not be sent: the callee never saw the call, so its slot is given back here. */
   private onCloneError(m: LinkCall, err: Error): void {
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    this.table.release(this.slot, this.gen);
-    p.reject(new BadCallError(`arguments to ${this.deployment}.${m.m}() cannot be sent between threads: ${err.message}`));
+    const failed = new BadCallError(`arguments to ${this.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
+    if (this.pending.reject(m.id, failed)) this.table.release(this.slot, this.gen);
   }
 
   /** No new calls; the link closes once the calls in flight are answered (or at once, failing them, if `died`). */
@@ -105,10 +93,7 @@ class Link {
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         for (const reply of m.message as LinkReply[]) this.onReply(reply);
       }
-      const err = new ReplicaDiedError(died);
-      const pending = [...this.pending.values()];
-      this.pending.clear();
-      for (const p of pending) p.reject(err);
+      this.pending.rejectAll(new ReplicaDiedError(died));
     }
     if (this.pending.size === 0) this.close();
   }

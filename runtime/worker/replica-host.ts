@@ -5,7 +5,8 @@
  * (outbound-links.ts), or to the main thread's router when none has room.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { BadCallError, deserializeError, serializeError } from '../shared/errors.ts';
+import { BadCallError } from '../shared/errors.ts';
+import { PendingCalls } from '../shared/pending-calls.ts';
 import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
@@ -38,8 +39,8 @@ export class ReplicaHost {
   private leases = false;
   private inFlight = 0;
   private draining = false;
-  private nextHandleCallId = 1;
-  private readonly handleCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** The instance's handle calls that the main thread relays (no linked replica had room). */
+  private readonly relayed = new PendingCalls();
   /** This deployment's in-flight table: every counted call is released here when it finishes. */
   private readonly table: SlotTable;
   private readonly inbound: InboundLinks;
@@ -118,13 +119,13 @@ export class ReplicaHost {
 
   /** A handle call no linked replica could take: the main thread's router queues and routes it. */
   private callViaMain(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
-    const id = this.nextHandleCallId++;
+    const id = this.relayed.id();
     const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
     if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
     if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
     const problem = this.writer.send(msg, a);
     if (problem !== undefined) return Promise.reject(new BadCallError(`arguments to ${deployment}.${m}(): args${problem}`));
-    return new Promise((resolve, reject) => this.handleCalls.set(id, { resolve, reject }));
+    return this.relayed.wait(id, undefined);
   }
 
   private onMessage(msg: ToReplica): void {
@@ -132,14 +133,9 @@ export class ReplicaHost {
       case 'call':
         this.runCall(msg, this.fromMain);
         return;
-      case 'hres': {
-        const pending = this.handleCalls.get(msg.id);
-        if (!pending) return;
-        this.handleCalls.delete(msg.id);
-        if (msg.ok) pending.resolve(msg.v);
-        else pending.reject(deserializeError(msg.e));
+      case 'hres':
+        this.relayed.settle(msg);
         return;
-      }
       case 'link': {
         const router = this.routers.get(msg.d);
         if (router) router.link(msg.r, msg.s, msg.g, msg.port);
@@ -249,9 +245,7 @@ export class ReplicaHost {
     if (m.k === 'res') {
       failUncloneableResult(this.start_.deployment, () => this.writer)(m, err);
     } else if (m.k === 'hcall') {
-      const pending = this.handleCalls.get(m.id);
-      this.handleCalls.delete(m.id);
-      pending?.reject(new BadCallError(`arguments to ${m.d}.${m.m}() cannot be sent between threads: ${err.message}`));
+      this.relayed.reject(m.id, new BadCallError(`arguments to ${m.d}.${m.m}() cannot be sent between threads: ${err.message}`));
     }
   }
 

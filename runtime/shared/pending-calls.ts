@@ -1,0 +1,63 @@
+/**
+ * Calls sent to another thread and waiting for their answers, by id: the main thread's side of
+ * a replica, a caller's side of a direct link, and a replica's calls relayed by the main
+ * thread all keep one of these. An answer carries the error serialized (errors.ts).
+ */
+import { deserializeError } from './errors.ts';
+import type { SerializedError } from './errors.ts';
+
+export type Answer = { id: number; ok: true; v: unknown } | { id: number; ok: false; e: SerializedError };
+
+interface Waiting<X> {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  tag: X;
+}
+
+export class PendingCalls<X = undefined> {
+  private next = 1;
+  private readonly waiting = new Map<number, Waiting<X>>();
+
+  /** A fresh call id. */
+  id(): number {
+    return this.next++;
+  }
+
+  /** Waits for the answer to call `id`; `tag` comes back from settle(). */
+  wait(id: number, tag: X): Promise<unknown> {
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject, tag }));
+  }
+
+  /** Settles the call an answer is for; returns its tag, or undefined for an unknown id. */
+  settle(answer: Answer): { tag: X } | undefined {
+    const w = this.take(answer.id);
+    if (!w) return undefined;
+    if (answer.ok) w.resolve(answer.v);
+    else w.reject(deserializeError(answer.e));
+    return w;
+  }
+
+  /** Fails one call; returns its tag, or undefined for an unknown id. */
+  reject(id: number, err: Error): { tag: X } | undefined {
+    const w = this.take(id);
+    w?.reject(err);
+    return w;
+  }
+
+  /** Fails every call still waiting. */
+  rejectAll(err: Error): void {
+    const all = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of all) w.reject(err);
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  private take(id: number): Waiting<X> | undefined {
+    const w = this.waiting.get(id);
+    if (w) this.waiting.delete(id);
+    return w;
+  }
+}
