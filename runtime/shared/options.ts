@@ -31,7 +31,8 @@ export const deploymentOptionsSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a non-empty name of letters, digits, "_", "-" or "."' })
     .optional(),
   numReplicas: positiveInt().default(1),
-  maxOngoingRequests: positiveInt().default(5),
+  // In-flight counts live in 16 bits of a shared word (slot-table.ts).
+  maxOngoingRequests: positiveInt('an integer from 1 to 65535').max(65535, { error: 'must be an integer from 1 to 65535' }).default(5),
   maxQueuedRequests: z
     .number({ error: 'must be -1 (no limit) or a non-negative integer' })
     .int({ error: 'must be -1 (no limit) or a non-negative integer' })

@@ -21,6 +21,7 @@ const COUNT_MASK = 0xffff;
 const CLOSED = 1 << 16;
 const GEN_SHIFT = 17;
 const GEN_MASK = 0x3fff;
+// maxOngoingRequests is validated to at most COUNT_MASK (options.ts), so a count never reaches the closed bit.
 
 /** How many replicas one deployment can have alive at once (running, starting or draining). */
 export const MAX_SLOTS = 1024;

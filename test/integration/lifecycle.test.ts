@@ -33,7 +33,7 @@ describe('start-up', () => {
     assert.ok(performance.now() - t0 < 200);
     await assert.rejects(
       serve.run(deployment(Preprocess, { maxOngoingRequests: 1.5, bogus: true } as never).bind(), { listen: false }),
-      /deployment "Preprocess": unknown option "bogus"\ndeployment "Preprocess": maxOngoingRequests must be a positive integer, got 1.5|deployment "Preprocess": maxOngoingRequests must be a positive integer, got 1.5\ndeployment "Preprocess": unknown option "bogus"/,
+      /deployment "Preprocess": unknown option "bogus"\ndeployment "Preprocess": maxOngoingRequests must be an integer from 1 to 65535, got 1.5|deployment "Preprocess": maxOngoingRequests must be an integer from 1 to 65535, got 1.5\ndeployment "Preprocess": unknown option "bogus"/,
     );
     await assert.rejects(serve.run(bind(Echo), { port: 70000 } as never), /serve: port must be an integer port from 0 to 65535, got 70000/);
   });

@@ -19,7 +19,8 @@ describe('deployment options', () => {
   it('names the deployment, the option and the value in each error', () => {
     const cases: Array<[unknown, string]> = [
       [{ numReplicas: 0 }, 'deployment "Pre": numReplicas must be a positive integer, got 0'],
-      [{ maxOngoingRequests: 'many' }, 'deployment "Pre": maxOngoingRequests must be a positive integer, got "many"'],
+      [{ maxOngoingRequests: 'many' }, 'deployment "Pre": maxOngoingRequests must be an integer from 1 to 65535, got "many"'],
+      [{ maxOngoingRequests: 70000 }, 'deployment "Pre": maxOngoingRequests must be an integer from 1 to 65535, got 70000'],
       [{ maxQueuedRequests: -2 }, 'deployment "Pre": maxQueuedRequests must be -1 (no limit) or a non-negative integer, got -2'],
       [{ route: 'classify' }, 'deployment "Pre": route must be a path starting with "/", got "classify"'],
       [{ healthCheckPeriodS: 0 }, 'deployment "Pre": healthCheckPeriodS must be a positive number of seconds, got 0'],
