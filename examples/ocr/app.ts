@@ -13,8 +13,8 @@ const options = { maxPixels: 4096 * 4096 };
 export const grouped = OcrGrouped.bind(options);
 
 // The recogniser does ~70% of the work: with one replica of each model the pipeline runs at
-// the recogniser's speed (0.75x grouped on 2 cores); two recogniser replicas match grouped
-// N=2 (1.02x in bench:ocr) while holding one detector copy instead of two.
+// the recogniser's speed (0.75-0.81x grouped on 2 cores); two recogniser replicas come close to
+// grouped N=2 (0.96-1.02x in bench:ocr) while holding one detector copy instead of two.
 export const separated = OcrIngress.bind(
   OcrPre.bind(options),
   OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det }),
