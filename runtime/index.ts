@@ -25,6 +25,7 @@ export type { ModelCache, ModelCacheStats } from './worker/model-cache.ts';
 export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
+export { GRPC_PROTO_PATH } from './main/grpc/proto-path.ts';
 
 import { isMainThread } from 'node:worker_threads';
 import type { run as Run } from './main/serve.ts';

@@ -1,0 +1,154 @@
+/**
+ * The Open Inference Protocol over gRPC: `inference.GRPCInferenceService` and the standard
+ * `grpc.health.v1.Health`, on a port of their own, over the same ModelRegistry as the REST
+ * routes (so every model deployment and every multiplexed model id is reachable, and calls go
+ * through the deployments' routers with their limits and backpressure).
+ *
+ * A client that gives up (its deadline passes, or it cancels) aborts the call's signal: a call
+ * still queued in a router leaves the queue and never runs. Shutdown stops taking calls
+ * (UNAVAILABLE), lets running ones finish up to the grace period, then cuts the rest.
+ */
+import { Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { ServingStatus } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { HttpError } from '../../shared/errors.ts';
+import { normalizeShapes } from '../v2/plugin.ts';
+import type { ModelRegistry } from '../v2/model-registry.ts';
+import { loadInferenceService, SERVICE_NAME } from './proto.ts';
+import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './proto.ts';
+import { toStatus } from './status.ts';
+import { decodeModelInfer, encodeModelInfer } from './tensors.ts';
+
+export interface GrpcServerOptions {
+  host: string;
+  /** 0: a free port, chosen by the system. */
+  port: number;
+  /** Largest request or response message, in bytes; larger ones fail with RESOURCE_EXHAUSTED. */
+  maxMessageBytes: number;
+  serverVersion: string;
+  /** Whether every replica runs (the health service's answer follows it). */
+  ready(): boolean;
+}
+
+/** How often the health service looks at readiness (its Watch streams hear of changes). */
+const HEALTH_POLL_MS = 1000;
+
+type Handler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res>;
+
+export class GrpcInferenceServer {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+  private healthTimer: NodeJS.Timeout | undefined;
+  private servingStatus: ServingStatus = 'NOT_SERVING';
+  private closing = false;
+  private readonly running = new Set<Promise<unknown>>();
+  /** The port bound (the system's choice when 0 was asked for). */
+  port = 0;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly opts: GrpcServerOptions,
+    private readonly log: Logger,
+  ) {
+    this.server = new Server({
+      'grpc.max_receive_message_length': opts.maxMessageBytes,
+      'grpc.max_send_message_length': opts.maxMessageBytes,
+    });
+    this.server.addService(loadInferenceService(), this.implementation());
+    this.health.addToServer(this.server);
+  }
+
+  async listen(): Promise<string> {
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+    this.refreshHealth();
+    this.healthTimer = setInterval(() => this.refreshHealth(), HEALTH_POLL_MS).unref();
+    return `${host}:${this.port}`;
+  }
+
+  private refreshHealth(): void {
+    const next: ServingStatus = !this.closing && this.opts.ready() ? 'SERVING' : 'NOT_SERVING';
+    if (next === this.servingStatus) return;
+    this.servingStatus = next;
+    this.health.setStatus('', next);
+    this.health.setStatus(SERVICE_NAME, next);
+  }
+
+  /** Wraps a handler: shutdown refusal, the client's cancellation as a signal, errors as statuses, draining. */
+  private unary<Req, Res>(name: string, handler: Handler<Req, Res>) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      if (this.closing) {
+        callback({ code: Status.UNAVAILABLE, details: 'the server is shutting down' });
+        return;
+      }
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort(new HttpError(499, `${name}: the client cancelled the call or its deadline passed`)));
+      const done = handler(call.request, abort.signal).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const status = toStatus(err);
+          if (status.code === Status.INTERNAL) this.log.error({ err }, `gRPC ${name} failed`);
+          callback(status);
+        },
+      );
+      this.running.add(done);
+      void done.finally(() => this.running.delete(done));
+    };
+  }
+
+  private implementation(): UntypedServiceImplementation {
+    const { registry } = this;
+    const model = (r: ModelRef) => {
+      if (r.name === '') throw new HttpError(400, 'model name is empty');
+      return { name: r.name, version: r.version === '' ? undefined : r.version };
+    };
+    return {
+      ServerLive: this.unary('ServerLive', async () => ({ live: true })),
+      ServerReady: this.unary('ServerReady', async () => ({ ready: !this.closing && registry.serverReady() })),
+      ServerMetadata: this.unary('ServerMetadata', async () => ({ name: 'threadserve', version: this.opts.serverVersion, extensions: [] })),
+      ModelReady: this.unary('ModelReady', async (r: ModelRef) => {
+        const { name, version } = model(r);
+        return { ready: await registry.ready(name, version) };
+      }),
+      ModelMetadata: this.unary('ModelMetadata', async (r: ModelRef): Promise<ModelMetadataResponse> => {
+        const { name, version } = model(r);
+        const m = await registry.metadata(name, version);
+        return { name: m.name, versions: m.versions, platform: m.platform, inputs: normalizeShapes(m.inputs), outputs: normalizeShapes(m.outputs) };
+      }),
+      ModelInfer: this.unary('ModelInfer', async (r: ModelInferRequest, signal): Promise<ModelInferResponse> => {
+        const { name, version } = model({ name: r.model_name, version: r.model_version });
+        const request = decodeModelInfer(r);
+        const result = await registry.infer(name, version, request, signal);
+        return encodeModelInfer(name, version, request, result, r.raw_input_contents.length > 0);
+      }),
+    };
+  }
+
+  /** Refuses new calls, waits for running ones up to `graceS`, then closes every connection. */
+  async close(graceS: number): Promise<void> {
+    this.closing = true;
+    clearInterval(this.healthTimer);
+    this.refreshHealth();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = Promise.all([...this.running]).then(() => true);
+    const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), graceS * 1000)));
+    const inTime = await Promise.race([drained, late]);
+    clearTimeout(timer);
+    if (!inTime) this.log.warn(`gRPC: ${this.running.size} calls still running after the ${graceS}s graceful shutdown timeout; closing their connections`);
+    // Answers are written by now (or abandoned): end the connections.
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, inTime ? 1000 : 0);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}
