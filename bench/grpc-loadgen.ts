@@ -32,6 +32,8 @@ export interface GrpcLoadResult {
   requests: number;
   /** Answers over the whole run, warm-up included (what the server's CPU time was spent on). */
   allRequests: number;
+  /** The load generator's own CPU µs per answer (the client's cost). */
+  clientCpuUs: number;
   rps: number;
   latencyMs: LatencySummary;
   errors: number;
@@ -129,6 +131,7 @@ async function caller(): Promise<void> {
   }
 }
 
+const cpu0 = process.cpuUsage();
 const callers = Array.from({ length: spec.concurrency }, caller);
 await new Promise((r) => setTimeout(r, spec.warmupS * 1000));
 measuring = true;
@@ -138,6 +141,8 @@ measuring = false;
 const elapsedS = (performance.now() - t0) / 1000;
 stop = true;
 await Promise.all(callers);
-const result: GrpcLoadResult = { requests: samples.length, allRequests, rps: samples.length / elapsedS, latencyMs: summarize(samples), errors, ...(firstError && { firstError }) };
+const used = process.cpuUsage(cpu0);
+const clientCpuUs = (used.user + used.system) / allRequests;
+const result: GrpcLoadResult = { requests: samples.length, allRequests, clientCpuUs, rps: samples.length / elapsedS, latencyMs: summarize(samples), errors, ...(firstError && { firstError }) };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -40,7 +40,7 @@ try {
         const cpuUs = ((cpuSeconds(server.pid) - cpu0) / r.allRequests) * 1e6;
         if (r.errors > 0) throw new Error(`${protocol} ${p.payload}: ${r.errors} errors, first: ${r.firstError}`);
         const key = `${p.payload}/${protocol}`;
-        process.stderr.write(`round ${round + 1} ${key}: ${fmtInt(r.rps)} req/s, p50 ${fmtNum(r.latencyMs.p50, 2)} ms, ${fmtInt(cpuUs)} µs CPU/req\n`);
+        process.stderr.write(`round ${round + 1} ${key}: ${fmtInt(r.rps)} req/s, p50 ${fmtNum(r.latencyMs.p50, 2)} ms, ${fmtInt(cpuUs)} µs server CPU/req, ${fmtInt(r.clientCpuUs)} µs client CPU/req\n`);
         if (!best.has(key) || best.get(key)!.rps < r.rps) best.set(key, r);
         if (!(cpu.get(key)! <= cpuUs)) cpu.set(key, cpuUs);
       }

@@ -64,6 +64,15 @@ async function rejects(p: Promise<unknown>, code: status, message?: RegExp) {
   });
 }
 
+/** Polls until `f` is true (no fixed sleeps: the machine may be slow). */
+async function until(f: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 30_000;
+  while (!(await f())) {
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const features = Float32Array.from([1.2, 1.1, 0.9, 1, 1.05, 0.97, 1.3, 1.25, 0, 1, 0]);
 const forecastRaw = (id: string, extra: object = {}) => ({
   model_name: id,
@@ -210,28 +219,34 @@ describe('Open Inference Protocol over gRPC', () => {
 
   const slow = (model: string, ms: number) => ({ model_name: model, inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [ms] } }] });
 
+  const started = (name: string) => s.handle<{ startedCount(): number }>(name).startedCount();
+  /** Calls running on the deployment's replicas (a handle call would wait behind them). */
+  const inFlight = async (name: string) => {
+    const status = (await s.http.inject({ url: '/-/status' })).json() as { deployments: Array<{ name: string; replicas: Array<{ inFlight: number }> }> };
+    return status.deployments.find((d) => d.name === name)!.replicas.reduce((n, r) => n + r.inFlight, 0);
+  };
+
   it('answers backpressure with UNAVAILABLE and a retry-after', async () => {
-    const first = client.call('ModelInfer', slow('slow-busy', 400));
-    await new Promise((r) => setTimeout(r, 50));
+    const first = client.call('ModelInfer', slow('slow-busy', 2000));
+    await until(async () => (await inFlight('slow-busy')) === 1, 'the first call runs');
     await assert.rejects(client.call('ModelInfer', slow('slow-busy', 1)), (err: { code: number; details: string; metadata: { get(k: string): unknown[] } }) => {
       assert.equal(err.code, status.UNAVAILABLE, err.details);
       assert.match(err.details, /overloaded/);
       assert.deepEqual(err.metadata.get('retry-after'), ['1']);
       return true;
     });
-    assert.equal((await first).outputs[0].contents.fp32_contents[0], 400);
+    assert.equal((await first).outputs[0].contents.fp32_contents[0], 2000);
   });
 
   it('honours the client deadline: DEADLINE_EXCEEDED, and a call still queued never runs', async () => {
-    const started = () => s.handle<{ startedCount(): number }>('slow-queue').startedCount();
-    const before = await started();
-    const first = client.call('ModelInfer', slow('slow-queue', 800));
-    await new Promise((r) => setTimeout(r, 50));
+    const before = await started('slow-queue');
+    const first = client.call('ModelInfer', slow('slow-queue', 1500));
+    await until(async () => (await inFlight('slow-queue')) === 1, 'the first call runs');
     // Queued behind the first (maxOngoingRequests 1): its deadline passes while it waits.
     await rejects(client.call('ModelInfer', slow('slow-queue', 1), { deadlineMs: 150 }), status.DEADLINE_EXCEEDED);
     await first;
     await client.call('ModelInfer', slow('slow-queue', 1));
-    assert.equal(await started(), before + 2, 'the call whose deadline passed in the queue never reached the replica');
+    assert.equal(await started('slow-queue'), before + 2, 'the call whose deadline passed in the queue never reached the replica');
   });
 });
 
@@ -248,12 +263,11 @@ describe('gRPC limits and shutdown', () => {
       const small = await client.call('ModelInfer', { model_name: 'typed', inputs: [{ name: 'f32', datatype: 'FP32', shape: [2] }], raw_input_contents: [bytesOf(new Float32Array(2))] });
       assert.equal(small.outputs[0].name, 'f32_out');
 
-      const running = client.call('ModelInfer', { model_name: 'slow', inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [600] } }] });
-      await new Promise((r) => setTimeout(r, 100));
+      const running = client.call('ModelInfer', { model_name: 'slow', inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [1500] } }] });
+      await until(async () => (await s.handle<{ startedCount(): number }>('slow').startedCount()) === 1, 'the slow call runs');
       const closed = s.close();
-      await new Promise((r) => setTimeout(r, 50));
       await rejects(client.call('ServerLive', {}), status.UNAVAILABLE);
-      assert.equal((await running).outputs[0].contents.fp32_contents[0], 600, 'the running call finished during the drain');
+      assert.equal((await running).outputs[0].contents.fp32_contents[0], 1500, 'the running call finished during the drain');
       await closed;
     } finally {
       client.close();
