@@ -217,6 +217,21 @@ describe('Open Inference Protocol over gRPC', () => {
     assert.equal((await client.call('ModelInfer', forecastRaw('AD'))).outputs.length, 1);
   });
 
+  it('serves ModelStreamInfer: every request answered on the stream, a failed one with its error', async () => {
+    const answers = await client.stream([
+      forecastRaw('AD', { id: 'a' }),
+      { ...forecastRaw('AE', { id: 'b' }), raw_input_contents: [Buffer.alloc(4)] },
+      forecastRaw('AF', { id: 'c' }),
+    ]);
+    assert.equal(answers.length, 3);
+    const byId = new Map(answers.map((a) => [a.infer_response.id, a]));
+    const single = await client.call('ModelInfer', forecastRaw('AD'));
+    assert.equal(byId.get('a').error_message, '');
+    assert.deepEqual(byId.get('a').infer_response.raw_output_contents, single.raw_output_contents);
+    assert.match(byId.get('b').error_message, /input 'features': raw_input_contents has 4 bytes/);
+    assert.equal(byId.get('c').infer_response.model_name, 'AF');
+  });
+
   const slow = (model: string, ms: number) => ({ model_name: model, inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [ms] } }] });
 
   const started = (name: string) => s.handle<{ startedCount(): number }>(name).startedCount();
