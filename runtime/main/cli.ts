@@ -35,7 +35,7 @@ function explainImportError(err: Error, file: string): Error {
   );
 }
 
-async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
+async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string; dashboard: string }) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
   const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
@@ -52,6 +52,7 @@ async function runCommand(file: string, opts: { host: string; port?: number; exp
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.route !== undefined ? { route: opts.route } : {}),
     logLevel: opts.logLevel as never,
+    dashboard: opts.dashboard as never,
   });
   process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
   let signals = 0;
@@ -87,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--dashboard <access>', 'who may open /-/dashboard: local (loopback clients), open or off', 'local')
     .action(runCommand);
   await program.parseAsync(argv);
 }
