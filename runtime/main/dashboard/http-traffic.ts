@@ -46,8 +46,8 @@ export class HttpTraffic {
   /** Counts every answered request of `http`, except the `/-/` routes and `/metrics`. */
   observe(http: FastifyInstance): void {
     http.addHook('onResponse', (req, reply, done) => {
-      const route = req.routeOptions.url;
-      if (route === undefined || !(route.startsWith('/-/') || route === '/metrics')) this.record(reply.elapsedTime / 1000, reply.statusCode);
+      const url = req.url;
+      if (!(url.startsWith('/-/') || url === '/metrics' || url.startsWith('/metrics?'))) this.record(reply.elapsedTime / 1000, reply.statusCode);
       done();
     });
   }
