@@ -15,6 +15,9 @@ import { serve } from 'threadserve';
 import type { ServeInstance } from 'threadserve';
 import { generateModels } from '../../examples/forecast/generate-models.ts';
 
+/** The little of the DOM the functions run in the page use (the project's tsconfig has no DOM types). */
+declare const document: { querySelector(selector: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null };
+
 function findChromium(): string | undefined {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -89,7 +92,7 @@ describe('the dashboard in headless Chromium', { skip, timeout: 180_000 }, () =>
     const load = Promise.all(Array.from({ length: 8 }, (_, k) => client(k)));
     try {
       await page.waitForFunction(() => {
-        const latest = JSON.parse((document.querySelector('#chart-rps') as HTMLElement | null)?.dataset.latest ?? '[]') as number[];
+        const latest = JSON.parse(document.querySelector('#chart-rps')?.dataset.latest ?? '[]') as number[];
         return latest[0]! > 0 && document.querySelector('#chart-hits') !== null && document.querySelector('#chart-batch') !== null;
       }, undefined, { timeout: 60_000 });
     } finally {
