@@ -69,7 +69,7 @@ export class DeploymentRunner {
   private restarts = 0;
   private stopping = false;
   private healthTimer: NodeJS.Timeout | undefined;
-  /** Replica-count changes, oldest first; empty unless an autoscaler records its decisions here. */
+  /** Replica-count changes, oldest first; empty unless an autoscaler records them (recordAutoscalingDecision). */
   readonly autoscalingDecisions: AutoscalingDecision[] = [];
 
   constructor(
@@ -245,6 +245,12 @@ export class DeploymentRunner {
     clearInterval(this.healthTimer);
     this.router.close(new DeploymentUnavailableError(`deployment "${this.name}" is shutting down`));
     await Promise.all([...this.replicas].map((r) => this.retire(r)));
+  }
+
+  /** Keeps a replica-count change for /-/status and the dashboard (the last 50). */
+  recordAutoscalingDecision(decision: AutoscalingDecision): void {
+    this.autoscalingDecisions.push(decision);
+    if (this.autoscalingDecisions.length > 50) this.autoscalingDecisions.shift();
   }
 
   /** Multiplexed model ids any replica holds (or is about to). */

@@ -75,6 +75,8 @@ export class ChartBoard {
     const xs = this.samples.map((s) => s.t / 1000);
     for (const c of this.charts) {
       c.plot.setData([xs, ...c.def.series.map((sr) => this.samples.map((s) => sr.value(s)))]);
+      // Off the chart, the legend shows the latest values (on it, the values under the cursor).
+      if (!(c.plot.cursor.left >= 0) && xs.length) c.plot.setLegend({ idx: xs.length - 1 });
       const last = this.samples[this.samples.length - 1];
       c.box.dataset.samples = String(this.samples.length);
       c.box.dataset.latest = last ? JSON.stringify(c.def.series.map((sr) => sr.value(last))) : '[]';
