@@ -58,6 +58,8 @@ describe('/-/dashboard', () => {
     assert.equal(typeof echo.replicas[0].startedAt, 'number');
     const data = (await get('/-/dashboard/data')).json();
     assert.equal(data.sampleIntervalS, 1);
+    assert.equal(data.server.pid, process.pid);
+    assert.match(data.server.version, /^\d+\.\d+\.\d+/);
     assert.deepEqual(data.status.deployments.map((d: { name: string }) => d.name), ['Chain', 'Echo', 'Slow']);
   });
 

@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { codedError } from '../../shared/error-codes.ts';
 import type { Application } from '../application.ts';
 import { statusSnapshot } from '../status-snapshot.ts';
+import { VERSION } from '../version.ts';
 import { EventFeed } from './event-feed.ts';
 import { HttpTraffic } from './http-traffic.ts';
 import { TrafficSampler } from './traffic-sampler.ts';
@@ -59,6 +60,8 @@ export function registerDashboard(http: FastifyInstance, app: Application, acces
   );
   const feed = new EventFeed();
   const current = () => ({ status: statusSnapshot(app), totals: sampler.totals });
+  const server = { version: VERSION, pid: process.pid, startedAt: Date.now() };
+  const initial = () => JSON.stringify({ sampleIntervalS: SAMPLE_INTERVAL_MS / 1000, server, ...current(), history: sampler.history() });
 
   let timer: NodeJS.Timeout | undefined;
   const tick = async () => {
@@ -79,10 +82,10 @@ export function registerDashboard(http: FastifyInstance, app: Application, acces
   void http.register(async (scope) => {
     if (access === 'local') scope.addHook('onRequest', loopbackOnly);
     scope.get('/-/dashboard', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml));
-    scope.get('/-/dashboard/data', async () => ({ sampleIntervalS: SAMPLE_INTERVAL_MS / 1000, ...current(), history: sampler.history() }));
+    scope.get('/-/dashboard/data', async (_req, reply) => reply.type('application/json').send(initial()));
     scope.get('/-/dashboard/events', (req, reply) => {
       reply.hijack();
-      feed.open(reply.raw, JSON.stringify({ sampleIntervalS: SAMPLE_INTERVAL_MS / 1000, ...current(), history: sampler.history() }));
+      feed.open(reply.raw, initial());
       req.raw.on('close', () => reply.raw.end());
     });
     await scope.register(fastifyStatic, { root: pageDir, prefix: '/-/dashboard/assets/', index: false });

@@ -4,6 +4,7 @@
 // EventSource reconnects by itself after a restart; a new `init` then replaces the history.
 import { ChartBoard } from './charts.js';
 import { renderDeployments, renderHttp } from './deployments.js';
+import { since } from './format.js';
 import { renderGraph } from './graph.js';
 
 const $ = (id) => document.getElementById(id);
@@ -11,13 +12,14 @@ const board = new ChartBoard($('charts'), 300);
 let status;
 let totals;
 let latest;
+let server;
 
 /** Deployments that ran batches: they get a batch-size chart. */
 const batchedOf = (t) => new Set(Object.entries(t?.deployments ?? {}).filter(([, x]) => x.batches > 0).map(([name]) => name));
 
 function render() {
   const replicas = status.deployments.reduce((n, d) => n + d.replicas.length, 0);
-  $('summary').textContent = `${status.applications.length} application(s) · ${status.deployments.length} deployment(s) · ${replicas} replica(s)`;
+  $('summary').textContent = `v${server.version} · pid ${server.pid} · up ${since(server.startedAt)} · ${status.applications.length} application(s) · ${status.deployments.length} deployment(s) · ${replicas} replica(s)`;
   renderGraph($('graph'), status, latest);
   renderHttp($('http-totals'), latest, totals);
   renderDeployments($('deployments'), status, latest, totals);
@@ -32,7 +34,7 @@ function setConnection(state, text) {
 const events = new EventSource('/-/dashboard/events');
 events.addEventListener('init', (e) => {
   const data = JSON.parse(e.data);
-  ({ status, totals } = data);
+  ({ status, totals, server } = data);
   latest = data.history[data.history.length - 1];
   board.load(status, batchedOf(totals), data.history);
   render();
