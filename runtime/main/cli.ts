@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBound } from '../shared/deployment.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
 
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(['local', 'open', 'off']).default('local'))
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);
 }
