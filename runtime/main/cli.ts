@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBound } from '../shared/deployment.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
 
@@ -51,6 +52,7 @@ interface RunOptions {
   export: string;
   logLevel: string;
   route?: string;
+  dashboard: string;
 }
 
 async function runCommand(file: string, opts: RunOptions) {
@@ -72,6 +74,7 @@ async function runCommand(file: string, opts: RunOptions) {
     ...(!opts.grpc ? { grpcPort: false as const } : opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
     ...(opts.grpcMaxMessageBytes !== undefined ? { grpcMaxMessageBytes: opts.grpcMaxMessageBytes } : {}),
     logLevel: opts.logLevel as never,
+    dashboard: opts.dashboard as never,
   });
   const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
   process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n\n${instance.statusText()}\n`);
@@ -111,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);
 }

@@ -15,6 +15,7 @@ import { formatIssues } from '../shared/options.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { GrpcInferenceServer } from './grpc/server.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus } from './status-table.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { VERSION } from './version.ts';
@@ -46,6 +47,8 @@ const serveOptionsSchema = z.strictObject({
     .optional(),
   /** Largest gRPC message in or out, in bytes (gRPC's own default: 4 MiB). */
   grpcMaxMessageBytes: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(4 * 1024 * 1024),
+  /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
+  dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -98,7 +101,7 @@ export async function run(
 
   const app = new Application(graph, logger);
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, dashboard: o.dashboard });
   let url: string | undefined;
   let grpc: GrpcInferenceServer | undefined;
   let grpcAddress: string | undefined;
