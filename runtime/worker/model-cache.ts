@@ -4,6 +4,12 @@
  * evicted when a new one needs room beyond maxNumModelsPerReplica.
  *
  * Rules, and why:
+ * - Admission (TinyLFU): with `admission: 'frequency'` (the default) a model that would evict
+ *   another is cached only when it has been asked for more often lately than that victim
+ *   (frequency-sketch.ts). Under skewed traffic plain LRU lets every one-off request of a
+ *   rarely used model throw out a popular one; here the rare model is still served, loaded
+ *   for the calls that want it (shared by concurrent callers) and unloaded after its last
+ *   user, and the popular one stays. `admission: 'lru'` caches every model (Ray Serve's rule).
  * - Concurrent requests for a model that is still loading share that one load: loading the
  *   same weights twice wastes the memory the cap is there to protect.
  * - A failed load is not cached: every waiter gets the load error, the next request retries
@@ -12,21 +18,32 @@
  *   inside `withModelLeases(...)` (meant to wrap every call in the replica host) pins it
  *   until that call ends. Eviction removes the model from the cache at once, but calls
  *   `unload` only when its last user is done: in JS, unloading (`session.release()`) frees
- *   native memory, unlike Python where a live reference keeps the model usable.
+ *   native memory, unlike Python where a live reference keeps the model usable. A `get()`
+ *   outside any call cannot be pinned, so it always caches (it has no "last user").
  * - A new load waits for the unload of idle victims, so old and new weights do not sit in
  *   memory together; it does not wait for victims still in use (that could deadlock a call
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
+ * - Loads and unloads run marked as loading (call-context's whileLoading): onnxruntime blocks
+ *   the thread for them, and the routers keep warm calls away from a replica meanwhile.
  */
 import { OptionsError } from '../shared/errors.ts';
-import { leaseForCurrentCall } from './model-leases.ts';
-import { reportEvent } from './call-context.ts';
+import { inCall, leaseForCurrentCall } from './model-leases.ts';
+import { reportEvent, whileLoading } from './call-context.ts';
+import { FrequencySketch } from './frequency-sketch.ts';
 
 export { withModelLeases } from './model-leases.ts';
+
+/** 'frequency': TinyLFU admission in front of LRU eviction; 'lru': every loaded model is cached. */
+export type ModelAdmission = 'frequency' | 'lru';
+
+export const MODEL_ADMISSIONS: readonly ModelAdmission[] = ['frequency', 'lru'];
 
 export interface ModelCacheOptions<M> {
   /** Ray Serve's max_num_models_per_replica. */
   maxNumModelsPerReplica: number;
+  /** Default 'frequency'. */
+  admission?: ModelAdmission;
   /** Frees a model after eviction; errors are counted and reported, never thrown to callers. */
   unload?: (model: M, id: string) => Promise<void> | void;
   /** Where unload errors go; default: a process warning. */
@@ -38,6 +55,10 @@ export interface ModelCacheStats {
   hits: number;
   /** Requests that started a load. */
   misses: number;
+  /** Models taken into the cache: misses it had room for or that won admission, and served-only models promoted later. */
+  admitted: number;
+  /** Misses that lost admission to the model they would have evicted: loaded for their callers only. */
+  rejected: number;
   /** Loads that succeeded. */
   loads: number;
   evictions: number;
@@ -55,8 +76,18 @@ interface Entry<M> {
   ready: boolean;
   /** Out of the cache (evicted or cleared); unloaded once `users` reaches 0. */
   removed: boolean;
+  /** Not admitted: held only for the calls using it, unloaded after the last one. */
+  transient: boolean;
   users: number;
   onIdle?: () => void;
+}
+
+/** Validates an admission policy name; `where` prefixes the message. */
+export function checkAdmission(a: unknown, where?: string): ModelAdmission {
+  if (!MODEL_ADMISSIONS.includes(a as ModelAdmission)) {
+    throw new OptionsError(`${where ? `${where}: ` : ''}admission must be one of ${MODEL_ADMISSIONS.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(a) ?? String(a)}`);
+  }
+  return a as ModelAdmission;
 }
 
 /** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
@@ -70,8 +101,11 @@ export function checkMaxModels(n: unknown, where?: string): number {
 export class ModelCache<M> {
   /** Map order is recency order: least recently used first, so eviction takes the first ready one. */
   private readonly entries = new Map<string, Entry<M>>();
+  /** Models served but not admitted, while calls use them. */
+  private readonly transient = new Map<string, Entry<M>>();
   private max: number;
-  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, loads: 0, evictions: 0, loadErrors: 0, unloadErrors: 0 };
+  private sketch: FrequencySketch | undefined;
+  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, loadErrors: 0, unloadErrors: 0 };
   private readonly listeners = new Set<ModelIdsListener>();
   private lastIds = '';
 
@@ -80,18 +114,31 @@ export class ModelCache<M> {
     private readonly options: ModelCacheOptions<M>,
   ) {
     this.max = checkMaxModels(options.maxNumModelsPerReplica);
+    this.setAdmission(options.admission ?? 'frequency');
+  }
+
+  get admission(): ModelAdmission {
+    return this.sketch ? 'frequency' : 'lru';
+  }
+
+  /** Switches the admission policy (for init/reconfigure); frequency counts start afresh. */
+  setAdmission(admission: ModelAdmission): void {
+    // Counters for far more ids than slots keep collisions rare (1000 ids: ~1 in 1000 per row);
+    // a window of 8 counts per counter ages the counts within seconds at 1000 requests/s.
+    const width = Math.max(1024, 64 * this.max);
+    this.sketch = checkAdmission(admission) === 'frequency' ? new FrequencySketch(width, 8 * width) : undefined;
   }
 
   /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */
   get(id: string): Promise<M> {
-    const entry = this.lookup(id);
+    const entry = this.lookup(id, inCall());
     leaseForCurrentCall(entry, () => entry.users++, () => this.release(entry));
     return entry.promise;
   }
 
   /** Runs fn with the model pinned: it is not unloaded before fn settles. */
   async use<R>(id: string, fn: (model: M) => R | PromiseLike<R>): Promise<R> {
-    const entry = this.lookup(id);
+    const entry = this.lookup(id, true);
     entry.users++; // before any await, so an eviction in between cannot unload it
     try {
       return await fn(await entry.promise);
@@ -133,42 +180,92 @@ export class ModelCache<M> {
 
   /** Unloads everything (replica shutdown); models in use are unloaded when their users finish. */
   async clear(): Promise<void> {
-    const all = [...this.entries.values()];
+    const all = [...this.entries.values(), ...this.transient.values()];
     this.entries.clear();
+    this.transient.clear();
     this.changed();
     await Promise.all(all.map((e) => this.retire(e)));
   }
 
-  private lookup(id: string): Entry<M> {
+  /** `pinnable`: the caller will hold the entry while it uses it, so it may be served uncached. */
+  private lookup(id: string, pinnable: boolean): Entry<M> {
     if (typeof id !== 'string') throw new TypeError(`model id must be a string, got ${typeof id}`);
+    this.sketch?.record(id);
     let entry = this.entries.get(id);
     if (entry) {
-      this.counts.hits++;
-      reportEvent({ kind: 'model', event: 'hit' });
+      this.hit();
       this.entries.delete(id);
       this.entries.set(id, entry);
       return entry;
     }
+    entry = this.transient.get(id);
+    if (entry) {
+      this.hit();
+      // Asked for often enough by now: keep it instead of loading it again after this call.
+      if (this.admits(id)) this.promote(entry);
+      return entry;
+    }
     this.counts.misses++;
     reportEvent({ kind: 'model', event: 'miss' });
-    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, users: 0 };
-    this.entries.set(id, entry);
+    const admit = !pinnable || this.admits(id);
+    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, users: 0 };
+    if (admit) {
+      this.counts.admitted++;
+      reportEvent({ kind: 'model', event: 'admitted' });
+      this.entries.set(id, entry);
+    } else {
+      this.counts.rejected++;
+      reportEvent({ kind: 'model', event: 'rejected' });
+      this.transient.set(id, entry);
+    }
     entry.promise = this.loadInto(entry);
     // Callers get the rejection; this only stops an unobserved failure crashing the thread.
     entry.promise.catch(() => undefined);
     return entry;
   }
 
+  private hit(): void {
+    this.counts.hits++;
+    reportEvent({ kind: 'model', event: 'hit' });
+  }
+
+  /** TinyLFU's rule: room left, or asked for more often than the model it would evict. */
+  private admits(id: string): boolean {
+    if (!this.sketch || this.entries.size < this.max) return true;
+    let victim: Entry<M> | undefined;
+    for (const e of this.entries.values()) {
+      victim ??= e;
+      if (e.ready) {
+        victim = e;
+        break;
+      }
+    }
+    return victim === undefined || this.sketch.estimate(id) > this.sketch.estimate(victim.id);
+  }
+
+  private promote(entry: Entry<M>): void {
+    this.transient.delete(entry.id);
+    entry.transient = false;
+    this.entries.set(entry.id, entry);
+    this.counts.admitted++;
+    reportEvent({ kind: 'model', event: 'admitted' });
+    if (entry.ready) {
+      this.changed();
+      void this.trim(entry);
+    } // still loading: loadInto finishes the job
+  }
+
   private async loadInto(entry: Entry<M>): Promise<M> {
-    await this.trim(entry);
+    if (!entry.transient) await this.trim(entry);
     let model: M;
     const started = performance.now();
     try {
-      model = await this.load(entry.id);
+      model = await whileLoading(() => this.load(entry.id));
     } catch (err) {
       this.counts.loadErrors++;
       reportEvent({ kind: 'model', event: 'loadError' });
       if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+      if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
       entry.removed = true;
       throw err;
     }
@@ -179,6 +276,8 @@ export class ModelCache<M> {
     if (entry.removed) {
       // Cleared while loading: the waiters still get it, then it goes.
       void this.retire(entry);
+    } else if (entry.transient) {
+      if (entry.users === 0) this.dropTransient(entry);
     } else {
       this.changed();
       void this.trim(entry); // concurrent loads may have overshot the cap
@@ -214,7 +313,8 @@ export class ModelCache<M> {
     const model = entry.model as M;
     entry.model = undefined;
     try {
-      await this.options.unload?.(model, entry.id);
+      const unload = this.options.unload;
+      if (unload) await whileLoading(() => unload(model, entry.id));
     } catch (err) {
       this.counts.unloadErrors++;
       const report = this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
@@ -224,11 +324,20 @@ export class ModelCache<M> {
 
   private release(entry: Entry<M>): void {
     entry.users--;
-    if (entry.users === 0 && entry.onIdle) {
+    if (entry.users > 0) return;
+    if (entry.onIdle) {
       const wake = entry.onIdle;
       entry.onIdle = undefined;
       wake();
+    } else if (entry.transient && entry.ready && !entry.removed) {
+      this.dropTransient(entry);
     }
+  }
+
+  /** A served-only model's last user is done: unload it. */
+  private dropTransient(entry: Entry<M>): void {
+    if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
+    void this.retire(entry);
   }
 
   private changed(): void {

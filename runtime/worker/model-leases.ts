@@ -37,3 +37,9 @@ export function leaseForCurrentCall(key: object, acquire: () => void, release: (
   acquire();
   scope.releases.push(release);
 }
+
+/** True inside a call that is still running (a lease taken now would be released). */
+export function inCall(): boolean {
+  const scope = leases.getStore();
+  return scope !== undefined && !scope.closed;
+}
