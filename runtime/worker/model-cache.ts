@@ -338,12 +338,16 @@ export class ModelCache<M> {
   private dropTransient(entry: Entry<M>): void {
     if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
     void this.retire(entry);
+    // Routers guessed this replica would hold the model once they sent it the call: the same
+    // list again corrects them (and the V2 repository index, which shows what replicas hold).
+    this.changed(true);
   }
 
-  private changed(): void {
+  /** `force`: report even an unchanged list. */
+  private changed(force = false): void {
     const ids = this.ids();
     const key = [...ids].sort().join('\u0000');
-    if (key === this.lastIds) return;
+    if (key === this.lastIds && !force) return;
     this.lastIds = key;
     for (const l of this.listeners) {
       try {
