@@ -7,10 +7,10 @@
  * `serve_multiplexed_model_id` header, a handle's `.options({ multiplexedModelId })`, or the
  * Open Inference Protocol path `/v2/models/{id}/infer`.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { HttpError, deployment, modelCacheOf, modelPath, multiplexed, multiplexedModelId, replicaContext } from 'threadserve';
 import type { BatchOptionsInput, ModelAdmission } from 'threadserve';
-import { onnxModelVersion } from './model-version.ts';
+import { onnxModelVersionOfFile } from './model-version.ts';
 import { OnnxModel } from './onnx-model.ts';
 import type { ModelMetadata, OutputTensor } from './onnx-model.ts';
 import type { TensorInput } from './tensor-check.ts';
@@ -54,7 +54,7 @@ export class OnnxRepository {
   @multiplexed({ maxNumModelsPerReplica: 3 })
   async _load(id: string): Promise<LoadedModel> {
     const path = await modelPath(this.options.repository, id);
-    const version = onnxModelVersion(await readFile(path));
+    const version = await onnxModelVersionOfFile(path);
     const o = this.options;
     const model = new OnnxModel({
       path,
