@@ -29,6 +29,10 @@ export interface ModelCacheStats {
   /** Loads that succeeded. */
   loads: number;
   evictions: number;
+  /** Models in memory now: loading, cached or served-only, until their unload finishes. */
+  resident: number;
+  /** The most models that were in memory at once (what the memory budget must allow for). */
+  peakResident: number;
   loadErrors: number;
   unloadErrors: number;
 }

@@ -24,10 +24,16 @@
  *   memory together; it does not wait for victims still in use (that could deadlock a call
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
+ * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model, are in
+ *   memory at once. Loads run one at a time (they block the thread anyway, and loads started
+ *   together would all be resident together), and a served-only load waits until the previous
+ *   served-only model is unloaded, unless the waiting call itself holds one (it would wait for
+ *   itself). `use()` never waits for that (a nested use() could deadlock).
  * - Loads and unloads run marked as loading (call-context's whileLoading): onnxruntime blocks
  *   the thread for them, and the routers keep warm calls away from a replica meanwhile.
  */
-import { inCall, leaseForCurrentCall } from './model-leases.ts';
+import { inCall, leaseForCurrentCall, pinnedInCall } from './model-leases.ts';
+import { Semaphore } from './semaphore.ts';
 import { reportEvent, whileLoading } from './call-context.ts';
 import { FrequencySketch } from './frequency-sketch.ts';
 import { checkAdmission, checkMaxModels } from './model-cache-options.ts';
@@ -47,6 +53,10 @@ interface Entry<M> {
   removed: boolean;
   /** Not admitted: held only for the calls using it, unloaded after the last one. */
   transient: boolean;
+  /** Served-only and may wait for the served-only slot (see the rules above). */
+  waitsForRoom: boolean;
+  /** The served-only slot, held from before the load until the unload. */
+  room?: () => void;
   users: number;
   onIdle?: () => void;
 }
@@ -56,9 +66,13 @@ export class ModelCache<M> {
   private readonly entries = new Map<string, Entry<M>>();
   /** Models served but not admitted, while calls use them. */
   private readonly transient = new Map<string, Entry<M>>();
+  /** One load at a time. */
+  private readonly loadTurn = new Semaphore(1);
+  /** One served-only model in memory at a time. */
+  private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
   private sketch: FrequencySketch | undefined;
-  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, loadErrors: 0, unloadErrors: 0 };
+  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, resident: 0, peakResident: 0, loadErrors: 0, unloadErrors: 0 };
   private readonly listeners = new Set<ModelIdsListener>();
   private lastIds = '';
 
@@ -84,14 +98,14 @@ export class ModelCache<M> {
 
   /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */
   get(id: string): Promise<M> {
-    const entry = this.lookup(id, inCall());
+    const entry = this.lookup(id, inCall(), true);
     leaseForCurrentCall(entry, () => entry.users++, () => this.release(entry));
     return entry.promise;
   }
 
   /** Runs fn with the model pinned: it is not unloaded before fn settles. */
   async use<R>(id: string, fn: (model: M) => R | PromiseLike<R>): Promise<R> {
-    const entry = this.lookup(id, true);
+    const entry = this.lookup(id, true, false);
     entry.users++; // before any await, so an eviction in between cannot unload it
     try {
       return await fn(await entry.promise);
@@ -140,8 +154,11 @@ export class ModelCache<M> {
     await Promise.all(all.map((e) => this.retire(e)));
   }
 
-  /** `pinnable`: the caller will hold the entry while it uses it, so it may be served uncached. */
-  private lookup(id: string, pinnable: boolean): Entry<M> {
+  /**
+   * `pinnable`: the caller will hold the entry while it uses it, so it may be served uncached;
+   * `mayWait`: a served-only load may wait for the previous served-only model to go.
+   */
+  private lookup(id: string, pinnable: boolean, mayWait: boolean): Entry<M> {
     if (typeof id !== 'string') throw new TypeError(`model id must be a string, got ${typeof id}`);
     this.sketch?.record(id);
     let entry = this.entries.get(id);
@@ -161,7 +178,8 @@ export class ModelCache<M> {
     this.counts.misses++;
     reportEvent({ kind: 'model', event: 'miss' });
     const admit = !pinnable || this.admits(id);
-    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, users: 0 };
+    const waitsForRoom = !admit && mayWait && !this.callHoldsServedOnly();
+    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, waitsForRoom, users: 0 };
     if (admit) {
       this.counts.admitted++;
       reportEvent({ kind: 'model', event: 'admitted' });
@@ -196,9 +214,18 @@ export class ModelCache<M> {
     return victim === undefined || this.sketch.estimate(id) > this.sketch.estimate(victim.id);
   }
 
+  /** The running call holds a served-only model of this cache (waiting for the slot would wait for itself). */
+  private callHoldsServedOnly(): boolean {
+    for (const e of this.transient.values()) if (pinnedInCall(e)) return true;
+    return false;
+  }
+
   private promote(entry: Entry<M>): void {
     this.transient.delete(entry.id);
     entry.transient = false;
+    // Now one of the cached models: it gives the served-only slot back (trim makes room).
+    entry.room?.();
+    entry.room = undefined;
     this.entries.set(entry.id, entry);
     this.counts.admitted++;
     reportEvent({ kind: 'model', event: 'admitted' });
@@ -209,18 +236,31 @@ export class ModelCache<M> {
   }
 
   private async loadInto(entry: Entry<M>): Promise<M> {
+    if (entry.waitsForRoom) {
+      const room = await this.servedOnlyRoom.acquire();
+      if (entry.transient) entry.room = room;
+      else room(); // promoted while waiting
+    }
     if (!entry.transient) await this.trim(entry);
+    const done = await this.loadTurn.acquire();
     let model: M;
     const started = performance.now();
+    this.counts.resident++;
+    this.counts.peakResident = Math.max(this.counts.peakResident, this.counts.resident);
     try {
       model = await whileLoading(() => this.load(entry.id));
     } catch (err) {
+      entry.room?.();
+      entry.room = undefined;
+      this.counts.resident--;
       this.counts.loadErrors++;
       reportEvent({ kind: 'model', event: 'loadError' });
       if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
       if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
       entry.removed = true;
       throw err;
+    } finally {
+      done();
     }
     this.counts.loads++;
     reportEvent({ kind: 'model', event: 'load', seconds: (performance.now() - started) / 1000 });
@@ -272,6 +312,10 @@ export class ModelCache<M> {
       this.counts.unloadErrors++;
       const report = this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
       report(err, entry.id);
+    } finally {
+      this.counts.resident--;
+      entry.room?.();
+      entry.room = undefined;
     }
   }
 

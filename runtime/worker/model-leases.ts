@@ -43,3 +43,9 @@ export function inCall(): boolean {
   const scope = leases.getStore();
   return scope !== undefined && !scope.closed;
 }
+
+/** True when the running call holds a lease on `key`. */
+export function pinnedInCall(key: object): boolean {
+  const scope = leases.getStore();
+  return scope !== undefined && !scope.closed && scope.pinned.has(key);
+}

@@ -135,6 +135,8 @@ describe('ModelCache frequency admission', () => {
     const st = cache.stats();
     assert.equal(st.rejected, 1);
     assert.equal(st.hits, 2, "hot's second request and the second caller joining rare's load");
+    assert.equal(st.resident, 1, 'only hot is left in memory');
+    assert.equal(st.peakResident, 2, 'hot and the served-only model');
   });
 
   it('promotes a served-only model that is asked for often enough while in use', async () => {
@@ -204,5 +206,53 @@ describe('ModelCache frequency admission', () => {
       () => multiplexed(async (id: string) => id, { admission: 'mru' as never }),
       /@multiplexed .*admission must be one of "frequency", "lru", got "mru"/,
     );
+  });
+
+  it('keeps at most the cap plus one served-only model in memory; a call holding one is not made to wait', async () => {
+    const { cache, log } = fakeCache(1);
+    await withModelLeases(() => cache.get('hot'));
+    await withModelLeases(() => cache.get('hot'));
+    const holdA = deferred();
+    const a = withModelLeases(async () => {
+      await cache.get('rare-a');
+      await holdA.promise;
+    });
+    await flush();
+    // Another call's served-only model waits until rare-a is unloaded.
+    const b = withModelLeases(async () => (await cache.get('rare-b')).id);
+    await flush();
+    assert.deepEqual(log, ['load hot', 'load rare-a']);
+    holdA.resolve();
+    await a;
+    assert.equal(await b, 'rare-b');
+    await flush();
+    assert.deepEqual(log, ['load hot', 'load rare-a', 'unload rare-a', 'load rare-b', 'unload rare-b']);
+    // One call that needs two served-only models at once gets both (waiting would wait for itself).
+    const both = await withModelLeases(async () => {
+      const x = await cache.get('rare-c');
+      const y = await cache.get('rare-d');
+      return [x.id, y.id];
+    });
+    assert.deepEqual(both, ['rare-c', 'rare-d']);
+    await flush();
+    assert.equal(cache.stats().resident, 1);
+    assert.equal(cache.stats().peakResident, 3, 'hot + rare-c + rare-d, only in the one call that held two');
+  });
+
+  it('runs loads one at a time', async () => {
+    let running = 0;
+    let most = 0;
+    const cache = new ModelCache(
+      async (id: string) => {
+        most = Math.max(most, ++running);
+        await flush();
+        running--;
+        return { id };
+      },
+      { maxNumModelsPerReplica: 4, admission: 'lru' },
+    );
+    await Promise.all(['a', 'b', 'c', 'd'].map((id) => cache.get(id)));
+    assert.equal(most, 1);
+    assert.deepEqual(cache.ids().sort(), ['a', 'b', 'c', 'd']);
   });
 });
