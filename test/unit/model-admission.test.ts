@@ -160,6 +160,17 @@ describe('ModelCache frequency admission', () => {
     assert.equal(cache.stats().admitted, 2);
   });
 
+  it('re-reports the held ids when a served-only model goes, so routers drop their guess', async () => {
+    const { cache, call } = fakeCache(1);
+    const reports: string[][] = [];
+    cache.onChange((ids) => reports.push(ids));
+    await call('a');
+    await call('a');
+    await call('rare');
+    await flush();
+    assert.deepEqual(reports, [['a'], ['a']]);
+  });
+
   it('a get() outside any call (nothing can pin it) is always cached', async () => {
     const { cache } = fakeCache(1);
     await cache.get('a');
