@@ -15,7 +15,7 @@
  */
 import { zipfSampler, zipfTopShare } from './multiplex-loadgen.ts';
 import { mulberry32 } from '../examples/forecast/model-builder.ts';
-import { FrequencySketch } from '../runtime/shared/frequency-sketch.ts';
+import { FrequencySketch } from '../runtime/worker/frequency-sketch.ts';
 
 export interface SimResult {
   policy: string;

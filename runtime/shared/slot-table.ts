@@ -20,22 +20,13 @@
  * thread, so a replica that loads cannot answer anything meanwhile: routers read this word to
  * keep warm calls away from it and to send other cold calls to a replica that is loading
  * anyway (replica-choice.ts).
- *
- * The rest of the buffer is the deployment's model frequency sketch (frequency-sketch.ts):
- * every replica's multiplexed-model cache counts requests into it, so admission decisions see
- * the whole deployment's traffic.
  */
-import { sketchBytes } from './frequency-sketch.ts';
-
 const QUEUED = 0;
 const HEADER_WORDS = 1;
 const COUNT_MASK = 0xffff;
 const CLOSED = 1 << 16;
 const GEN_SHIFT = 17;
 const GEN_MASK = 0x3fff;
-/** Counters per row of the shared model sketch: a few times the thousands of ids a repository may hold. */
-export const MODEL_SKETCH_WIDTH = 4096;
-const SKETCH_BYTES = sketchBytes(MODEL_SKETCH_WIDTH);
 // maxOngoingRequests is validated to at most COUNT_MASK (options.ts), so a count never reaches the closed bit.
 
 /** How many replicas one deployment can have alive at once (running, starting or draining). */
@@ -47,13 +38,12 @@ export class SlotTable {
   private readonly loadingBase: number;
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    const slots = ((buffer.byteLength - SKETCH_BYTES) / 4 - HEADER_WORDS) / 2;
-    this.words = new Int32Array(buffer, 0, HEADER_WORDS + 2 * slots);
-    this.loadingBase = HEADER_WORDS + slots;
+    this.words = new Int32Array(buffer);
+    this.loadingBase = HEADER_WORDS + (this.words.length - HEADER_WORDS) / 2;
   }
 
   static create(slots = MAX_SLOTS): SlotTable {
-    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + 2 * slots) * 4 + SKETCH_BYTES));
+    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + 2 * slots) * 4));
     for (let s = 0; s < slots; s++) t.words[HEADER_WORDS + s] = CLOSED;
     return t;
   }
@@ -107,11 +97,6 @@ export class SlotTable {
   /** No new calls for this slot; calls already admitted still count until they finish. */
   close(slot: number): void {
     Atomics.or(this.words, HEADER_WORDS + slot, CLOSED);
-  }
-
-  /** Where the deployment's shared model frequency sketch lives (MODEL_SKETCH_WIDTH wide). */
-  get sketchRegion(): { buffer: SharedArrayBuffer; byteOffset: number } {
-    return { buffer: this.buffer, byteOffset: this.words.byteLength };
   }
 
   get queued(): number {

@@ -65,20 +65,3 @@ export async function whileLoading<T>(fn: () => Promise<T> | T): Promise<T> {
     report?.(-1);
   }
 }
-
-const SKETCH = Symbol.for('threadserve.modelSketch');
-
-export interface SharedRegion {
-  buffer: SharedArrayBuffer;
-  byteOffset: number;
-}
-
-/** Set by the replica host: the deployment's shared model frequency sketch (slot-table.ts). */
-export function setSharedModelSketch(region: SharedRegion): void {
-  (globalThis as Record<symbol, unknown>)[SKETCH] = region;
-}
-
-/** The deployment's shared sketch memory; undefined outside a replica (unit tests). */
-export function sharedModelSketch(): SharedRegion | undefined {
-  return (globalThis as Record<symbol, unknown>)[SKETCH] as SharedRegion | undefined;
-}

@@ -34,9 +34,8 @@
  */
 import { inCall, leaseForCurrentCall, pinnedInCall } from './model-leases.ts';
 import { Semaphore } from './semaphore.ts';
-import { reportEvent, sharedModelSketch, whileLoading } from './call-context.ts';
-import { FrequencySketch } from '../shared/frequency-sketch.ts';
-import { MODEL_SKETCH_WIDTH } from '../shared/slot-table.ts';
+import { reportEvent, whileLoading } from './call-context.ts';
+import { FrequencySketch } from './frequency-sketch.ts';
 import { checkAdmission, checkMaxModels } from './model-cache-options.ts';
 import type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
@@ -89,21 +88,12 @@ export class ModelCache<M> {
     return this.sketch ? 'frequency' : 'lru';
   }
 
-  /**
-   * Switches the admission policy (for init/reconfigure). In a replica the counts are the
-   * deployment's, shared by all its replicas (and kept); elsewhere this cache's own, afresh.
-   */
+  /** Switches the admission policy (for init/reconfigure); frequency counts start afresh. */
   setAdmission(admission: ModelAdmission): void {
-    if (checkAdmission(admission) === 'lru') {
-      this.sketch = undefined;
-      return;
-    }
-    // Counters for far more ids than slots keep collisions rare (4096 wide: 1000 ids collide
-    // in a row ~1 time in 4); 8 counts per counter between halvings age the counts within
-    // seconds to a minute at a few thousand requests/s.
-    const shared = sharedModelSketch();
-    const width = shared ? MODEL_SKETCH_WIDTH : Math.max(1024, 64 * this.max);
-    this.sketch = new FrequencySketch(width, 8 * width, shared);
+    // Counters for far more ids than slots keep collisions rare (1000 ids: ~1 in 1000 per row);
+    // a window of 8 counts per counter ages the counts within seconds at 1000 requests/s.
+    const width = Math.max(1024, 64 * this.max);
+    this.sketch = checkAdmission(admission) === 'frequency' ? new FrequencySketch(width, 8 * width) : undefined;
   }
 
   /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */

@@ -6,13 +6,6 @@
  * Aging: after `sampleSize` recorded requests every counter is halved, so a model that was hot
  * an hour ago does not keep its slot against today's traffic, while the ranking of models
  * that stay popular survives the halving.
- *
- * The counters may live in shared memory (`sharedSketch` / `sketchBytes`): then every replica
- * of a deployment counts into the same sketch with atomic adds, and each replica's admission
- * sees how often a model is asked for in the whole deployment, not just the share of its
- * requests that the router happened to send to this replica (a model that is not cached
- * anywhere reaches each replica only now and then, and would never look popular enough).
- * Concurrent halvings may lose a few counts; the estimates stay estimates.
  */
 const DEPTH = 4;
 /** Counters saturate here: past it the exact count does not change a comparison that matters. */
@@ -32,22 +25,10 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-/** Bytes of shared memory for a sketch `width` counters wide (a counter of additions, then the table). */
-export function sketchBytes(width: number): number {
-  return 4 + DEPTH * roundUp(width) * 2;
-}
-
-function roundUp(width: number): number {
-  let w = 1;
-  while (w < width) w *= 2;
-  return w;
-}
-
 export class FrequencySketch {
   private readonly table: Uint16Array;
   private readonly mask: number;
-  /** [0]: requests recorded since the last halving (shared with the table when the memory is). */
-  private readonly additions: Int32Array;
+  private additions = 0;
   /** Times the counters were halved (for tests and stats). */
   agings = 0;
 
@@ -59,17 +40,13 @@ export class FrequencySketch {
   constructor(
     width: number,
     readonly sampleSize: number,
-    /** Shared memory of at least sketchBytes(width) bytes at `shared.byteOffset` (a multiple of 4). */
-    shared?: { buffer: SharedArrayBuffer; byteOffset: number },
   ) {
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`FrequencySketch width must be a positive integer, got ${width}`);
     if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new RangeError(`FrequencySketch sampleSize must be a positive integer, got ${sampleSize}`);
-    const w = roundUp(width);
+    let w = 1;
+    while (w < width) w *= 2;
     this.mask = w - 1;
-    const buffer = shared?.buffer ?? new ArrayBuffer(sketchBytes(w));
-    const offset = shared?.byteOffset ?? 0;
-    this.additions = new Int32Array(buffer, offset, 1);
-    this.table = new Uint16Array(buffer, offset + 4, w * DEPTH);
+    this.table = new Uint16Array(w * DEPTH);
   }
 
   /** Counts one request for `id`; halves every counter once `sampleSize` have been counted. */
@@ -79,10 +56,9 @@ export class FrequencySketch {
     const w = this.mask + 1;
     for (let row = 0; row < DEPTH; row++) {
       const i = row * w + ((h1 + Math.imul(row, h2)) & this.mask);
-      if (Atomics.load(this.table, i) < MAX_COUNT) Atomics.add(this.table, i, 1);
+      if (this.table[i]! < MAX_COUNT) this.table[i]!++;
     }
-    // Exactly one recorder sees the count reach sampleSize, and halves.
-    if (Atomics.add(this.additions, 0, 1) + 1 === this.sampleSize) this.age();
+    if (++this.additions >= this.sampleSize) this.age();
   }
 
   /** The estimated recent request count of `id` (never below the truth since the last aging). */
@@ -92,15 +68,15 @@ export class FrequencySketch {
     const w = this.mask + 1;
     let min = MAX_COUNT;
     for (let row = 0; row < DEPTH; row++) {
-      const c = Atomics.load(this.table, row * w + ((h1 + Math.imul(row, h2)) & this.mask));
+      const c = this.table[row * w + ((h1 + Math.imul(row, h2)) & this.mask)]!;
       if (c < min) min = c;
     }
     return min;
   }
 
   private age(): void {
-    for (let i = 0; i < this.table.length; i++) Atomics.store(this.table, i, Atomics.load(this.table, i) >>> 1);
-    Atomics.sub(this.additions, 0, Math.ceil(this.sampleSize / 2));
+    for (let i = 0; i < this.table.length; i++) this.table[i] = this.table[i]! >>> 1;
+    this.additions = Math.floor(this.additions / 2);
     this.agings++;
   }
 }
