@@ -13,6 +13,7 @@ import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus } from './status-table.ts';
 
 const serveOptionsSchema = z.strictObject({
@@ -31,6 +32,8 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
+  dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -81,7 +84,7 @@ export async function run(
 
   const app = new Application(graph, logger);
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, dashboard: o.dashboard });
   let url: string | undefined;
   try {
     if (o.listen) {
