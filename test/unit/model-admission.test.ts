@@ -5,6 +5,10 @@ import { ModelCache, withModelLeases } from '../../runtime/worker/model-cache.ts
 import { setLoadingReporter } from '../../runtime/worker/call-context.ts';
 import { modelCacheOf, multiplexed } from '../../runtime/worker/multiplexed.ts';
 import { flush } from '../fixtures/fake-clock.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxRepository } from '../../deployments/onnx/repository.ts';
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -265,5 +269,21 @@ describe('ModelCache frequency admission', () => {
     await Promise.all(['a', 'b', 'c', 'd'].map((id) => cache.get(id)));
     assert.equal(most, 1);
     assert.deepEqual(cache.ids().sort(), ['a', 'b', 'c', 'd']);
+  });
+
+  it('the ONNX repository takes admission from bind() and names a bad value', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repo-admission-'));
+    try {
+      const lru = new OnnxRepository({ repository: dir, admission: 'lru' });
+      await lru.init();
+      assert.equal(modelCacheOf(lru, '_load').admission, 'lru');
+      const byDefault = new OnnxRepository({ repository: dir });
+      await byDefault.init();
+      assert.equal(modelCacheOf(byDefault, '_load').admission, 'frequency');
+      const bad = new OnnxRepository({ repository: dir, admission: 'random' as never });
+      await assert.rejects(bad.init(), /admission must be one of "frequency", "lru", got "random"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
