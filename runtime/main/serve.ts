@@ -31,6 +31,8 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  /** Time a client has to send a request's headers and body; past it: 408 and the connection closes. */
+  bodyTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).default(30),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -81,7 +83,7 @@ export async function run(
 
   const app = new Application(graph, logger);
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger });
   let url: string | undefined;
   try {
     if (o.listen) {
@@ -115,7 +117,9 @@ export async function run(
     },
     close: () => {
       closing ??= (async () => {
-        // Stop accepting, let in-flight HTTP requests finish; past the grace period cut them.
+        // Stop accepting; close idle and stalled connections now; let requests being served
+        // finish; past the grace period cut them.
+        connections.startDrain();
         const timer = setTimeout(() => http.server.closeAllConnections?.(), graceS * 1000);
         await http.close();
         clearTimeout(timer);

@@ -13,7 +13,9 @@ export interface ErrorCodeInfo {
 }
 
 export const ERROR_CODES = Object.freeze({
-  MALFORMED_BODY: { status: 400, when: 'JSON or msgpack that does not parse' },
+  MALFORMED_BODY: { status: 400, when: 'JSON, msgpack or multipart that does not parse' },
+  BAD_REQUEST: { status: 400, when: 'a request HTTP cannot take: a bad percent-escape in the URL, a malformed request line, header or `content-length`' },
+  INVALID_INPUT: { status: 400, when: 'a non-finite number (`1e999`, NaN) or a reserved name (`__proto__`, `constructor`, `prototype`) in a body, or a model that cannot run the inputs it was given (shapes it does not support)' },
   INVALID_REQUEST: { status: 400, when: 'the body fails `requestSchema`' },
   MODEL_ID_REQUIRED: { status: 400, when: 'a multiplexed deployment got a call without a model id' },
   HTTP_ERROR: { status: 0, when: 'user code threw `new HttpError(status, message)`: answered with that status' },
@@ -22,8 +24,11 @@ export const ERROR_CODES = Object.freeze({
   METHOD_NOT_ALLOWED: { status: 405, when: 'not POST on an application route (`Allow: POST`)' },
   NOT_ACCEPTABLE: { status: 406, when: '`Accept` names no type threadserve can answer in' },
   TIMEOUT: { status: 408, when: "past `requestTimeoutS`, or a handle call's `timeoutS`" },
-  BODY_TOO_LARGE: { status: 413, when: 'body over the limit' },
+  CLIENT_TIMEOUT: { status: 408, when: 'the client did not send its headers and body within `bodyTimeoutS` (the connection is closed)' },
+  BODY_TOO_LARGE: { status: 413, when: 'body over the limit, or a multipart body over its parts, files, fields or file-size limit (the message names the limit)' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, when: 'a content type the route does not take' },
+  HEADERS_TOO_LARGE: { status: 431, when: "the request's headers are over Node's `maxHeaderSize` (16 KiB by default)" },
+  INTERNAL: { status: 500, when: 'a fault of the server itself (logged with its stack; the body says only that)' },
   BAD_CALL: { status: 500, when: 'a handle called a method the class lacks, or sent values that cannot cross threads faithfully' },
   BATCH_RESULT_COUNT: { status: 500, when: 'a `@batch` method returned other than one result per item' },
   INVALID_OUTPUT: { status: 500, when: 'a model deployment returned an output the V2 protocol cannot encode' },
@@ -31,7 +36,8 @@ export const ERROR_CODES = Object.freeze({
   UNSUPPORTED: { status: 501, when: 'binary tensor data on a big-endian host' },
   BACKPRESSURE: { status: 503, when: "a deployment's queue is full (`maxQueuedRequests`), also for calls made inside replicas; with `Retry-After`" },
   REPLICA_DIED: { status: 503, when: 'the replica running the call died (crash, `process.exit`, out of memory), or was stopped at the drain timeout' },
-  UNAVAILABLE: { status: 503, when: 'the deployment is shutting down' },
+  UNAVAILABLE: { status: 503, when: 'the server or the deployment is shutting down (the connection is closed)' },
+  OVER_MEMORY_BUDGET: { status: 503, when: 'admitting the request\'s pixels or tensors would pass `memoryBudgetMb` for longer than `memoryWaitS`; with `Retry-After`' },
   NOT_READY: { status: 503, when: '`/-/healthz` while replicas start or restart' },
   INVALID_OPTIONS: { status: 0, when: 'bad deployment or serve options (thrown by `run`)' },
   STARTUP_FAILED: { status: 0, when: "a replica's constructor or `init()` threw (thrown by `run`)" },
