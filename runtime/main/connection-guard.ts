@@ -39,6 +39,13 @@ export function lingerThenClose(socket: Socket, req?: IncomingMessage): void {
   req?.resume();
   socket.on('data', () => undefined);
   socket.resume();
+  // The HTTP parser reads the handle directly; after it stopped reading (a full request buffer),
+  // Readable's resume() above does not restart it: restart the handle itself.
+  const handle = (socket as Socket & { _handle?: { reading?: boolean; readStart?: () => number } })._handle;
+  if (handle && handle.reading === false && typeof handle.readStart === 'function') {
+    handle.reading = true;
+    handle.readStart();
+  }
   socket.once('end', done);
   socket.once('close', () => clearInterval(timer));
   req?.once('end', done);
