@@ -11,7 +11,9 @@
  * can run on another thread and its inputs move there without copying (see `transferList`).
  */
 import { fileURLToPath } from 'node:url';
-import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { admitMemory } from 'threadserve';
+import type { MemoryLease } from 'threadserve';
+import { decodeImage, readImageHeader, type DecodedImage } from '../image/decode.ts';
 import { planDetSize, resizeRgb, toChw, PADDLE_DET_NORM } from '../image/tensor.ts';
 import { findBoxes, type DbOptions, type MapGeometry } from './detect-postprocess.ts';
 import { cropBatch, type CropOptions } from './crop.ts';
@@ -88,6 +90,28 @@ export interface OcrLine {
 }
 export interface OcrResult {
   lines: OcrLine[];
+}
+
+/**
+ * What an OCR request keeps while it runs, per pixel of its image: the RGB pixels (3 bytes),
+ * which travel with the request until the recogniser's crops are cut, and a second copy while
+ * they cross between threads or are resized. The detector's input and probability map add 16
+ * bytes per pixel of the (at most detMaxSide x detMaxSide) detector input.
+ */
+export const OCR_BYTES_PER_PIXEL = 6;
+const DET_BYTES_PER_PIXEL = 16;
+
+/**
+ * Reads the image's header (413 over maxPixels) and admits the whole request's memory against
+ * the process's memory budget before anything is decoded. Release the lease when the answer is
+ * ready (in a `finally`): over the budget, requests wait, then answer 503 with Retry-After.
+ */
+export async function admitOcrRequest(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<MemoryLease> {
+  const o = resolveOcrOptions(opts);
+  const { width, height } = await readImageHeader(imageBytes, { maxPixels: o.maxPixels });
+  const det = planDetSize(width, height, o.detMaxSide);
+  const bytes = width * height * OCR_BYTES_PER_PIXEL + det.paddedWidth * det.paddedHeight * DET_BYTES_PER_PIXEL;
+  return admitMemory(bytes, `OCR of a ${width}x${height} image`);
 }
 
 export async function preProcess(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<DetInput> {

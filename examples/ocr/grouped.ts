@@ -2,7 +2,7 @@
 // copy of the detector and the recogniser, so N replicas hold N copies.
 import { deployment } from 'threadserve';
 import { OnnxModel } from 'threadserve/onnx';
-import { MODEL_PATHS, decode, postDetect, preProcess } from 'threadserve/ocr';
+import { MODEL_PATHS, admitOcrRequest, decode, postDetect, preProcess } from 'threadserve/ocr';
 import type { OcrOptions, OcrResult } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
@@ -35,8 +35,15 @@ export class OcrHandler {
     return decode(rec.data as Float32Array, rec.dims, crops.boxes, this.options);
   }
 
-  call(body: OcrRequest) {
-    return this.infer(imageBytes(body));
+  async call(body: OcrRequest) {
+    const bytes = imageBytes(body);
+    // The request's pixels and tensors count against the process's memory budget until it answers.
+    const lease = await admitOcrRequest(bytes, this.options);
+    try {
+      return await this.infer(bytes);
+    } finally {
+      lease.release();
+    }
   }
 
   async shutdown() {

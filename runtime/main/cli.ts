@@ -35,7 +35,30 @@ function explainImportError(err: Error, file: string): Error {
   );
 }
 
-async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number, got "${value}"`);
+  return n;
+}
+
+function parseNonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be a non-negative number, got "${value}"`);
+  return n;
+}
+
+interface RunFlags {
+  host: string;
+  port?: number;
+  export: string;
+  logLevel: string;
+  route?: string;
+  bodyTimeoutS?: number;
+  memoryBudgetMb?: number;
+  memoryWaitS?: number;
+}
+
+async function runCommand(file: string, opts: RunFlags) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
   const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
@@ -51,6 +74,9 @@ async function runCommand(file: string, opts: { host: string; port?: number; exp
     host: opts.host,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.route !== undefined ? { route: opts.route } : {}),
+    ...(opts.bodyTimeoutS !== undefined ? { bodyTimeoutS: opts.bodyTimeoutS } : {}),
+    ...(opts.memoryBudgetMb !== undefined ? { memoryBudgetMb: opts.memoryBudgetMb } : {}),
+    ...(opts.memoryWaitS !== undefined ? { memoryWaitS: opts.memoryWaitS } : {}),
     logLevel: opts.logLevel as never,
   });
   process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
@@ -87,6 +113,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--body-timeout-s <seconds>', 'time a client has to send a request\'s headers and body (default: 30)', parsePositive)
+    .option('--memory-budget-mb <MiB>', 'memory requests in flight may make the server allocate: decoded pixels, tensors (default: 512)', parsePositive)
+    .option('--memory-wait-s <seconds>', 'how long a request waits for room in the memory budget before 503 (default: 5)', parseNonNegative)
     .action(runCommand);
   await program.parseAsync(argv);
 }

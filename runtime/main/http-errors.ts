@@ -87,19 +87,23 @@ export function classifyError(err: FastifyError | Error): ErrorAnswer & { fault:
   return { status: 500, code: 'INTERNAL', message: 'internal server error; the server log has the details', fault: true };
 }
 
+/** fastify's own 413 and 415 messages say nothing useful: name the limit, or the types the route takes. */
+export function answerMessage(answer: ErrorAnswer, err: Error, req: FastifyRequest): string {
+  if (err instanceof ThreadserveError) return answer.message;
+  if (answer.code === 'UNSUPPORTED_MEDIA_TYPE') {
+    const extra = req.routeOptions.config?.acceptContentTypes;
+    const hint = extra?.length ? ` (or ${extra.join(', ')})` : '';
+    return `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack${hint}`;
+  }
+  if (answer.code === 'BODY_TOO_LARGE') return `request body is too large: the limit is ${req.routeOptions.bodyLimit ?? '?'} bytes`;
+  return answer.message;
+}
+
 export function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
   const answer = classifyError(err);
   if (answer.fault) log.error({ reqId: req.id, err }, 'request failed');
-  let message = answer.message;
-  if (answer.code === 'UNSUPPORTED_MEDIA_TYPE' && !(err instanceof ThreadserveError)) {
-    const extra = req.routeOptions.config?.acceptContentTypes;
-    const hint = extra?.length ? ` (or ${extra.join(', ')})` : '';
-    message = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack${hint}`;
-  } else if (answer.code === 'BODY_TOO_LARGE' && !(err instanceof ThreadserveError)) {
-    message = `request body is too large: the limit is ${req.routeOptions.bodyLimit ?? '?'} bytes`;
-  }
   if (answer.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(answer.retryAfterS))));
-  const body: { error: Record<string, unknown> } = { error: { code: answer.code, message } };
+  const body: { error: Record<string, unknown> } = { error: { code: answer.code, message: answerMessage(answer, err, req) } };
   if (answer.issues !== undefined) body.error.issues = answer.issues;
   void reply.status(answer.status).type('application/json').send(body);
 }

@@ -11,6 +11,7 @@ import type { BoundDeployment } from '../shared/deployment.ts';
 import { OptionsError } from '../shared/errors.ts';
 import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
+import { MEMORY_BUDGET_DEFAULTS, configureMemoryBudget } from '../shared/memory-budget.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { formatStatus } from './status-table.ts';
@@ -33,6 +34,10 @@ const serveOptionsSchema = z.strictObject({
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
   /** Time a client has to send a request's headers and body; past it: 408 and the connection closes. */
   bodyTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).default(30),
+  /** Memory that requests in flight may make the server allocate (decoded pixels, request tensors), in MiB. */
+  memoryBudgetMb: z.number({ error: 'must be a positive number of MiB' }).positive({ error: 'must be a positive number of MiB' }).default(MEMORY_BUDGET_DEFAULTS.budgetMb),
+  /** How long a request waits for room in the memory budget before 503 OVER_MEMORY_BUDGET. */
+  memoryWaitS: z.number({ error: 'must be a non-negative number of seconds' }).min(0, { error: 'must be a non-negative number of seconds' }).default(MEMORY_BUDGET_DEFAULTS.waitS),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -81,6 +86,7 @@ export async function run(
   const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
   const graph = plan(named, routeOverrides);
 
+  configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
   const app = new Application(graph, logger);
   await app.start();
   const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger });

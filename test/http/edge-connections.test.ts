@@ -50,7 +50,7 @@ describe('HTTP edge: connections', () => {
       for (let i = 0; i < 10; i++) {
         const r = await fetch(`${s.url}/echo`, { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
         assert.equal(r.status, 413, `try ${i}`);
-        assert.equal((await r.json()).error.code, 'BODY_TOO_LARGE');
+        assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'BODY_TOO_LARGE');
       }
       const ok = await fetch(`${s.url}/echo`, { method: 'POST', body: new Uint8Array(10), headers: { 'content-type': 'application/octet-stream' } });
       assert.deepEqual(await ok.json(), { bytes: 10 });

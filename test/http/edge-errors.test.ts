@@ -28,7 +28,7 @@ describe('HTTP edge: one error shape from every layer', () => {
   });
   after(() => s.close());
 
-  const post = (body: BodyInit, type: string, path = '/echo') =>
+  const post = (body: string | Uint8Array, type: string, path = '/echo') =>
     fetch(`${s.url}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
 
   async function assertStillServes() {

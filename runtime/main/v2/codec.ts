@@ -188,6 +188,16 @@ export function decodeInferRequest(body: Buffer | undefined, headerLength: strin
   return decoded;
 }
 
+/** Bytes the decoded tensors hold: typed arrays exactly, BOOL and BYTES lists estimated (8 bytes a slot plus string lengths). */
+export function tensorBytes(req: DecodedRequest): number {
+  let bytes = 0;
+  for (const x of req.inputs) {
+    if (ArrayBuffer.isView(x.data)) bytes += x.data.byteLength;
+    else for (const v of x.data as unknown[]) bytes += 8 + (typeof v === 'string' ? v.length * 2 : v instanceof Uint8Array ? v.byteLength : 0);
+  }
+  return bytes;
+}
+
 /** The model's outputs the client asked for, in the order asked; all of them when it did not ask. */
 function selectOutputs(model: string, outputs: V2Tensor[], requested: V2RequestedOutput[] | undefined): V2Tensor[] {
   if (requested === undefined) return outputs;

@@ -1,0 +1,25 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+const budget = process.argv[2] ?? '512';
+const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'examples/ocr/app.ts', '--port', '0', '--log-level', 'warn', '--memory-budget-mb', budget, '--memory-wait-s', process.argv[3] ?? '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+let out = '';
+const url = await new Promise<string>((res) => child.stdout!.on('data', (d) => { out += d; const m = /serving at (http:\S+)/.exec(out); if (m) res(m[1]!); }));
+const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+const bomb = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#000' } }).greyscale().png({ compressionLevel: 9 }).toBuffer();
+await new Promise((r) => setTimeout(r, 1000));
+const base = kb('VmRSS');
+console.log('bomb', bomb.length, 'baseline RSS', base.toFixed(0), 'HWM', kb('VmHWM').toFixed(0));
+const t = Date.now();
+const codes: Record<string, number> = {};
+let maxRss = 0;
+const iv = setInterval(() => { maxRss = Math.max(maxRss, kb('VmRSS')); }, 100);
+await Promise.all(Array.from({ length: 48 }, async () => {
+  const r = await fetch(`${url}/ocr`, { method: 'POST', body: bomb, headers: { 'content-type': 'image/png' } });
+  const key = `${r.status}`; codes[key] = (codes[key] ?? 0) + 1; await r.text();
+}));
+clearInterval(iv);
+console.log('codes', codes, 'time', Date.now() - t, 'ms', 'peak HWM', kb('VmHWM').toFixed(0), 'sampled max', maxRss.toFixed(0), 'after', kb('VmRSS').toFixed(0));
+const ok = await fetch(`${url}/-/healthz`); console.log('healthz', ok.status);
+const st = await (await fetch(`${url}/-/status`)).json(); 
+child.kill('SIGTERM');

@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { decodeImage } from 'threadserve/image';
+import { pngDeclaring, renderText } from './test/fixtures/render-text.ts';
+import sharp from 'sharp';
+const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+const rss = () => process.memoryUsage().rss / 2 ** 20;
+if (process.env.NOCACHE) sharp.cache(false);
+const n = Number(process.env.N ?? 1);
+const bomb = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: "#000" } }).greyscale().png({ compressionLevel: 9 }).toBuffer();
+console.log('bomb bytes', bomb.length, 'start rss', rss().toFixed(0), 'hwm', hwm().toFixed(0));
+const t = Date.now();
+const rs = await Promise.allSettled(Array.from({ length: n }, () => decodeImage(bomb, { maxPixels: 4096 * 4096 })));
+console.log(rs[0]!.status, (rs[0] as any).reason?.message, Date.now() - t, 'ms');
+console.log('after rss', rss().toFixed(0), 'hwm', hwm().toFixed(0));
