@@ -26,8 +26,18 @@ export class OcrHandler {
     await Promise.all([this.det.init(), this.rec.init()]);
   }
 
+  /** One image, admitted against the memory budget as a whole (decode included) until it is read. */
   async infer(bytes: Uint8Array): Promise<OcrResult> {
-    const { input, dims, state } = await preProcess(bytes, this.options);
+    const lease = await admitOcrRequest(bytes, this.options);
+    try {
+      return await this.run(bytes);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async run(bytes: Uint8Array): Promise<OcrResult> {
+    const { input, dims, state } = await preProcess(bytes, { ...this.options, decodeBytesPerPixel: 0 });
     const prob = Object.values(await this.det.predict({ x: { data: input, dims } }))[0]!;
     const crops = postDetect(prob.data as Float32Array, prob.dims, state, this.options);
     if (crops.dims[0] === 0) return { lines: [] };
@@ -35,15 +45,8 @@ export class OcrHandler {
     return decode(rec.data as Float32Array, rec.dims, crops.boxes, this.options);
   }
 
-  async call(body: OcrRequest) {
-    const bytes = imageBytes(body);
-    // The request's pixels and tensors count against the process's memory budget until it answers.
-    const lease = await admitOcrRequest(bytes, this.options);
-    try {
-      return await this.infer(bytes);
-    } finally {
-      lease.release();
-    }
+  call(body: OcrRequest) {
+    return this.infer(imageBytes(body));
   }
 
   async shutdown() {

@@ -10,8 +10,9 @@ import type { OcrRequest } from './request.ts';
 
 export class OcrPreprocess {
   constructor(private readonly options: Partial<OcrOptions> = {}) {}
-  run(bytes: Uint8Array) {
-    return preProcess(bytes, this.options);
+  /** `admitted`: the caller holds a memory lease for the whole request (admitOcrRequest), decode included. */
+  run(bytes: Uint8Array, admitted = false) {
+    return preProcess(bytes, admitted ? { ...this.options, decodeBytesPerPixel: 0 } : this.options);
   }
 }
 
@@ -48,7 +49,7 @@ export class OcrPipeline {
 
   private async run(bytes: Uint8Array): Promise<OcrResult> {
     // Every hop moves its typed arrays (pixels, tensors) to the next thread without a copy.
-    const { input, dims, state } = await this.pre.run(bytes);
+    const { input, dims, state } = await this.pre.run(bytes, true);
     const prob = Object.values(await this.detector.predict({ x: { data: input, dims } }))[0]!;
     const crops = await this.post.crops(prob.data as Float32Array, prob.dims, state);
     if (crops.dims[0] === 0) return { lines: [] };
