@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBound } from '../shared/deployment.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
 
@@ -53,6 +54,7 @@ interface RunFlags {
   export: string;
   logLevel: string;
   route?: string;
+  dashboard: string;
   bodyTimeoutS?: number;
   memoryBudgetMb?: number;
   memoryWaitS?: number;
@@ -78,6 +80,7 @@ async function runCommand(file: string, opts: RunFlags) {
     ...(opts.memoryBudgetMb !== undefined ? { memoryBudgetMb: opts.memoryBudgetMb } : {}),
     ...(opts.memoryWaitS !== undefined ? { memoryWaitS: opts.memoryWaitS } : {}),
     logLevel: opts.logLevel as never,
+    dashboard: opts.dashboard as never,
   });
   process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
   let signals = 0;
@@ -116,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--body-timeout-s <seconds>', 'time a client has to send a request\'s headers and body (default: 30)', parsePositive)
     .option('--memory-budget-mb <MiB>', 'memory requests in flight may make the server allocate: decoded pixels, tensors (default: 512)', parsePositive)
     .option('--memory-wait-s <seconds>', 'how long a request waits for room in the memory budget before 503 (default: 5)', parseNonNegative)
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);
 }

@@ -15,6 +15,9 @@ import { checkParsedValues } from './body-guard.ts';
 import { ConnectionGuard } from './connection-guard.ts';
 import { clientErrorHandler, sendError } from './http-errors.ts';
 import { VERSION } from './version.ts';
+import { registerDashboard } from './dashboard/plugin.ts';
+import type { DashboardAccess } from './dashboard/plugin.ts';
+import { statusSnapshot } from './status-snapshot.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { v2Plugin } from './v2/plugin.ts';
 
@@ -24,6 +27,7 @@ export interface IngressOptions {
   /** Time a client has to send its headers and body; past it: 408 CLIENT_TIMEOUT and the connection closes. */
   bodyTimeoutS: number;
   logger: Logger;
+  dashboard: DashboardAccess;
 }
 
 export interface Ingress {
@@ -60,6 +64,7 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   const connections = new ConnectionGuard(http);
   connections.install();
   void http.register(accepts);
+  registerDashboard(http, app, opts.dashboard);
 
   // JSON bodies: parsed, then checked for non-finite numbers (`1e999`) and reserved key names.
   http.removeContentTypeParser('application/json');
@@ -111,16 +116,7 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
     const registry = app.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
-  http.get('/-/status', async () => ({
-    applications: app.plan.apps,
-    deployments: app.allRunners().map((r) => ({
-      name: r.name,
-      numReplicas: r.spec.options.numReplicas,
-      queued: r.router.queued,
-      ...r.router.stats,
-      replicas: r.status(),
-    })),
-  }));
+  http.get('/-/status', async () => statusSnapshot(app));
 
   // Every model deployment also speaks the Open Inference Protocol under /v2.
   void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });

@@ -14,6 +14,7 @@ import { formatIssues } from '../shared/options.ts';
 import { MEMORY_BUDGET_DEFAULTS, configureMemoryBudget } from '../shared/memory-budget.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus } from './status-table.ts';
 
 const serveOptionsSchema = z.strictObject({
@@ -38,6 +39,8 @@ const serveOptionsSchema = z.strictObject({
   memoryBudgetMb: z.number({ error: 'must be a positive number of MiB' }).positive({ error: 'must be a positive number of MiB' }).default(MEMORY_BUDGET_DEFAULTS.budgetMb),
   /** How long a request waits for room in the memory budget before 503 OVER_MEMORY_BUDGET. */
   memoryWaitS: z.number({ error: 'must be a non-negative number of seconds' }).min(0, { error: 'must be a non-negative number of seconds' }).default(MEMORY_BUDGET_DEFAULTS.waitS),
+  /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
+  dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -89,7 +92,7 @@ export async function run(
   configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
   const app = new Application(graph, logger);
   await app.start();
-  const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger });
+  const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger, dashboard: o.dashboard });
   let url: string | undefined;
   try {
     if (o.listen) {
