@@ -1,5 +1,5 @@
 /** `threadserve/ocr`: the PP-OCRv4 steps (pre-process, detection post-process, CTC decoding) and a raw two-model pipeline. */
-export { MODEL_PATHS, OCR_DEFAULTS, decode, postDetect, ppocrCharset, preProcess, resolveOcrOptions } from './steps.ts';
+export { MODEL_PATHS, OCR_BYTES_PER_PIXEL, OCR_DEFAULTS, admitOcrRequest, decode, postDetect, ppocrCharset, preProcess, resolveOcrOptions } from './steps.ts';
 export type { Box, DetInput, OcrLine, OcrOptions, OcrResult, OcrState, RecInput } from './steps.ts';
 export { createRawOcr } from './raw.ts';
 export type { RawOcr, RawOcrOptions, StepTimings } from './raw.ts';

@@ -11,7 +11,9 @@
  * can run on another thread and its inputs move there without copying (see `transferList`).
  */
 import { fileURLToPath } from 'node:url';
-import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { admitMemory } from 'threadserve';
+import type { MemoryLease } from 'threadserve';
+import { DECODE_BYTES_PER_PIXEL, decodeImage, readImageHeader, type DecodedImage } from '../image/decode.ts';
 import { planDetSize, resizeRgb, toChw, PADDLE_DET_NORM } from '../image/tensor.ts';
 import { findBoxes, type DbOptions, type MapGeometry } from './detect-postprocess.ts';
 import { cropBatch, type CropOptions } from './crop.ts';
@@ -34,6 +36,12 @@ export interface OcrOptions {
   dropScore: number;
   db: Partial<DbOptions>;
   crop: Partial<CropOptions>;
+  /**
+   * Bytes per pixel preProcess admits against the memory budget while decoding (see
+   * decodeImage's memoryBytesPerPixel). 0 when the whole request was admitted already
+   * (admitOcrRequest): a second, nested admission could wait on the requests it waits for.
+   */
+  decodeBytesPerPixel: number;
 }
 
 export const OCR_DEFAULTS: OcrOptions = {
@@ -48,6 +56,7 @@ export const OCR_DEFAULTS: OcrOptions = {
   // neighbouring lines leaking into crops. 2.2 is the balance; pass db.unclipRatio to change.
   db: { unclipRatio: 2.2 },
   crop: {},
+  decodeBytesPerPixel: DECODE_BYTES_PER_PIXEL,
 };
 
 /** Defaults filled in; `db` and `crop` merge key by key, so `{ db: { thresh: 0.4 } }` keeps unclipRatio. */
@@ -90,9 +99,32 @@ export interface OcrResult {
   lines: OcrLine[];
 }
 
+/**
+ * What an OCR request holds while it runs, per pixel of its image: the decode (libvips's rows
+ * and its output, ~3.3 bytes measured), the RGB pixels that travel with the request until the
+ * recogniser's crops are cut (3), and slack for a copy while they are resized. The detector's
+ * input and probability map add 16 bytes per pixel of the (at most detMaxSide squared) detector input.
+ */
+export const OCR_BYTES_PER_PIXEL = 8;
+const DET_BYTES_PER_PIXEL = 16;
+
+/**
+ * Reads the image's header (413 over maxPixels) and admits the whole request's memory against
+ * the process's memory budget before anything is decoded. Release the lease when the answer is
+ * ready (in a `finally`): over the budget, requests wait, then answer 503 with Retry-After.
+ * The decode is part of it: call preProcess with `decodeBytesPerPixel: 0` under this lease.
+ */
+export async function admitOcrRequest(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<MemoryLease> {
+  const o = resolveOcrOptions(opts);
+  const { width, height } = await readImageHeader(imageBytes, { maxPixels: o.maxPixels });
+  const det = planDetSize(width, height, o.detMaxSide);
+  const bytes = width * height * OCR_BYTES_PER_PIXEL + det.paddedWidth * det.paddedHeight * DET_BYTES_PER_PIXEL;
+  return admitMemory(bytes, `OCR of a ${width}x${height} image`);
+}
+
 export async function preProcess(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<DetInput> {
   const o = resolveOcrOptions(opts);
-  const image = await decodeImage(imageBytes, { maxPixels: o.maxPixels });
+  const image = await decodeImage(imageBytes, { maxPixels: o.maxPixels, memoryBytesPerPixel: o.decodeBytesPerPixel });
   const size = planDetSize(image.width, image.height, o.detMaxSide);
   const pixels = size.scale === 1 ? image.data : resizeRgb(image.data, image.width, image.height, size.width, size.height);
   const input = toChw(pixels, size.width, size.height, PADDLE_DET_NORM, size.paddedWidth, size.paddedHeight);

@@ -2,7 +2,7 @@
 // copy of the detector and the recogniser, so N replicas hold N copies.
 import { deployment } from 'threadserve';
 import { OnnxModel } from 'threadserve/onnx';
-import { MODEL_PATHS, decode, postDetect, preProcess } from 'threadserve/ocr';
+import { MODEL_PATHS, admitOcrRequest, decode, postDetect, preProcess } from 'threadserve/ocr';
 import type { OcrOptions, OcrResult } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
@@ -26,8 +26,18 @@ export class OcrHandler {
     await Promise.all([this.det.init(), this.rec.init()]);
   }
 
+  /** One image, admitted against the memory budget as a whole (decode included) until it is read. */
   async infer(bytes: Uint8Array): Promise<OcrResult> {
-    const { input, dims, state } = await preProcess(bytes, this.options);
+    const lease = await admitOcrRequest(bytes, this.options);
+    try {
+      return await this.run(bytes);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async run(bytes: Uint8Array): Promise<OcrResult> {
+    const { input, dims, state } = await preProcess(bytes, { ...this.options, decodeBytesPerPixel: 0 });
     const prob = Object.values(await this.det.predict({ x: { data: input, dims } }))[0]!;
     const crops = postDetect(prob.data as Float32Array, prob.dims, state, this.options);
     if (crops.dims[0] === 0) return { lines: [] };

@@ -42,7 +42,19 @@ function parseBytes(value: string): number {
   return n;
 }
 
-interface RunOptions {
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number, got "${value}"`);
+  return n;
+}
+
+function parseNonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be a non-negative number, got "${value}"`);
+  return n;
+}
+
+interface RunFlags {
   host: string;
   port?: number;
   grpcPort?: number;
@@ -53,9 +65,12 @@ interface RunOptions {
   logLevel: string;
   route?: string;
   dashboard: string;
+  bodyTimeoutS?: number;
+  memoryBudgetMb?: number;
+  memoryWaitS?: number;
 }
 
-async function runCommand(file: string, opts: RunOptions) {
+async function runCommand(file: string, opts: RunFlags) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
   const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
@@ -73,6 +88,9 @@ async function runCommand(file: string, opts: RunOptions) {
     ...(opts.route !== undefined ? { route: opts.route } : {}),
     ...(!opts.grpc ? { grpcPort: false as const } : opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
     ...(opts.grpcMaxMessageBytes !== undefined ? { grpcMaxMessageBytes: opts.grpcMaxMessageBytes } : {}),
+    ...(opts.bodyTimeoutS !== undefined ? { bodyTimeoutS: opts.bodyTimeoutS } : {}),
+    ...(opts.memoryBudgetMb !== undefined ? { memoryBudgetMb: opts.memoryBudgetMb } : {}),
+    ...(opts.memoryWaitS !== undefined ? { memoryWaitS: opts.memoryWaitS } : {}),
     logLevel: opts.logLevel as never,
     dashboard: opts.dashboard as never,
   });
@@ -114,6 +132,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--body-timeout-s <seconds>', 'time a client has to send a request\'s headers and body (default: 30)', parsePositive)
+    .option('--memory-budget-mb <MiB>', 'memory requests in flight may make the server allocate: decoded pixels, tensors (default: 512)', parsePositive)
+    .option('--memory-wait-s <seconds>', 'how long a request waits for room in the memory budget before 503 (default: 5)', parseNonNegative)
     .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);

@@ -8,6 +8,7 @@
  * batching is several times that. Piscina still owns the thread: creation, execArgv,
  * resourceLimits, and the task failure that tells us the thread died.
  */
+import { memoryBudgetBuffer } from '../shared/memory-budget.ts';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -106,7 +107,8 @@ export class Replica {
     this.writer = new PortWriter<ToReplica>(port1, (m, err) => this.onCloneError(m, err));
     const pool = new Piscina({
       filename: this.spec.workerBootstrap,
-      workerData: { threadserveEntry: this.spec.workerEntry },
+      // The process's memory budget counters are shared with every replica thread.
+      workerData: { threadserveEntry: this.spec.workerEntry, threadserveMemoryBudget: memoryBudgetBuffer() },
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,

@@ -12,6 +12,7 @@ import type { BoundDeployment } from '../shared/deployment.ts';
 import { OptionsError } from '../shared/errors.ts';
 import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
+import { MEMORY_BUDGET_DEFAULTS, configureMemoryBudget } from '../shared/memory-budget.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { GrpcInferenceServer } from './grpc/server.ts';
@@ -47,6 +48,12 @@ const serveOptionsSchema = z.strictObject({
     .optional(),
   /** Largest gRPC message in or out, in bytes (gRPC's own default: 4 MiB). */
   grpcMaxMessageBytes: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(4 * 1024 * 1024),
+  /** Time a client has to send a request's headers and body; past it: 408 and the connection closes. */
+  bodyTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).default(30),
+  /** Memory that requests in flight may make the server allocate (decoded pixels, request tensors), in MiB. */
+  memoryBudgetMb: z.number({ error: 'must be a positive number of MiB' }).positive({ error: 'must be a positive number of MiB' }).default(MEMORY_BUDGET_DEFAULTS.budgetMb),
+  /** How long a request waits for room in the memory budget before 503 OVER_MEMORY_BUDGET. */
+  memoryWaitS: z.number({ error: 'must be a non-negative number of seconds' }).min(0, { error: 'must be a non-negative number of seconds' }).default(MEMORY_BUDGET_DEFAULTS.waitS),
   /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
   dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
@@ -99,9 +106,10 @@ export async function run(
   const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
   const graph = plan(named, routeOverrides);
 
+  configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
   const app = new Application(graph, logger);
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, dashboard: o.dashboard });
+  const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger, dashboard: o.dashboard });
   let url: string | undefined;
   let grpc: GrpcInferenceServer | undefined;
   let grpcAddress: string | undefined;
@@ -148,7 +156,9 @@ export async function run(
     },
     close: () => {
       closing ??= (async () => {
-        // Stop accepting, let in-flight HTTP requests finish; past the grace period cut them.
+        // Stop accepting; close idle and stalled connections now; let requests being served
+        // finish; past the grace period cut them.
+        connections.startDrain();
         const timer = setTimeout(() => http.server.closeAllConnections?.(), graceS * 1000);
         await Promise.all([http.close(), grpc?.close(graceS)]);
         clearTimeout(timer);
