@@ -11,6 +11,7 @@ import { isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts
 import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
+import { GpuPool } from './gpu-pool.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import type { TargetRef } from '../shared/protocol.ts';
@@ -46,6 +47,8 @@ interface PlannedDeployment {
 export interface Plan {
   apps: AppSpec[];
   deployments: Map<string, PlannedDeployment>;
+  /** The device ids this process may use (empty when no deployment asks for GPUs). */
+  gpus: number[];
 }
 
 /** Validates the graphs of all applications; throws OptionsError before anything starts. */
@@ -124,25 +127,26 @@ export function plan(
     }
     specs.push({ name: appName, route, ingress });
   }
-  placeGpus(deployments, gpus);
-  return { apps: specs, deployments };
+  return { apps: specs, deployments, gpus: placeGpus(deployments, gpus) };
 }
 
-/** Assigns device ids to every replica slot, or refuses (before any thread starts). */
-function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => number[]): void {
+/** Assigns device ids to every first replica, or refuses (before any thread starts); returns the visible ids. */
+function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => number[]): number[] {
   const requests = [...deployments.values()].map((d) => ({
     deployment: d.options.name,
     numReplicas: d.options.numReplicas,
     numGpus: d.options.numGpus,
   }));
-  if (!requests.some((r) => r.numGpus > 0)) return;
+  if (!requests.some((r) => r.numGpus > 0)) return [];
+  const visible = gpus();
   let assignment;
   try {
-    assignment = assignGpus(requests, gpus());
+    assignment = assignGpus(requests, visible);
   } catch (err) {
     throw new OptionsError((err as Error).message);
   }
   for (const d of deployments.values()) d.gpuSlots = assignment[d.options.name] ?? [];
+  return visible;
 }
 
 export class Application {
@@ -151,16 +155,23 @@ export class Application {
   /** Compiled copies of the TypeScript replicas import; the getters below read it when replicas start. */
   private readonly modules: ReplicaModules;
   readonly links: ReplicaLinks;
+  readonly gpus: GpuPool;
 
   constructor(
     readonly plan: Plan,
     private readonly log: Logger,
   ) {
     this.metrics = new Metrics({
-      deployments: () => this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, replicas: r.status() })),
+      deployments: () =>
+        this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, target: r.target, waitingForGpu: r.waitingForGpu, replicas: r.status() })),
     });
-    let replicasInProcess = 0;
-    for (const d of plan.deployments.values()) replicasInProcess += d.options.numReplicas;
+    const gpus = (this.gpus = new GpuPool(plan.gpus));
+    for (const d of plan.deployments.values()) for (const ids of d.gpuSlots) gpus.reserve(ids, d.options.numGpus);
+    // Room freed by one deployment may let another start the replicas it is waiting for.
+    gpus.onRelease(() => {
+      for (const r of this.runners.values()) if (r.waitingForGpu > 0) void r.reconcile();
+    });
+    const replicasInProcess = () => this.allRunners().reduce((n, r) => n + Math.max(r.target, r.replicaCount), 0);
     const modules = (this.modules = new ReplicaModules([...plan.deployments.values()].map((d) => d.deployment.moduleUrl)));
     const tables = new Map([...plan.deployments.keys()].map((name) => [name, SlotTable.create()]));
     const targetRef = (name: string): TargetRef => ({
@@ -176,7 +187,8 @@ export class Application {
           get classKey() { return modules.classKey(d.deployment.key, d.deployment.moduleUrl); },
           args: d.args,
           gpuSlots: d.gpuSlots,
-          replicasInProcess,
+          gpus,
+          get replicasInProcess() { return replicasInProcess(); },
           workerBootstrap: workerBootstrapUrl,
           get workerEntry() { return modules.workerEntry; },
           get execArgv() { return modules.execArgv; },

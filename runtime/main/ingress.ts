@@ -83,7 +83,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     applications: app.plan.apps,
     deployments: app.allRunners().map((r) => ({
       name: r.name,
-      numReplicas: r.spec.options.numReplicas,
+      numReplicas: r.target,
       queued: r.router.queued,
       ...r.router.stats,
       replicas: r.status(),

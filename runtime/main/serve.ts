@@ -50,6 +50,11 @@ export interface ServeInstance {
   statusText(): string;
   /** Runs `reconfigure(userConfig)` on every replica of a deployment. */
   reconfigure(deployment: string, userConfig: unknown): Promise<void>;
+  /**
+   * Sets a deployment's replica count while it serves: new replicas start (as GPU room allows),
+   * surplus ones stop taking calls and stop once their calls are done. Resolves when done.
+   */
+  scale(deployment: string, numReplicas: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +117,14 @@ export async function run(
       const runner = app.runner(name);
       if (!runner) throw new OptionsError(`reconfigure: no deployment named "${name}"`);
       await runner.reconfigure(userConfig);
+    },
+    scale: async (name, numReplicas) => {
+      const runner = app.runner(name);
+      if (!runner) throw new OptionsError(`scale: no deployment named "${name}"; running: ${app.allRunners().map((r) => r.name).join(', ')}`);
+      if (!Number.isInteger(numReplicas) || numReplicas < 0) {
+        throw new OptionsError(`scale: deployment "${name}": numReplicas must be a non-negative integer, got ${JSON.stringify(numReplicas)}`);
+      }
+      await runner.scaleTo(numReplicas);
     },
     close: () => {
       closing ??= (async () => {
