@@ -12,6 +12,9 @@ import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
 import { GpuPool } from './gpu-pool.ts';
+import { availableParallelism } from 'node:os';
+import { realClock } from '../shared/clock.ts';
+import { Autoscaler } from './autoscaler.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import type { TargetRef } from '../shared/protocol.ts';
@@ -149,6 +152,21 @@ function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => numb
   return visible;
 }
 
+/**
+ * The replica thread budget: `given`, or twice the cores (a replica waiting on another step or
+ * on I/O leaves its core to others; CPU-bound services do better with the core count). It must
+ * hold the replicas every deployment starts with.
+ */
+export function replicaThreadBudget(plan: Plan, given: number | undefined): number {
+  let starting = 0;
+  for (const d of plan.deployments.values()) starting += d.options.numReplicas;
+  if (given === undefined) return Math.max(2 * availableParallelism(), starting);
+  if (given < starting) {
+    throw new OptionsError(`serve: maxReplicaThreads ${given} is less than the ${starting} replicas the deployments start with`);
+  }
+  return given;
+}
+
 export class Application {
   private readonly runners = new Map<string, DeploymentRunner>();
   readonly metrics: Metrics;
@@ -156,10 +174,13 @@ export class Application {
   private readonly modules: ReplicaModules;
   readonly links: ReplicaLinks;
   readonly gpus: GpuPool;
+  readonly autoscaler: Autoscaler;
 
   constructor(
     readonly plan: Plan,
     private readonly log: Logger,
+    /** The most replica threads the process runs at once (see replicaThreadBudget). */
+    maxReplicaThreads: number = replicaThreadBudget(plan, undefined),
   ) {
     this.metrics = new Metrics({
       deployments: () =>
@@ -206,6 +227,7 @@ export class Application {
       );
       this.runners.set(name, runner);
     }
+    this.autoscaler = new Autoscaler(() => this.allRunners(), maxReplicaThreads, realClock, log, this.metrics);
   }
 
   async start(): Promise<void> {
@@ -216,6 +238,7 @@ export class Application {
       await this.stop();
       throw failed.reason;
     }
+    this.autoscaler.start();
   }
 
   call(deployment: string, method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
@@ -251,6 +274,7 @@ export class Application {
 
   /** Waits for calls to finish (up to the longest graceful timeout), then stops every replica. */
   async stop(): Promise<void> {
+    this.autoscaler.stop();
     const runners = [...this.runners.values()];
     const timeoutS = Math.max(0, ...runners.map((r) => r.spec.options.gracefulShutdownTimeoutS));
     const deadline = Date.now() + timeoutS * 1000;

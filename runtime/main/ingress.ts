@@ -88,6 +88,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
       ...r.router.stats,
       replicas: r.status(),
     })),
+    autoscaling: { maxReplicaThreads: app.autoscaler.budget, decisions: app.autoscaler.recent() },
   }));
 
   // Every model deployment also speaks the Open Inference Protocol under /v2.

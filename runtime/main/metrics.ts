@@ -42,6 +42,7 @@ export class Metrics {
   private readonly batchSize: Histogram<'deployment'>;
   private readonly modelEvents: Counter<'deployment' | 'event'>;
   private readonly modelLoadTime: Histogram<'deployment'>;
+  private readonly autoscalingDecisions: Counter<'deployment' | 'reason'>;
 
   constructor(source: GaugeSource) {
     const registers = [this.registry];
@@ -85,6 +86,12 @@ export class Metrics {
       help: 'Time to load a multiplexed model into a replica',
       labelNames: ['deployment'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.autoscalingDecisions = new Counter({
+      name: 'threadserve_autoscaling_decisions_total',
+      help: 'Autoscaling decisions by reason: upscale, downscale, bounds (limits changed), budget (held back by maxReplicaThreads), yield (an idle deployment shrank to make room)',
+      labelNames: ['deployment', 'reason'],
       registers,
     });
     new Gauge({
@@ -161,6 +168,10 @@ export class Metrics {
     }
     this.modelEvents.inc({ deployment, event: e.event });
     if (e.event === 'load' && e.seconds !== undefined) this.modelLoadTime.observe({ deployment }, e.seconds);
+  }
+
+  autoscalingDecision(deployment: string, reason: string): void {
+    this.autoscalingDecisions.inc({ deployment, reason });
   }
 
   replicaStarted(deployment: string): void {

@@ -11,7 +11,7 @@ import type { BoundDeployment } from '../shared/deployment.ts';
 import { OptionsError } from '../shared/errors.ts';
 import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
-import { Application, plan } from './application.ts';
+import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { formatStatus } from './status-table.ts';
 
@@ -31,6 +31,8 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  /** The most replica threads the process runs (autoscaling grows within it); default twice the cores. */
+  maxReplicaThreads: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -84,7 +86,7 @@ export async function run(
   const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
   const graph = plan(named, routeOverrides);
 
-  const app = new Application(graph, logger);
+  const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads));
   await app.start();
   const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
   let url: string | undefined;
