@@ -9,7 +9,8 @@ import { isBound, toDeployment } from '../shared/deployment.ts';
 import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
 import { isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
-import { resolveDeploymentOptions } from '../shared/options.ts';
+import { mergeOptions, resolveDeploymentOptions } from '../shared/options.ts';
+import type { DeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
 import { GpuPool } from './gpu-pool.ts';
 import { availableParallelism } from 'node:os';
@@ -59,6 +60,8 @@ export function plan(
   apps: Record<string, BoundDeployment>,
   routeOverrides: Record<string, string | null | undefined> = {},
   gpus: () => number[] = () => visibleGpus(),
+  /** Options per deployment name over the code's (a config file, a redeploy). */
+  optionOverrides: Readonly<Record<string, DeploymentOptions>> = {},
 ): Plan {
   const deployments = new Map<string, PlannedDeployment>();
   const byBound = new Map<BoundDeployment, string>();
@@ -68,7 +71,8 @@ export function plan(
     if (known) return known;
     const deployment = toDeployment(bound.deployment);
     if (!deployment) throw new OptionsError(`${path.join(' -> ')}: not a deployment`);
-    const options = resolveDeploymentOptions(deployment.className, deployment.rawOptions);
+    const override = optionOverrides[deployment.rawOptions.name ?? deployment.className];
+    const options = resolveDeploymentOptions(deployment.className, override ? mergeOptions(deployment.rawOptions, override) : deployment.rawOptions);
     const name = options.name;
     if (path.includes(name)) throw new OptionsError(`deployment "${name}" depends on itself: ${[...path, name].join(' -> ')}`);
     if (deployments.has(name)) {

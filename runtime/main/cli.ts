@@ -1,13 +1,9 @@
 /**
- * `threadserve run <app>`: imports an application module, serves its (default or named)
- * export, prints the routes and replicas once ready, and drains on SIGINT/SIGTERM.
+ * The `threadserve` command line: `run` (an application module or a config file), `build`
+ * (a config file from an application). The commands live in cli-*.ts.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { isBound } from '../shared/deployment.ts';
-import { run } from './serve.ts';
+import { buildCommand, runCommand } from './cli-run.ts';
 import { VERSION } from './version.ts';
 
 function parsePort(value: string): number {
@@ -16,61 +12,10 @@ function parsePort(value: string): number {
   return n;
 }
 
-/**
- * A CommonJS project (what `npm init -y` writes) loads app.ts as CommonJS: threadserve is an
- * ES module with top-level await, which CommonJS cannot require, and a top-level `await` in the
- * app itself does not compile to CommonJS. Say what to do instead of esbuild's or Node's words.
- */
-function explainImportError(err: Error, file: string): Error {
-  const code = (err as { code?: string }).code;
-  const cjs =
-    code === 'ERR_REQUIRE_ESM' ||
-    code === 'ERR_REQUIRE_ASYNC_MODULE' ||
-    /Top-level await is currently not supported with the "cjs" output format/.test(err.message);
-  if (!cjs) return err;
-  const detail = /ERROR: (.*)/.exec(err.message)?.[1] ?? err.message.split('\n')[0];
-  return new Error(
-    `${file} was loaded as CommonJS, and threadserve is an ES module. Add "type": "module" to your ` +
-      `package.json, or name the file with .mts. (${detail})`,
-  );
-}
-
-async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
-  const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
-    throw explainImportError(err, file);
-  })) as Record<string, unknown>;
-  const app = mod[opts.export];
-  if (app === undefined) {
-    const names = Object.keys(mod).filter((k) => isBound(mod[k]));
-    throw new Error(`${file} has no export "${opts.export}"${names.length ? `; bound deployments exported: ${names.join(', ')}` : ''}`);
-  }
-  if (!isBound(app)) throw new Error(`export "${opts.export}" of ${file} is not a bound deployment: export Ingress.bind(...)`);
-  const instance = await run(app, {
-    host: opts.host,
-    ...(opts.port !== undefined ? { port: opts.port } : {}),
-    ...(opts.route !== undefined ? { route: opts.route } : {}),
-    logLevel: opts.logLevel as never,
-  });
-  process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      process.stderr.write(`second ${signal}: exiting without draining\n`);
-      process.exit(130);
-    }
-    process.stdout.write(`${signal}: draining...\n`);
-    instance.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        process.stderr.write(`shutdown failed: ${err.stack ?? err.message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError(`must be a positive integer, got "${value}"`);
+  return n;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -80,14 +25,23 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   program
     .command('run')
-    .description('serve an application module')
-    .argument('<app>', 'module whose export is a bound ingress deployment')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
+    .description('serve an application module, or the applications of a config file (.yaml)')
+    .argument('<app>', 'module whose export is a bound ingress deployment, or a config file')
+    .option('--host <host>', 'address to listen on (default: the config file\'s, or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default: the config file\'s, $PORT or 8000)', parsePort)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
+    .option('--max-replica-threads <n>', 'most replica threads at once (default: twice the cores)', parsePositive)
     .action(runCommand);
+  program
+    .command('build')
+    .description('print the config file of an application with every option and its value')
+    .argument('<app>', 'module whose export is a bound ingress deployment')
+    .option('--export <name>', 'export to build', 'default')
+    .option('--name <name>', 'application name', 'default')
+    .option('-o, --output <file>', 'write the config to this file (import_path relative to it) instead of printing it')
+    .action(buildCommand);
   await program.parseAsync(argv);
 }
 

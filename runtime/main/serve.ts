@@ -11,6 +11,7 @@ import type { BoundDeployment } from '../shared/deployment.ts';
 import { OptionsError } from '../shared/errors.ts';
 import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
+import type { DeploymentOptions } from '../shared/options.ts';
 import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { formatStatus } from './status-table.ts';
@@ -36,7 +37,13 @@ const serveOptionsSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
-export type ServeOptions = z.input<typeof serveOptionsSchema> & { logger?: Logger };
+export type ServeOptions = z.input<typeof serveOptionsSchema> & {
+  logger?: Logger;
+  /** Route prefix per application name, over the ingress's `route` (null: no HTTP route). */
+  routePrefixes?: Record<string, string | null>;
+  /** Options per deployment name, over what the code sets (what a config file does). */
+  deploymentOptions?: Record<string, DeploymentOptions>;
+};
 
 export interface ServeInstance {
   /** http://host:port when listening. */
@@ -72,7 +79,7 @@ export async function run(
   apps: BoundDeployment | Record<string, BoundDeployment>,
   options: ServeOptions = {},
 ): Promise<ServeInstance> {
-  const { logger: givenLogger, ...rest } = options;
+  const { logger: givenLogger, routePrefixes, deploymentOptions, ...rest } = options;
   const parsed = serveOptionsSchema.safeParse(rest);
   if (!parsed.success) throw new OptionsError(formatIssues('serve', rest, parsed.error.issues));
   const o = parsed.data;
@@ -83,8 +90,8 @@ export async function run(
   if (!isBound(apps) && (typeof apps !== 'object' || apps === null || Object.keys(apps).length === 0)) {
     throw new OptionsError('serve.run: give a bound deployment (Ingress.bind(...)) or a record of them');
   }
-  const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
-  const graph = plan(named, routeOverrides);
+  const routeOverrides = { ...routePrefixes, ...(isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {}) };
+  const graph = plan(named, routeOverrides, undefined, deploymentOptions);
 
   const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads));
   await app.start();

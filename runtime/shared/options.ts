@@ -155,3 +155,15 @@ function resolveAutoscaling(label: string, numReplicas: number | 'auto' | undefi
   }
   return Object.freeze(parsed.data);
 }
+
+/**
+ * Options from a config file over the code's: each option the file sets wins. The file decides
+ * how the count is set as a whole: a fixed num_replicas drops the code's autoscalingConfig, and
+ * an autoscaling_config drops the code's fixed numReplicas.
+ */
+export function mergeOptions(code: DeploymentOptions, file: DeploymentOptions): DeploymentOptions {
+  const merged: DeploymentOptions = { ...code, ...file };
+  if (file.autoscalingConfig !== undefined && file.numReplicas === undefined && code.numReplicas !== 'auto') delete merged.numReplicas;
+  if (typeof file.numReplicas === 'number') delete merged.autoscalingConfig;
+  return merged;
+}
