@@ -31,9 +31,18 @@ function explainImportError(err: Error, file: string): Error {
  * Imports `path` (absolute) and returns its bound application. `shown` is how errors name the
  * module; `args`, when given, go to an application builder (a bound export takes none).
  */
-export async function loadApplication(path: string, exportName: string, shown: string, args?: Record<string, unknown>): Promise<BoundDeployment> {
+export async function loadApplication(
+  path: string,
+  exportName: string,
+  shown: string,
+  args?: Record<string, unknown>,
+  /** A fresh copy of a module whose code changed since it was imported (a redeploy): a new URL. */
+  version?: string,
+): Promise<BoundDeployment> {
   if (!existsSync(path)) throw new Error(`application file not found: ${shown}`);
-  const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
+  const url = pathToFileURL(path);
+  if (version !== undefined) url.searchParams.set('threadserve-version', version);
+  const mod = (await import(url.href).catch((err: Error) => {
     throw explainImportError(err, shown);
   })) as Record<string, unknown>;
   const app = mod[exportName];

@@ -12,6 +12,9 @@ import type { Decision, DeploymentLoad, ScalingMemory } from './autoscaling-poli
 import type { DeploymentRunner } from './deployment-runner.ts';
 import type { Metrics } from './metrics.ts';
 
+/** A decision with the wall-clock time it was made (for status). */
+export type RecordedDecision = Decision & { readonly time: string };
+
 /** How often ongoing calls are sampled (Ray Serve's replicas record theirs every 0.5 s). */
 const SAMPLE_MS = 500;
 const RECENT_DECISIONS = 50;
@@ -42,14 +45,14 @@ export class Autoscaler {
   private readonly windows = new Map<string, LoadWindow>();
   /** The load each deployment last reported, and when. */
   private readonly reported = new Map<string, { ongoing: number | undefined; at: number }>();
-  private readonly decisions: Decision[] = [];
+  private readonly decisions: RecordedDecision[] = [];
   private timer: unknown;
   private stopped = false;
 
   constructor(
     private readonly runners: () => DeploymentRunner[],
     /** The most replica threads the process runs at once (fixed deployments included). */
-    readonly budget: number,
+    public budget: number,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -65,7 +68,7 @@ export class Autoscaler {
   }
 
   /** The last decisions, oldest first. */
-  recent(): readonly Decision[] {
+  recent(): readonly RecordedDecision[] {
     return this.decisions;
   }
 
@@ -110,7 +113,7 @@ export class Autoscaler {
   }
 
   private record(d: Decision): void {
-    this.decisions.push(d);
+    this.decisions.push({ ...d, time: new Date().toISOString() });
     if (this.decisions.length > RECENT_DECISIONS) this.decisions.shift();
     this.metrics.autoscalingDecision(d.deployment, d.reason);
     const fields = { deployment: d.deployment, from: d.from, to: d.to, wanted: d.wanted, ongoing: Number(d.ongoing.toFixed(2)), reason: d.reason };

@@ -20,6 +20,9 @@ export interface RunFlags {
   logLevel?: string;
   route?: string;
   maxReplicaThreads?: number;
+  adminHost?: string;
+  adminPort?: number;
+  adminToken?: string;
 }
 
 export const isConfigFile = (file: string): boolean => /\.ya?ml$/i.test(file);
@@ -31,10 +34,21 @@ export async function startFromCli(target: string, flags: RunFlags): Promise<Ser
     ...(flags.port !== undefined ? { port: flags.port } : {}),
     ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel as never } : {}),
     ...(flags.maxReplicaThreads !== undefined ? { maxReplicaThreads: flags.maxReplicaThreads } : {}),
+    admin: {
+      ...(flags.adminHost !== undefined ? { host: flags.adminHost } : {}),
+      port: flags.adminPort ?? 8265,
+      // Another server on this machine may hold the default port: serve without the admin API then.
+      optional: flags.adminPort === undefined,
+      ...((flags.adminToken ?? process.env.THREADSERVE_ADMIN_TOKEN) ? { token: flags.adminToken ?? process.env.THREADSERVE_ADMIN_TOKEN } : {}),
+    },
   };
   if (!isConfigFile(target)) {
     const app = await loadApplication(resolve(target), flags.export, target);
-    return run(app, { ...common, ...(flags.route !== undefined ? { route: flags.route } : {}) });
+    return run(app, {
+      ...common,
+      ...(flags.route !== undefined ? { route: flags.route } : {}),
+      appSources: { default: { path: resolve(target), exportName: flags.export } },
+    });
   }
   if (flags.route !== undefined) throw new Error('--route applies to an application module; set route_prefix in the config file');
   const config = loadServeConfig(target);
@@ -48,12 +62,14 @@ export async function startFromCli(target: string, flags: RunFlags): Promise<Ser
     ...common,
     routePrefixes: configured.routePrefixes,
     deploymentOptions: configured.deploymentOptions,
+    appSources: configured.sources,
   });
 }
 
 export async function runCommand(target: string, flags: RunFlags): Promise<void> {
   const instance = await startFromCli(target, flags);
-  process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
+  const admin = instance.adminUrl ? `admin API at ${instance.adminUrl} (threadserve status / deploy --address ${instance.adminUrl})\n` : '';
+  process.stdout.write(`threadserve is serving at ${instance.url}\n${admin}\n${instance.statusText()}\n`);
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {

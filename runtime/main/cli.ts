@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { buildCommand, runCommand } from './cli-run.ts';
+import { deployCommand, statusCommand } from './cli-admin.ts';
 import { VERSION } from './version.ts';
 
 function parsePort(value: string): number {
@@ -33,7 +34,24 @@ export async function main(argv: string[]): Promise<void> {
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
     .option('--max-replica-threads <n>', 'most replica threads at once (default: twice the cores)', parsePositive)
+    .option('--admin-port <port>', 'admin API port for status and deploy (default 8265; 0: any free port)', parsePort)
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; any other needs a token)')
+    .option('--admin-token <token>', 'token the admin API requires (default: $THREADSERVE_ADMIN_TOKEN)')
     .action(runCommand);
+  program
+    .command('status')
+    .description("print a running server's applications, deployments, replicas and autoscaling decisions")
+    .option('--address <url>', 'the admin API', 'http://127.0.0.1:8265')
+    .option('--token <token>', 'admin token (default: $THREADSERVE_ADMIN_TOKEN)')
+    .option('--json', 'print the status as JSON')
+    .action(statusCommand);
+  program
+    .command('deploy')
+    .description('apply a config file to a running server: replica counts, user_config and autoscaling live; new code rolls replicas')
+    .argument('<config>', 'config file (.yaml)')
+    .option('--address <url>', 'the admin API', 'http://127.0.0.1:8265')
+    .option('--token <token>', 'admin token (default: $THREADSERVE_ADMIN_TOKEN)')
+    .action(deployCommand);
   program
     .command('build')
     .description('print the config file of an application with every option and its value')

@@ -19,14 +19,18 @@ export interface ConfiguredApps {
   sources: Record<string, { path: string; exportName: string }>;
 }
 
-export async function loadConfiguredApps(config: ServeConfig): Promise<ConfiguredApps> {
+export async function loadConfiguredApps(
+  config: ServeConfig,
+  /** The version to import an application's module at (a redeploy after its code changed). */
+  versionOf: (app: string, path: string) => string | undefined = () => undefined,
+): Promise<ConfiguredApps> {
   const out: ConfiguredApps = { apps: {}, routePrefixes: {}, deploymentOptions: {}, sources: {} };
   for (const a of config.applications) {
     const path = resolve(dirname(config.file), a.importPath);
     const shown = relative(process.cwd(), path) || path;
     let app: BoundDeployment;
     try {
-      app = await loadApplication(path, a.exportName, shown, a.args);
+      app = await loadApplication(path, a.exportName, shown, a.args, versionOf(a.name, path));
     } catch (err) {
       throw new OptionsError(`${a.where(['import_path'])}: application "${a.name}": ${(err as Error).message}`);
     }

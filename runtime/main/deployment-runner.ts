@@ -40,6 +40,9 @@ export interface RunnerSpec {
   targets: Record<string, TargetRef>;
 }
 
+/** What a replica runs: the module and class, its constructor arguments, its thread's entry and flags. */
+export type ReplicaCode = Pick<RunnerSpec, 'moduleUrl' | 'classKey' | 'args' | 'workerEntry' | 'execArgv'>;
+
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 /** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
 export type DirectCallSink = (calls: Record<string, DirectCalls>) => void;
@@ -67,6 +70,7 @@ export class DeploymentRunner {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Replicas the deployment should have live (starting or running). */
   private targetCount: number;
+  private rolling = false;
   /** Replicas wanted that no GPU has room for (0 when all fit); logged once per shortage. */
   waitingForGpu = 0;
 
@@ -141,7 +145,8 @@ export class DeploymentRunner {
 
   /** Starts or drains replicas until the live count meets the target. */
   async reconcile(): Promise<void> {
-    if (this.stopping) return;
+    // A roll replaces replicas one by one with one extra live: counting now would stop the new ones.
+    if (this.stopping || this.rolling) return;
     const live = this.live();
     const work: Promise<unknown>[] = [];
     let missing = this.targetCount - live.length;
@@ -292,6 +297,60 @@ export class DeploymentRunner {
       }
     }, healthCheckPeriodS * 1000);
     this.healthTimer.unref();
+  }
+
+  /**
+   * Options a redeploy changes live: the count (fixed) or autoscaling settings (the autoscaler
+   * reads them each turn), user_config (reconfigure() on every replica), health-check and
+   * shutdown timings. The caller has refused changes that need new replicas.
+   */
+  async update(options: ResolvedDeploymentOptions): Promise<void> {
+    const before = this.spec.options;
+    this.spec.options = options;
+    if (options.healthCheckPeriodS !== before.healthCheckPeriodS && this.healthTimer) {
+      clearInterval(this.healthTimer);
+      this.scheduleHealthChecks();
+    }
+    const work: Promise<void>[] = [];
+    if (JSON.stringify(options.userConfig) !== JSON.stringify(before.userConfig)) work.push(this.reconfigure(options.userConfig));
+    if (!options.autoscalingConfig) work.push(this.scaleTo(options.numReplicas));
+    await Promise.all(work);
+  }
+
+  /**
+   * Replaces every replica with one running new code, one at a time: a new replica starts and
+   * takes calls before an old one drains (so capacity never drops). If a new replica fails to
+   * start, the old code stays and the rest of the old replicas keep serving.
+   */
+  async roll(code: ReplicaCode, options: ResolvedDeploymentOptions): Promise<void> {
+    const before: ReplicaCode = { moduleUrl: this.spec.moduleUrl, classKey: this.spec.classKey, args: this.spec.args, workerEntry: this.spec.workerEntry, execArgv: this.spec.execArgv };
+    const setCode = (c: ReplicaCode) => {
+      for (const [k, v] of Object.entries(c)) Object.defineProperty(this.spec, k, { value: v, writable: true, configurable: true, enumerable: true });
+    };
+    setCode(code);
+    this.rolling = true;
+    try {
+      for (const old of this.live()) {
+        if (this.stopping) return;
+        // Room for the new replica first: its GPU share, or the old one's once it is gone.
+        let gpuIds = this.spec.gpus.take(this.spec.options.numGpus);
+        if (gpuIds === undefined) {
+          await this.retire(old, undefined);
+          gpuIds = this.spec.gpus.take(this.spec.options.numGpus) ?? [];
+          await this.startReplica(gpuIds);
+          continue;
+        }
+        await this.startReplica(gpuIds);
+        await this.retire(old, undefined);
+      }
+    } catch (err) {
+      setCode(before);
+      this.rolling = false;
+      void this.reconcile();
+      throw err;
+    }
+    this.rolling = false;
+    await this.update(options);
   }
 
   /** Sends userConfig to every running replica's reconfigure(). */

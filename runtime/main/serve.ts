@@ -15,6 +15,8 @@ import type { DeploymentOptions } from '../shared/options.ts';
 import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { formatStatus } from './status-table.ts';
+import { checkAdminOptions, startAdmin } from './admin.ts';
+import { Deployer } from './redeploy.ts';
 
 const serveOptionsSchema = z.strictObject({
   host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must be a host name or address' }).default('127.0.0.1'),
@@ -43,11 +45,21 @@ export type ServeOptions = z.input<typeof serveOptionsSchema> & {
   routePrefixes?: Record<string, string | null>;
   /** Options per deployment name, over what the code sets (what a config file does). */
   deploymentOptions?: Record<string, DeploymentOptions>;
+  /**
+   * Start the admin API (`threadserve status`, `threadserve deploy`) on a listener of its own:
+   * host 127.0.0.1 unless given (elsewhere a token is required), port 8265 unless given (0: any).
+   * `optional`: when the port is taken, log and serve without it (the CLI's default port).
+   */
+  admin?: { host?: string; port?: number; token?: string; optional?: boolean };
+  /** The module and export each application came from, so a redeploy can tell changed code. */
+  appSources?: Record<string, { path: string; exportName: string }>;
 };
 
 export interface ServeInstance {
   /** http://host:port when listening. */
   readonly url: string | undefined;
+  /** The admin API's http://host:port when it runs. */
+  readonly adminUrl: string | undefined;
   /** The fastify instance: `inject()` for tests, or add your own routes before traffic. */
   readonly http: FastifyInstance;
   readonly logger: Logger;
@@ -79,11 +91,12 @@ export async function run(
   apps: BoundDeployment | Record<string, BoundDeployment>,
   options: ServeOptions = {},
 ): Promise<ServeInstance> {
-  const { logger: givenLogger, routePrefixes, deploymentOptions, ...rest } = options;
+  const { logger: givenLogger, routePrefixes, deploymentOptions, admin, appSources, ...rest } = options;
   const parsed = serveOptionsSchema.safeParse(rest);
   if (!parsed.success) throw new OptionsError(formatIssues('serve', rest, parsed.error.issues));
   const o = parsed.data;
   const port = o.port ?? defaultPort();
+  if (admin) checkAdminOptions({ host: admin.host ?? '127.0.0.1', token: admin.token });
   const logger = givenLogger ?? pino({ level: o.logLevel });
 
   const named: Record<string, BoundDeployment> = isBound(apps) ? { [o.name]: apps } : apps;
@@ -110,11 +123,29 @@ export async function run(
     await app.stop();
     throw err;
   }
+  let adminHttp: FastifyInstance | undefined;
+  let adminUrl: string | undefined;
+  if (admin) {
+    const deployer = new Deployer(app, logger, appSources ?? {});
+    const adminOptions = { host: admin.host ?? '127.0.0.1', port: admin.port ?? 8265, token: admin.token };
+    try {
+      ({ http: adminHttp, url: adminUrl } = await startAdmin(app, deployer, adminOptions, logger));
+    } catch (err) {
+      if (admin.optional && (err as { code?: string }).code === 'EADDRINUSE') {
+        logger.warn(`admin API not started: port ${adminOptions.port} is in use (choose one with --admin-port; 0 picks a free one)`);
+      } else {
+        await http.close();
+        await app.stop();
+        throw err;
+      }
+    }
+  }
 
   let closing: Promise<void> | undefined;
   const graceS = Math.max(...app.allRunners().map((r) => r.spec.options.gracefulShutdownTimeoutS));
   return {
     url,
+    adminUrl,
     http,
     logger,
     handle: (name) => app.handle(name),
@@ -141,6 +172,7 @@ export async function run(
         const timer = setTimeout(() => http.server.closeAllConnections?.(), graceS * 1000);
         await http.close();
         clearTimeout(timer);
+        await adminHttp?.close();
         await app.stop();
       })();
       return closing;

@@ -33,7 +33,9 @@ export const ERROR_CODES = Object.freeze({
   REPLICA_DIED: { status: 503, when: 'the replica running the call died (crash, `process.exit`, out of memory), or was stopped at the drain timeout' },
   UNAVAILABLE: { status: 503, when: 'the deployment is shutting down' },
   NOT_READY: { status: 503, when: '`/-/healthz` while replicas start or restart' },
-  INVALID_OPTIONS: { status: 0, when: 'bad deployment or serve options (thrown by `run`)' },
+  UNAUTHORIZED: { status: 401, when: 'an admin API request without the token the server was started with' },
+  INVALID_OPTIONS: { status: 0, when: 'bad deployment or serve options or config file (thrown by `run`; the admin API answers `threadserve deploy` with 400)' },
+  DEPLOY_FAILED: { status: 500, when: '`threadserve deploy`: a replica with the new code failed to start (the old replicas keep serving)' },
   STARTUP_FAILED: { status: 0, when: "a replica's constructor or `init()` threw (thrown by `run`)" },
 } satisfies Record<string, ErrorCodeInfo>);
 
