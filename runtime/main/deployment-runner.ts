@@ -17,6 +17,7 @@ import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReplicaLinks } from './replica-links.ts';
+import { HealthChecks } from './health-checks.ts';
 import { Router } from './router.ts';
 import { chooseSurplus } from './surplus-choice.ts';
 
@@ -66,7 +67,16 @@ export class DeploymentRunner {
   private nextIndex = 0;
   private restarts = 0;
   private stopping = false;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly health = new HealthChecks(
+    () => this.replicas,
+    () => this.spec.options,
+    (r, err) => {
+      if (this.stopping) return;
+      this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
+      void this.retire(r, this.spec.options.gracefulShutdownTimeoutS);
+      this.retryLater();
+    },
+  );
   private retryTimer: NodeJS.Timeout | undefined;
   /** Replicas the deployment should have live (starting or running). */
   private targetCount: number;
@@ -122,7 +132,7 @@ export class DeploymentRunner {
       err.stack = `${err.stack}\nCaused by: ${cause?.stack ?? cause}`;
       throw err;
     }
-    this.scheduleHealthChecks();
+    this.health.start();
   }
 
   /**
@@ -283,22 +293,6 @@ export class DeploymentRunner {
     this.retryLater();
   }
 
-  private scheduleHealthChecks(): void {
-    const { healthCheckPeriodS, healthCheckTimeoutS } = this.spec.options;
-    this.healthTimer = setInterval(() => {
-      for (const r of this.replicas) {
-        if (r.state !== 'running') continue;
-        r.checkHealth(healthCheckTimeoutS).catch((err: Error) => {
-          if (r.state !== 'running' || this.stopping) return;
-          this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
-          void this.retire(r, this.spec.options.gracefulShutdownTimeoutS);
-          this.retryLater();
-        });
-      }
-    }, healthCheckPeriodS * 1000);
-    this.healthTimer.unref();
-  }
-
   /**
    * Options a redeploy changes live: the count (fixed) or autoscaling settings (the autoscaler
    * reads them each turn), user_config (reconfigure() on every replica), health-check and
@@ -307,10 +301,7 @@ export class DeploymentRunner {
   async update(options: ResolvedDeploymentOptions): Promise<void> {
     const before = this.spec.options;
     this.spec.options = options;
-    if (options.healthCheckPeriodS !== before.healthCheckPeriodS && this.healthTimer) {
-      clearInterval(this.healthTimer);
-      this.scheduleHealthChecks();
-    }
+    if (options.healthCheckPeriodS !== before.healthCheckPeriodS && this.health.running) this.health.start();
     const work: Promise<void>[] = [];
     if (JSON.stringify(options.userConfig) !== JSON.stringify(before.userConfig)) work.push(this.reconfigure(options.userConfig));
     if (!options.autoscalingConfig) work.push(this.scaleTo(options.numReplicas));
@@ -373,7 +364,7 @@ export class DeploymentRunner {
   /** Stops taking calls, drains every replica, and stops its thread. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.healthTimer);
+    this.health.stop();
     clearTimeout(this.retryTimer);
     this.router.close(new DeploymentUnavailableError(`deployment "${this.name}" is shutting down`));
     const timeoutS = this.spec.options.gracefulShutdownTimeoutS;
