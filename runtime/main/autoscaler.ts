@@ -18,6 +18,8 @@ export type RecordedDecision = Decision & { readonly time: string };
 /** How often ongoing calls are sampled (Ray Serve's replicas record theirs every 0.5 s). */
 const SAMPLE_MS = 500;
 const RECENT_DECISIONS = 50;
+/** The window a fixed deployment's load is averaged over (it has no lookBackPeriodS of its own). */
+const FIXED_LOOK_BACK_S = 2;
 
 /** Timestamped samples; the mean of those inside a window. */
 export class LoadWindow {
@@ -90,16 +92,18 @@ export class Autoscaler {
     const runners = this.runners();
     const loads: DeploymentLoad[] = runners.map((r) => {
       const config = r.spec.options.autoscalingConfig;
-      if (!config) return { name: r.name, config, target: r.target, running: r.running, ongoing: undefined };
+      const shape = { calls: Object.keys(r.spec.targets), maxOngoing: r.spec.options.maxOngoingRequests };
       let window = this.windows.get(r.name);
       if (!window) this.windows.set(r.name, (window = new LoadWindow()));
       window.add(now, r.router.queued + r.router.inFlight);
+      // Fixed deployments are sampled too: a saturated one holds back the steps that call it.
+      const intervalS = config?.metricsIntervalS ?? SAMPLE_MS / 1000;
       let report = this.reported.get(r.name);
-      if (!report || now - report.at >= config.metricsIntervalS * 1000) {
-        report = { ongoing: window.mean(now, config.lookBackPeriodS * 1000), at: now };
+      if (!report || now - report.at >= intervalS * 1000) {
+        report = { ongoing: window.mean(now, (config?.lookBackPeriodS ?? FIXED_LOOK_BACK_S) * 1000), at: now };
         this.reported.set(r.name, report);
       }
-      return { name: r.name, config, target: r.target, running: r.running, ongoing: report.ongoing };
+      return { name: r.name, config, target: r.target, running: r.running, ongoing: report.ongoing, ...shape };
     });
     if (!loads.some((l) => l.config)) return;
     const outcome = decide(loads, this.memory, now, this.budget);

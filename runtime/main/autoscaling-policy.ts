@@ -17,6 +17,10 @@
  * the most ongoing calls per replica; when the budget is spent and a deployment still wants
  * more, deployments that were idle over the whole look-back (no call at all) above their minimum
  * give a replica up, the largest first.
+ *
+ * A step whose calls wait on a saturated step it calls (more ongoing calls there than its
+ * target, or than a fixed deployment's replicas hold) does not grow: its ongoing calls are
+ * mostly waiting downstream, and more replicas would only wait too. The bottleneck grows alone.
  */
 import type { ResolvedAutoscalingConfig } from '../shared/autoscaling-options.ts';
 
@@ -30,9 +34,13 @@ export interface DeploymentLoad {
   readonly running: number;
   /** Mean ongoing calls (running + queued) over the look-back period; undefined: no sample yet. */
   readonly ongoing: number | undefined;
+  /** The deployments this one calls (holds handles to). */
+  readonly calls?: readonly string[];
+  /** Its maxOngoingRequests (a fixed deployment is saturated when every replica is full). */
+  readonly maxOngoing?: number;
 }
 
-export type DecisionReason = 'upscale' | 'downscale' | 'bounds' | 'budget' | 'yield';
+export type DecisionReason = 'upscale' | 'downscale' | 'bounds' | 'budget' | 'yield' | 'downstream';
 
 export interface Decision {
   readonly deployment: string;
@@ -48,7 +56,9 @@ export interface Decision {
 }
 
 /** Since when each deployment has wanted to grow or shrink (the delays count from there). */
-export type ScalingMemory = Readonly<Record<string, { readonly upSince?: number; readonly downSince?: number; readonly blocked?: boolean }>>;
+export type ScalingMemory = Readonly<
+  Record<string, { readonly upSince?: number; readonly downSince?: number; readonly blocked?: boolean; readonly downstream?: boolean }>
+>;
 
 export interface ScalingOutcome {
   /** The new count of every autoscaled deployment. */
@@ -79,7 +89,16 @@ interface Want {
   config: ResolvedAutoscalingConfig;
   wanted: number;
   reason: DecisionReason;
-  memory: { upSince?: number; downSince?: number; blocked?: boolean };
+  memory: { upSince?: number; downSince?: number; blocked?: boolean; downstream?: boolean };
+  /** Growth it wanted, held because a step it calls is saturated. */
+  downstream?: number;
+}
+
+/** More ongoing calls than the deployment aims for (autoscaled) or can run (fixed). */
+function saturated(l: DeploymentLoad): boolean {
+  if (l.ongoing === undefined || l.running === 0) return l.ongoing !== undefined && l.ongoing > 0;
+  const perReplica = l.config ? l.config.targetOngoingRequests : (l.maxOngoing ?? Number.POSITIVE_INFINITY);
+  return l.ongoing > perReplica * l.running;
 }
 
 /** One deployment's wish after its delays. */
@@ -112,9 +131,18 @@ function wish(load: DeploymentLoad, config: ResolvedAutoscalingConfig, before: S
 export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, now: number, budget: number): ScalingOutcome {
   const wants: Want[] = [];
   let free = budget;
+  const saturatedNames = new Set(loads.filter(saturated).map((l) => l.name));
   for (const load of loads) {
-    if (load.config === undefined) free -= load.target;
-    else wants.push(wish(load, load.config, before[load.name] ?? {}, now));
+    if (load.config === undefined) {
+      free -= load.target;
+      continue;
+    }
+    const w = wish(load, load.config, before[load.name] ?? {}, now);
+    if (w.wanted > load.target && w.reason !== 'bounds' && (load.calls ?? []).some((c) => saturatedNames.has(c))) {
+      w.downstream = w.wanted;
+      w.wanted = load.target;
+    }
+    wants.push(w);
   }
   // Everyone keeps what it has or less (shrinking never waits for the budget), and its minimum.
   const granted = new Map<Want, number>();
@@ -163,6 +191,12 @@ export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, 
     }
     if (held) m.blocked = true;
     else delete m.blocked;
+    if (w.downstream !== undefined && to === target) {
+      if (!before[name]?.downstream) {
+        decisions.push({ deployment: name, from: target, to, reason: 'downstream', ongoing: w.load.ongoing ?? 0, wanted: w.downstream, at: now });
+      }
+      m.downstream = true;
+    } else delete m.downstream;
     memory[name] = m;
   }
   return { targets, memory, decisions };

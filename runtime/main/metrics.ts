@@ -90,7 +90,7 @@ export class Metrics {
     });
     this.autoscalingDecisions = new Counter({
       name: 'threadserve_autoscaling_decisions_total',
-      help: 'Autoscaling decisions by reason: upscale, downscale, bounds (limits changed), budget (held back by maxReplicaThreads), yield (an idle deployment shrank to make room)',
+      help: 'Autoscaling decisions by reason: upscale, downscale, bounds (limits changed), budget (held back by maxReplicaThreads), yield (an idle deployment shrank to make room), downstream (held: a step it calls is saturated)',
       labelNames: ['deployment', 'reason'],
       registers,
     });

@@ -95,6 +95,37 @@ describe('autoscaling decisions', () => {
   });
 });
 
+describe('pipelines', () => {
+  const c = config({ upscaleDelayS: 0, downscaleDelayS: 0, maxReplicas: 6 });
+  it('grows the saturated step a caller waits on, not the caller', () => {
+    const loads: DeploymentLoad[] = [
+      { name: 'Fast', config: c, target: 1, running: 1, ongoing: 64, calls: ['Slow'] },
+      { name: 'Slow', config: c, target: 1, running: 1, ongoing: 60 },
+    ];
+    const out = decide(loads, {}, 0, 4);
+    assert.deepEqual(out.targets, { Fast: 1, Slow: 3 });
+    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.to, d.reason]), [['Fast', 1, 'downstream'], ['Slow', 3, 'budget']]);
+    // Told once; once the step it calls keeps up, the caller may grow.
+    const again = decide(loads.map((l) => ({ ...l, target: out.targets[l.name]!, running: out.targets[l.name]! })), out.memory, S, 4);
+    assert.equal(again.decisions.filter((d) => d.reason === 'downstream').length, 0);
+    const eased = decide([{ ...loads[0]!, ongoing: 64 }, { ...loads[1]!, target: 3, running: 3, ongoing: 5 }], out.memory, 2 * S, 10);
+    assert.equal(eased.targets.Fast, 6);
+  });
+
+  it('holds a caller back on a full fixed deployment too', () => {
+    const out = decide(
+      [
+        { name: 'Front', config: c, target: 1, running: 1, ongoing: 30, calls: ['Model'] },
+        { name: 'Model', config: undefined, target: 2, running: 2, ongoing: 9, maxOngoing: 4 },
+      ],
+      {},
+      0,
+      10,
+    );
+    assert.equal(out.targets.Front, 1);
+  });
+});
+
 describe('the process-wide budget', () => {
   const c = config({ upscaleDelayS: 0, downscaleDelayS: 0, maxReplicas: 8 });
 
