@@ -19,10 +19,12 @@ const PHASES = [
   { name: 'low', rps: 20, seconds: 30 },
 ];
 const UPSCALE_DELAY_S = 3;
+/** Room for the slow step's 6 replicas next to the fast one (the default, twice the cores, is 4 on 2 cores). */
+const MAX_REPLICA_THREADS = 8;
 
 interface Sample { at: number; ms: number; ok: boolean; phase: number }
 
-const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'bench/autoscale-app.ts', '--port', '0', '--admin-port', '0', '--log-level', 'warn'], {
+const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'bench/autoscale-app.ts', '--port', '0', '--admin-port', '0', '--log-level', 'warn', '--max-replica-threads', String(MAX_REPLICA_THREADS)], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });
