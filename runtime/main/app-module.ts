@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { isBound, toDeployment } from '../shared/deployment.ts';
-import type { BoundDeployment } from '../shared/deployment.ts';
+import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
 
 /**
  * A CommonJS project (what `npm init -y` writes) loads app.ts as CommonJS: threadserve is an
@@ -62,20 +62,25 @@ export async function loadApplication(
   throw new Error(`export "${exportName}" of ${shown} is not a bound deployment: export Ingress.bind(...)`);
 }
 
-/** Every deployment name in an application graph (options.name, or the class name). */
-export function deploymentNames(root: BoundDeployment): string[] {
-  const names = new Set<string>();
+/** Every deployment of an application graph once, ingress first. */
+export function deploymentsOf(root: BoundDeployment): Deployment<AnyClass>[] {
+  const out: Deployment<AnyClass>[] = [];
   const seen = new Set<unknown>();
   const walk = (v: unknown): void => {
     if (seen.has(v)) return;
     if (isBound(v)) {
       seen.add(v);
       const d = toDeployment(v.deployment);
-      if (d) names.add(d.rawOptions.name ?? d.className);
+      if (d && !out.includes(d)) out.push(d);
       v.args.forEach(walk);
     } else if (Array.isArray(v)) v.forEach(walk);
     else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(walk);
   };
   walk(root);
-  return [...names];
+  return out;
+}
+
+/** Every deployment name in an application graph (options.name, or the class name). */
+export function deploymentNames(root: BoundDeployment): string[] {
+  return [...new Set(deploymentsOf(root).map((d) => d.rawOptions.name ?? d.className))];
 }

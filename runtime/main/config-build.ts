@@ -4,30 +4,12 @@
  * run with `threadserve run config.yaml`.
  */
 import { Document } from 'yaml';
-import { isBound, toDeployment } from '../shared/deployment.ts';
-import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
+import type { BoundDeployment } from '../shared/deployment.ts';
 import { methodNames } from '../shared/handle.ts';
 import { resolveDeploymentOptions } from '../shared/options.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
+import { deploymentsOf } from './app-module.ts';
 import { camelToSnake } from './config-file.ts';
-
-/** Every deployment of the graph once, ingress first. */
-function deploymentsOf(root: BoundDeployment): Deployment<AnyClass>[] {
-  const out: Deployment<AnyClass>[] = [];
-  const seen = new Set<unknown>();
-  const walk = (v: unknown): void => {
-    if (seen.has(v)) return;
-    if (isBound(v)) {
-      seen.add(v);
-      const d = toDeployment(v.deployment);
-      if (d && !out.includes(d)) out.push(d);
-      v.args.forEach(walk);
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(walk);
-  };
-  walk(root);
-  return out;
-}
 
 function deploymentEntry(o: ResolvedDeploymentOptions): Record<string, unknown> {
   const auto = o.autoscalingConfig;

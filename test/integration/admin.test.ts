@@ -95,6 +95,13 @@ function load(url: string) {
   });
   return {
     answers,
+    /** The next `n` answers after the ones already in (or on their way). */
+    next: async (n: number) => {
+      const from = answers.length + 8;
+      const deadline = Date.now() + 20000;
+      while (answers.length < from + n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return answers.slice(from, from + n);
+    },
     stop: async () => {
       running = false;
       await Promise.all(callers);
@@ -124,8 +131,8 @@ describe('admin API: status and deploy', () => {
       const deployed = tool('deploy', file, '--address', admin);
       assert.equal(deployed.status, 0, deployed.stderr);
       assert.match(deployed.stdout, /Greeter: replicas 1 -> 3; user_config \(reconfigure\)/);
-      await new Promise((r) => setTimeout(r, 300));
-      const live = traffic.answers.slice(-40);
+      // Answers that arrive once the deploy is done (a few already on their way are skipped).
+      const live = await traffic.next(40);
       assert.ok(live.every((a) => a.text === 'Hi, Ada'), 'every replica took the new user_config');
       assert.equal(new Set(live.map((a) => a.replica)).size, 3);
 
@@ -136,11 +143,11 @@ describe('admin API: status and deploy', () => {
       const rolled = tool('deploy', file, '--address', admin);
       assert.equal(rolled.status, 0, rolled.stderr);
       assert.match(rolled.stdout, /Greeter: new code: replicas replaced one at a time/);
-      await new Promise((r) => setTimeout(r, 300));
+      const after = await traffic.next(20);
       const failures = await traffic.stop();
       assert.deepEqual(failures, []);
       assert.ok(traffic.answers.some((a) => a.version === 'v1'));
-      assert.ok(traffic.answers.slice(-20).every((a) => a.version === 'v2' && a.text === 'Hi, Ada'), 'new code, same user_config');
+      assert.ok(after.every((a) => a.version === 'v2' && a.text === 'Hi, Ada'), 'new code, same user_config');
 
       // What cannot change live is refused before anything changes, with the reason.
       writeFileSync(file, config('        max_ongoing_requests: 9'));
