@@ -116,6 +116,7 @@ describe('admin API: status and deploy', () => {
     const file = join(dir, 'serve.yaml');
     writeFileSync(file, config('        num_replicas: 1'));
     const { child, url, admin } = await startServer(['run', file, '--port', '0', '--admin-port', '0']);
+    let traffic: ReturnType<typeof load> | undefined;
     try {
       const status = tool('status', '--address', admin);
       assert.equal(status.status, 0, status.stderr);
@@ -125,7 +126,7 @@ describe('admin API: status and deploy', () => {
       assert.deepEqual(json.deployments.map((d) => [d.name, d.target]), [['Front', 1], ['Greeter', 1]]);
 
       // Live: three replicas and a new user_config, under load.
-      const traffic = load(url);
+      traffic = load(url);
       await new Promise((r) => setTimeout(r, 300));
       writeFileSync(file, config('        num_replicas: 3\n        user_config: { greeting: Hi }'));
       const deployed = tool('deploy', file, '--address', admin);
@@ -157,6 +158,7 @@ describe('admin API: status and deploy', () => {
       writeFileSync(file, config('        num_replicas: zero'));
       assert.match(tool('deploy', file, '--address', admin).stderr, /serve\.yaml:7:23: applications\[0\]\.deployments\[0\]\.num_replicas must be a positive integer or "auto", got "zero"/);
     } finally {
+      await traffic?.stop();
       assert.equal(await stop(child), 0);
     }
   });
