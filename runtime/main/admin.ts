@@ -1,7 +1,7 @@
 /**
  * The admin API, on a listener of its own (Ray Serve's dashboard port, 8265, by default) so
  * that it never shares a port, a body limit or a route table with user traffic:
- *   GET /api/status        the status snapshot (status-snapshot.ts)
+ *   GET /api/status        the status snapshot (admin-status.ts)
  *   PUT /api/deploy        { file, text }: a config file to apply live (redeploy.ts)
  * It binds 127.0.0.1 by default. Bound anywhere else it requires a token, sent as
  * `Authorization: Bearer <token>` (any request to a server started with a token must carry it).
@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { OptionsError } from '../shared/errors.ts';
 import type { Application } from './application.ts';
 import type { Deployer } from './redeploy.ts';
-import { statusSnapshot } from './status-snapshot.ts';
+import { adminStatus } from './admin-status.ts';
 
 export interface AdminOptions {
   host: string;
@@ -54,7 +54,7 @@ export async function startAdmin(app: Application, deployer: Deployer, opts: Adm
       }
     });
   }
-  http.get('/api/status', async () => statusSnapshot(app));
+  http.get('/api/status', async () => adminStatus(app));
   // One deploy at a time: two overlapping rolls would fight over the same replicas.
   let deploying: Promise<unknown> = Promise.resolve();
   http.put('/api/deploy', async (req, reply) => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadServeConfig } from './config-file.ts';
-import type { StatusSnapshot } from './status-snapshot.ts';
+import type { AdminStatus } from './admin-status.ts';
 
 interface ClientFlags {
   address: string;
@@ -37,7 +37,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function formatSnapshot(s: StatusSnapshot): string {
+export function formatSnapshot(s: AdminStatus): string {
   const out: string[] = ['Applications:'];
   for (const a of s.applications) out.push(`  ${a.name}  ${a.route ?? '(no route)'}  ingress ${a.ingress}  deployments ${a.deployments.join(', ')}`);
   out.push('', 'Deployments:');
@@ -63,7 +63,7 @@ export function formatSnapshot(s: StatusSnapshot): string {
 }
 
 export async function statusCommand(flags: ClientFlags & { json?: boolean }): Promise<void> {
-  const snapshot = (await request(flags, 'GET', '/api/status')) as StatusSnapshot;
+  const snapshot = (await request(flags, 'GET', '/api/status')) as AdminStatus;
   process.stdout.write(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatSnapshot(snapshot)}\n`);
 }
 

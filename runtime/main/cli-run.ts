@@ -23,6 +23,7 @@ export interface RunFlags {
   adminHost?: string;
   adminPort?: number;
   adminToken?: string;
+  dashboard?: string;
 }
 
 export const isConfigFile = (file: string): boolean => /\.ya?ml$/i.test(file);
@@ -34,6 +35,7 @@ export async function startFromCli(target: string, flags: RunFlags): Promise<Ser
     ...(flags.port !== undefined ? { port: flags.port } : {}),
     ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel as never } : {}),
     ...(flags.maxReplicaThreads !== undefined ? { maxReplicaThreads: flags.maxReplicaThreads } : {}),
+    ...(flags.dashboard !== undefined ? { dashboard: flags.dashboard as never } : {}),
     admin: {
       ...(flags.adminHost !== undefined ? { host: flags.adminHost } : {}),
       port: flags.adminPort ?? 8265,

@@ -2,9 +2,10 @@
  * The `threadserve` command line: `run` (an application module or a config file), `build`
  * (a config file from an application). The commands live in cli-*.ts.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildCommand, runCommand } from './cli-run.ts';
 import { deployCommand, statusCommand } from './cli-admin.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { VERSION } from './version.ts';
 
 function parsePort(value: string): number {
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--admin-port <port>', 'admin API port for status and deploy (default 8265; 0: any free port)', parsePort)
     .option('--admin-host <host>', 'admin API address (default 127.0.0.1; any other needs a token)')
     .option('--admin-token <token>', 'token the admin API requires (default: $THREADSERVE_ADMIN_TOKEN)')
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   program
     .command('status')

@@ -14,6 +14,7 @@ import { formatIssues } from '../shared/options.ts';
 import type { DeploymentOptions } from '../shared/options.ts';
 import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus } from './status-table.ts';
 import { checkAdminOptions, startAdmin } from './admin.ts';
 import { Deployer } from './redeploy.ts';
@@ -36,6 +37,8 @@ const serveOptionsSchema = z.strictObject({
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
   /** The most replica threads the process runs (autoscaling grows within it); default twice the cores. */
   maxReplicaThreads: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).optional(),
+  /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
+  dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -108,7 +111,7 @@ export async function run(
 
   const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads));
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, dashboard: o.dashboard });
   let url: string | undefined;
   try {
     if (o.listen) {

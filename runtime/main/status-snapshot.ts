@@ -1,63 +1,57 @@
 /**
- * What `threadserve status` shows, as data: applications, deployments with their counts and
- * autoscaling settings, replicas (state, device, calls in flight), calls queued, loaded
- * multiplexed models, and the autoscaler's recent decisions. Served by the admin API.
+ * What `GET /-/status` answers, and what the dashboard draws: the applications (route and
+ * ingress), and per deployment its options that matter for reading it, the deployments it
+ * calls (the handles bound into its constructor: the application graph), its router's queue
+ * and counts, its replicas (state, device, calls in flight, multiplexed models held) and the
+ * autoscaling decisions made for it (empty unless an autoscaler records them).
  */
-import type { ResolvedAutoscalingConfig } from '../shared/autoscaling-options.ts';
+import type { AppSpec, Application } from './application.ts';
+import type { AutoscalingDecision, ReplicaStatus } from './deployment-runner.ts';
+import type { RouterStats } from './router.ts';
 import type { RecordedDecision } from './autoscaler.ts';
-import type { Application } from './application.ts';
 
-export interface StatusSnapshot {
-  applications: Array<{ name: string; route: string | null; ingress: string; deployments: string[] }>;
-  deployments: Array<{
-    name: string;
-    /** Replicas the deployment is scaling to, and running now. */
-    target: number;
-    running: number;
-    queued: number;
-    inFlight: number;
-    waitingForGpu: number;
-    maxOngoingRequests: number;
-    autoscaling: ResolvedAutoscalingConfig | null;
-    replicas: Array<{ id: string; state: string; device: string; inFlight: number }>;
-    models: string[];
-  }>;
-  autoscaling: { maxReplicaThreads: number; decisions: readonly RecordedDecision[] };
+export interface DeploymentStatus extends RouterStats {
+  name: string;
+  numReplicas: number;
+  maxOngoingRequests: number;
+  /** -1: no limit. */
+  maxQueuedRequests: number;
+  numGpus: number;
+  /** Deployments this one holds handles to. */
+  calls: string[];
+  /** The class has a @multiplexed model loader. */
+  multiplexed: boolean;
+  queued: number;
+  replicas: ReplicaStatus[];
+  autoscalingDecisions: AutoscalingDecision[];
 }
 
-/** The deployments an application reaches from its ingress. */
-function reach(app: Application, ingress: string): string[] {
-  const out: string[] = [];
-  const visit = (name: string) => {
-    if (out.includes(name)) return;
-    out.push(name);
-    for (const t of app.plan.deployments.get(name)?.targets ?? []) visit(t);
-  };
-  visit(ingress);
-  return out;
+export interface StatusSnapshot {
+  applications: AppSpec[];
+  deployments: DeploymentStatus[];
+  /** The replica thread budget and the autoscaler's recent decisions (all deployments). */
+  autoscaling: { maxReplicaThreads: number; decisions: readonly RecordedDecision[] };
 }
 
 export function statusSnapshot(app: Application): StatusSnapshot {
   return {
-    applications: app.plan.apps.map((a) => ({ name: a.name, route: a.route, ingress: a.ingress, deployments: reach(app, a.ingress) })),
+    applications: app.plan.apps,
     deployments: app.allRunners().map((r) => {
       const o = r.spec.options;
+      const planned = app.plan.deployments.get(r.name);
       return {
         name: r.name,
-        target: r.target,
-        running: r.running,
-        queued: r.router.queued,
-        inFlight: r.router.inFlight,
-        waitingForGpu: r.waitingForGpu,
+        // The count it is scaling to (scale(), a deploy or the autoscaler may have changed it).
+        numReplicas: r.target,
         maxOngoingRequests: o.maxOngoingRequests,
-        autoscaling: o.autoscalingConfig ?? null,
-        replicas: r.status().map((rep) => ({
-          id: rep.id,
-          state: rep.state,
-          device: rep.gpuIds.length ? `gpu ${rep.gpuIds.join(',')}${o.numGpus < 1 ? ` (${o.numGpus})` : ''}` : 'cpu',
-          inFlight: rep.inFlight,
-        })),
-        models: r.loadedModels(),
+        maxQueuedRequests: o.maxQueuedRequests,
+        numGpus: o.numGpus,
+        calls: planned?.targets ?? [],
+        multiplexed: planned?.multiplexed ?? false,
+        queued: r.router.queued,
+        ...r.router.stats,
+        replicas: r.status(),
+        autoscalingDecisions: r.autoscalingDecisions.slice(-20),
       };
     }),
     autoscaling: { maxReplicaThreads: app.autoscaler.budget, decisions: app.autoscaler.recent() },
