@@ -3,6 +3,7 @@ export { deployment, bind } from './shared/deployment.ts';
 export type { Deployment, BoundDeployment, BindArgs } from './shared/deployment.ts';
 export type { Handle, CallOptions } from './shared/handle.ts';
 export type { DeploymentOptions, ResolvedDeploymentOptions } from './shared/options.ts';
+export type { AutoscalingConfig, ResolvedAutoscalingConfig } from './shared/autoscaling-options.ts';
 export type { RequestContext } from './shared/protocol.ts';
 export {
   ThreadserveError,

@@ -181,15 +181,19 @@ export class Replica {
 
   /**
    * Stops taking calls, waits for the running ones (the thread finishes them and returns from
-   * its task), then stops the thread. After `timeoutS` the thread is stopped anyway.
+   * its task), then stops the thread. After `timeoutS` the thread is stopped anyway; with no
+   * timeout it is stopped only once its calls are done (scale-down: onnxruntime aborts the whole
+   * process when a thread is stopped inside session.run).
    */
-  async drain(timeoutS: number): Promise<void> {
+  async drain(timeoutS: number | undefined): Promise<void> {
     if (this.state === 'stopped' || this.state === 'dead') return;
     this.state = 'draining';
     this.table.close(this.spec.slot.slot);
     this.writer!.send({ k: 'drain' });
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutS * 1000)));
+    const timedOut = new Promise<'timeout'>((r) => {
+      if (timeoutS !== undefined) timer = setTimeout(() => r('timeout'), timeoutS * 1000);
+    });
     const outcome = await Promise.race([this.lifetime!.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
     this.takeWaitingAnswers();

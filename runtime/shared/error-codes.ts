@@ -40,7 +40,9 @@ export const ERROR_CODES = Object.freeze({
   UNAVAILABLE: { status: 503, when: 'the server or the deployment is shutting down (the connection is closed)' },
   OVER_MEMORY_BUDGET: { status: 503, when: 'admitting the request\'s pixels or tensors would pass `memoryBudgetMb` for longer than `memoryWaitS`' },
   NOT_READY: { status: 503, when: '`/-/healthz` while replicas start or restart' },
-  INVALID_OPTIONS: { status: 0, when: 'bad deployment or serve options (thrown by `run`)' },
+  UNAUTHORIZED: { status: 401, when: 'an admin API request without the token the server was started with' },
+  INVALID_OPTIONS: { status: 0, when: 'bad deployment or serve options or config file (thrown by `run`; the admin API answers `threadserve deploy` with 400)' },
+  DEPLOY_FAILED: { status: 500, when: '`threadserve deploy`: a replica with the new code failed to start (the old replicas keep serving)' },
   STARTUP_FAILED: { status: 0, when: "a replica's constructor or `init()` threw (thrown by `run`)" },
 } satisfies Record<string, ErrorCodeInfo>);
 

@@ -27,7 +27,7 @@ describe('start-up', () => {
     const t0 = performance.now();
     await assert.rejects(serve.run(InvalidPre.bind(), { listen: false, logLevel: 'silent' }), (err: unknown) => {
       assert.ok(err instanceof OptionsError);
-      assert.equal(err.message, 'deployment "Preprocess": numReplicas must be a positive integer, got 0');
+      assert.equal(err.message, 'deployment "Preprocess": numReplicas must be a positive integer or "auto", got 0');
       return true;
     });
     assert.ok(performance.now() - t0 < 200);
