@@ -44,11 +44,12 @@ export class PendingCalls<X = undefined> {
     return w;
   }
 
-  /** Fails every call still waiting. */
-  rejectAll(err: Error): void {
+  /** Fails every call still waiting; returns their tags. */
+  rejectAll(err: Error): X[] {
     const all = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of all) w.reject(err);
+    return all.map((w) => w.tag);
   }
 
   get size(): number {

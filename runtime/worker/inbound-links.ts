@@ -8,9 +8,10 @@ import { BadCallError, serializeError } from '../shared/errors.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import type { LinkCall, LinkReply } from '../shared/protocol.ts';
 
-/** Where an answer goes: the main thread's port or one link's. */
+/** Where an answer goes: the main thread's port or one link's. Both are synchronous: the answer is queued. */
 export interface AnswerSink {
-  answer(id: number, p: Promise<unknown>): Promise<void>;
+  ok(id: number, v: unknown): void;
+  fail(id: number, e: unknown): void;
 }
 
 /**
@@ -18,18 +19,15 @@ export interface AnswerSink {
  * instance, a function) is answered with BAD_CALL naming where it is in the result.
  */
 export function answerOver<M extends { k: string }>(writer: PortWriter<M>, deployment: string): AnswerSink {
-  const fail = (id: number, e: unknown) => writer.send({ k: 'res', id, ok: false, e: serializeError(e) } as unknown as M);
+  const fail = (id: number, e: unknown) => {
+    writer.send({ k: 'res', id, ok: false, e: serializeError(e) } as unknown as M);
+  };
   return {
-    answer: (id, p) =>
-      p.then(
-        (v) => {
-          const problem = writer.send({ k: 'res', id, ok: true, v } as unknown as M, v);
-          if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
-        },
-        (e) => {
-          fail(id, e);
-        },
-      ),
+    ok: (id, v) => {
+      const problem = writer.send({ k: 'res', id, ok: true, v } as unknown as M, v);
+      if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
+    },
+    fail,
   };
 }
 
