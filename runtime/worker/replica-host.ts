@@ -10,11 +10,11 @@ import { PendingCalls } from '../shared/pending-calls.ts';
 import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, LinkCall, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { runWithModelId, setEventSink, setModelReporter } from './call-context.ts';
-import { InboundLinks, answerOver, failUncloneableResult } from './inbound-links.ts';
+import { InboundLinks, MAIN_ANSWERS, answerOver, failUncloneableResult } from './inbound-links.ts';
 import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
@@ -60,9 +60,9 @@ export class ReplicaHost {
       (m, err) => this.onCloneError(m, err),
       () => this.report.take(),
     );
-    this.fromMain = answerOver(this.writer, start_.deployment);
+    this.fromMain = answerOver(this.writer, MAIN_ANSWERS, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
-    this.inbound = new InboundLinks(start_.deployment, (call, sink) => this.runCall(call, sink));
+    this.inbound = new InboundLinks(start_.deployment, (id, m, a, mm, sink) => this.runCall(id, m, a, mm, sink));
     this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
       this.report.add(d, seconds, ok);
       this.writer.requestFlush();
@@ -135,7 +135,7 @@ export class ReplicaHost {
   private onMessage(msg: ToReplica): void {
     switch (msg.k) {
       case 'call':
-        this.runCall(msg, this.fromMain);
+        this.runCall(msg.id, msg.m, msg.a, msg.mm, this.fromMain);
         return;
       case 'hres':
         this.relayed.settle(msg);
@@ -183,8 +183,7 @@ export class ReplicaHost {
   }
 
   /** A user call, admitted on this replica's slot by whoever sent it; released when it ends. */
-  private runCall(call: LinkCall, sink: AnswerSink): void {
-    const { id, m, a, mm: modelId } = call;
+  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined, sink: AnswerSink): void {
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
       this.callEnded();
@@ -264,7 +263,7 @@ export class ReplicaHost {
 
   private onCloneError(m: FromReplica, err: Error): void {
     if (m.k === 'res') {
-      failUncloneableResult(this.start_.deployment, () => this.writer)(m, err);
+      failUncloneableResult(this.start_.deployment, MAIN_ANSWERS, () => this.writer)(m, err);
     } else if (m.k === 'hcall') {
       this.relayed.reject(m.id, new BadCallError(`arguments to ${m.d}.${m.m}() cannot be sent between threads: ${err.message}`));
     }
