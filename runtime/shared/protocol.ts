@@ -63,33 +63,25 @@ export interface DirectCalls {
   e: number;
 }
 
-/** Main thread to replica: a call (`mm`: the multiplexed model id the call is for). */
-export interface LinkCall {
-  k: 'call';
-  id: number;
-  m: string;
-  a: unknown[];
-  mm?: string;
-}
-
 /*
- * Over direct links, calls and answers travel as arrays, not objects: V8's deserializer builds
- * an object's shape key by key, and arrays saved ~1 µs of CPU per round trip in the transport
- * bench (a fifth of a pipelined call's cost).
+ * Calls to a replica and their answers (from the main thread or over a direct link) travel as
+ * arrays, every other message as an object with a kind `k`: V8's deserializer builds an
+ * object's shape key by key, and arrays saved ~1 µs of CPU per round trip in the transport
+ * bench (a fifth of a pipelined call's cost). An array is always a call or an answer.
  */
 
-/** Caller replica to callee replica: [call id, method, arguments, multiplexed model id?]. */
-export type LinkCallWire = [id: number, method: string, args: unknown[], modelId?: string];
+/** A call: [call id, method, arguments, multiplexed model id?]. */
+export type CallMessage = [id: number, method: string, args: unknown[], modelId?: string];
 
-/** Callee replica to caller replica: [call id, 1, result] or [call id, 0, error]. */
-export type LinkAnswer = [id: number, ok: 1, v: unknown] | [id: number, ok: 0, e: SerializedError];
+/** The answer to a call, a health check or a reconfigure: [id, 1, result] or [id, 0, error]. */
+export type AnswerMessage = [id: number, ok: 1, v: unknown] | [id: number, ok: 0, e: SerializedError];
 
 /** Callee replica to caller replica: answers, and the models it holds when they change. */
-export type LinkReply = LinkAnswer | { k: 'models'; ids: string[] };
+export type LinkReply = AnswerMessage | { k: 'models'; ids: string[] };
 
 /** Main thread to replica. */
 export type ToReplica =
-  | LinkCall
+  | CallMessage
   | { k: 'hres'; id: number; ok: true; v: unknown }
   | { k: 'hres'; id: number; ok: false; e: SerializedError }
   | { k: 'health'; id: number }
@@ -105,8 +97,7 @@ export type ToReplica =
 /** Replica to main thread. */
 export type FromReplica =
   | { k: 'ready'; methods: string[] }
-  | { k: 'res'; id: number; ok: true; v: unknown }
-  | { k: 'res'; id: number; ok: false; e: SerializedError }
+  | AnswerMessage
   | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string }
   /** The multiplexed model ids this replica holds now, most recently used first. */
   | { k: 'models'; ids: string[] }

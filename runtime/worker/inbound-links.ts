@@ -6,8 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, serializeError } from '../shared/errors.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { SerializedError } from '../shared/errors.ts';
-import type { FromReplica, LinkCallWire, LinkReply } from '../shared/protocol.ts';
+import type { AnswerMessage, CallMessage, LinkReply } from '../shared/protocol.ts';
 
 /** Where an answer goes: the main thread's port or one link's. Both are synchronous: the answer is queued. */
 export interface AnswerSink {
@@ -15,35 +14,22 @@ export interface AnswerSink {
   fail(id: number, e: unknown): void;
 }
 
-/** How answers look on one kind of port: objects to the main thread, arrays over links (protocol.ts). */
-export interface AnswerCodec<M> {
-  /** `value`: the result when `ok`, else the serialized error. */
-  encode(id: number, ok: boolean, value: unknown): M;
-  /** The call id when `m` is an answer; undefined for any other message. */
-  answerId(m: M): number | undefined;
+/** What answering needs of a port writer (the main thread's or a link's). */
+interface AnswerWriter {
+  send(message: AnswerMessage, payload?: unknown): string | undefined;
 }
-
-export const MAIN_ANSWERS: AnswerCodec<FromReplica> = {
-  encode: (id, ok, value) => (ok ? { k: 'res', id, ok: true, v: value } : { k: 'res', id, ok: false, e: value as SerializedError }),
-  answerId: (m) => (m.k === 'res' ? m.id : undefined),
-};
-
-export const LINK_ANSWERS: AnswerCodec<LinkReply> = {
-  encode: (id, ok, value) => (ok ? [id, 1, value] : [id, 0, value as SerializedError]),
-  answerId: (m) => (Array.isArray(m) ? m[0] : undefined),
-};
 
 /**
  * Sends answers over a port writer. A result that cannot cross threads faithfully (a class
  * instance, a function) is answered with BAD_CALL naming where it is in the result.
  */
-export function answerOver<M>(writer: PortWriter<M>, codec: AnswerCodec<M>, deployment: string): AnswerSink {
+export function answerOver(writer: AnswerWriter, deployment: string): AnswerSink {
   const fail = (id: number, e: unknown) => {
-    writer.send(codec.encode(id, false, serializeError(e)));
+    writer.send([id, 0, serializeError(e)]);
   };
   return {
     ok: (id, v) => {
-      const problem = writer.send(codec.encode(id, true, v), v);
+      const problem = writer.send([id, 1, v], v);
       if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
     },
     fail,
@@ -51,12 +37,12 @@ export function answerOver<M>(writer: PortWriter<M>, codec: AnswerCodec<M>, depl
 }
 
 /** The clone-error handler for answer writers: the caller still gets an answer, as BAD_CALL. */
-export function failUncloneableResult<M>(deployment: string, codec: AnswerCodec<M>, writer: () => PortWriter<M>) {
-  return (m: M, err: Error): void => {
-    const id = codec.answerId(m);
-    if (id === undefined) return;
+export function failUncloneableResult(deployment: string, writer: () => AnswerWriter) {
+  return (m: unknown, err: Error): void => {
+    // Of the messages a replica sends, only answers are arrays (protocol.ts).
+    if (!Array.isArray(m)) return;
     const e = new BadCallError(`the result of a call to deployment "${deployment}" cannot be sent between threads: ${err.message}`);
-    writer().send(codec.encode(id, false, serializeError(e)));
+    writer().send([(m as AnswerMessage)[0], 0, serializeError(e)]);
   };
 }
 
@@ -74,12 +60,12 @@ export class InboundLinks {
   accept(port: MessagePort): void {
     const writer: PortWriter<LinkReply> = new PortWriter<LinkReply>(
       port,
-      failUncloneableResult(this.deployment, LINK_ANSWERS, () => writer),
+      failUncloneableResult(this.deployment, () => writer),
     );
-    const sink = answerOver(writer, LINK_ANSWERS, this.deployment);
+    const sink = answerOver(writer, this.deployment);
     this.writers.add(writer);
     this.ports.add(port);
-    port.on('message', (batch: LinkCallWire[]) => {
+    port.on('message', (batch: CallMessage[]) => {
       for (const call of batch) this.run(call[0], call[1], call[2], call[3], sink);
     });
     port.on('close', () => {

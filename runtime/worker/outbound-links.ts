@@ -21,7 +21,7 @@ import { BadCallError, ReplicaDiedError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions, HandleCall } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { DirectCalls, FromReplica, LinkCallWire, LinkReply, TargetRef } from '../shared/protocol.ts';
+import type { DirectCalls, FromReplica, CallMessage, LinkReply, TargetRef } from '../shared/protocol.ts';
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { withTimeout } from '../shared/timeout.ts';
@@ -36,7 +36,7 @@ class Link {
   private closed = false;
   /** Tagged with the time each call was sent, for the report of its duration. */
   private readonly pending = new PendingCalls<number>();
-  private readonly writer: PortWriter<LinkCallWire>;
+  private readonly writer: PortWriter<CallMessage>;
 
   constructor(
     readonly replicaId: string,
@@ -47,7 +47,7 @@ class Link {
     private readonly deployment: string,
     private readonly report: CallReporter,
   ) {
-    this.writer = new PortWriter<LinkCallWire>(port, (m, err) => this.onCloneError(m, err));
+    this.writer = new PortWriter<CallMessage>(port, (m, err) => this.onCloneError(m, err));
     port.on('message', (batch: LinkReply[]) => {
       for (const msg of batch) this.onReply(msg);
     });
@@ -61,7 +61,7 @@ class Link {
   /** Sends a call that was already admitted on this replica's slot. */
   call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
     const id = this.pending.id();
-    const msg: LinkCallWire = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
+    const msg: CallMessage = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.slot, this.gen);
@@ -84,7 +84,7 @@ class Link {
   }
 
   /** The arguments could not be sent: the callee never saw the call, so its slot is given back here. */
-  private onCloneError(m: LinkCallWire, err: Error): void {
+  private onCloneError(m: CallMessage, err: Error): void {
     const failed = new BadCallError(`arguments to ${this.deployment}.${m[1]}() cannot be sent between threads: ${err.message}`);
     const gone = this.pending.reject(m[0], failed);
     if (!gone) return;

@@ -14,7 +14,7 @@ import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { runWithModelId, setEventSink, setModelReporter } from './call-context.ts';
-import { InboundLinks, MAIN_ANSWERS, answerOver, failUncloneableResult } from './inbound-links.ts';
+import { InboundLinks, answerOver, failUncloneableResult } from './inbound-links.ts';
 import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
@@ -60,7 +60,7 @@ export class ReplicaHost {
       (m, err) => this.onCloneError(m, err),
       () => this.report.take(),
     );
-    this.fromMain = answerOver(this.writer, MAIN_ANSWERS, start_.deployment);
+    this.fromMain = answerOver(this.writer, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
     this.inbound = new InboundLinks(start_.deployment, (id, m, a, mm, sink) => this.runCall(id, m, a, mm, sink));
     this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
@@ -133,10 +133,11 @@ export class ReplicaHost {
   }
 
   private onMessage(msg: ToReplica): void {
+    if (Array.isArray(msg)) {
+      this.runCall(msg[0], msg[1], msg[2], msg[3], this.fromMain);
+      return;
+    }
     switch (msg.k) {
-      case 'call':
-        this.runCall(msg.id, msg.m, msg.a, msg.mm, this.fromMain);
-        return;
       case 'hres':
         this.relayed.settle(msg);
         return;
@@ -262,8 +263,8 @@ export class ReplicaHost {
   }
 
   private onCloneError(m: FromReplica, err: Error): void {
-    if (m.k === 'res') {
-      failUncloneableResult(this.start_.deployment, MAIN_ANSWERS, () => this.writer)(m, err);
+    if (Array.isArray(m)) {
+      failUncloneableResult(this.start_.deployment, () => this.writer)(m, err);
     } else if (m.k === 'hcall') {
       this.relayed.reject(m.id, new BadCallError(`arguments to ${m.d}.${m.m}() cannot be sent between threads: ${err.message}`));
     }
