@@ -22,7 +22,7 @@ import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import { withTimeout } from '../shared/timeout.ts';
-import type { DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { CallMessage, DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
@@ -124,7 +124,7 @@ export class Replica {
     return new Promise<void>((resolve, reject) => {
       port1.on('message', (batch: FromReplica[]) => {
         for (const msg of batch) {
-          if (msg.k === 'ready') {
+          if (!Array.isArray(msg) && msg.k === 'ready') {
             this.methods = msg.methods;
             this.state = 'running';
             resolve();
@@ -151,8 +151,8 @@ export class Replica {
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
     const id = this.pending.id();
-    const msg: ToReplica = { k: 'call', id, m: method, a: args };
-    if (options.multiplexedModelId !== undefined) msg.mm = options.multiplexedModelId;
+    const modelId = options.multiplexedModelId;
+    const msg: CallMessage = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer!.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.spec.slot.slot, this.spec.slot.gen);
@@ -208,8 +208,9 @@ export class Replica {
   }
 
   private onMessage(msg: FromReplica): void {
-    if (msg.k === 'res') {
-      if (this.pending.settle(msg)?.tag) this.events.onSlotFree(this);
+    if (Array.isArray(msg)) {
+      // An answer (protocol.ts); only user calls free a slot.
+      if (this.pending.settleWith(msg[0], msg[1] === 1, msg[2])?.tag) this.events.onSlotFree(this);
     } else if (msg.k === 'free') {
       this.events.onSlotFree(this);
     } else if (msg.k === 'served') {
@@ -232,9 +233,9 @@ export class Replica {
   }
 
   private onCloneError(m: ToReplica, err: Error): void {
-    if (m.k !== 'call') return;
-    const failed = new BadCallError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
-    if (!this.pending.reject(m.id, failed)) return;
+    if (!Array.isArray(m)) return;
+    const failed = new BadCallError(`arguments to ${this.spec.deployment}.${m[1]}() cannot be sent between threads: ${err.message}`);
+    if (!this.pending.reject(m[0], failed)) return;
     this.table.release(this.spec.slot.slot, this.spec.slot.gen);
     this.events.onSlotFree(this);
   }
@@ -256,7 +257,7 @@ export class Replica {
     const port = this.port;
     if (!port) return;
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-      for (const msg of m.message as FromReplica[]) if (msg.k === 'res') this.onMessage(msg);
+      for (const msg of m.message as FromReplica[]) if (Array.isArray(msg)) this.onMessage(msg);
     }
   }
 

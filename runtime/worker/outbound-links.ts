@@ -21,7 +21,7 @@ import { BadCallError, ReplicaDiedError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions, HandleCall } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { DirectCalls, FromReplica, LinkCall, LinkReply, TargetRef } from '../shared/protocol.ts';
+import type { DirectCalls, FromReplica, CallMessage, LinkReply, TargetRef } from '../shared/protocol.ts';
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { withTimeout } from '../shared/timeout.ts';
@@ -34,8 +34,9 @@ class Link {
   models = new Set<string>();
   closing = false;
   private closed = false;
-  private readonly pending = new PendingCalls();
-  private readonly writer: PortWriter<LinkCall>;
+  /** Tagged with the time each call was sent, for the report of its duration. */
+  private readonly pending = new PendingCalls<number>();
+  private readonly writer: PortWriter<CallMessage>;
 
   constructor(
     readonly replicaId: string,
@@ -44,8 +45,9 @@ class Link {
     private readonly port: MessagePort,
     private readonly table: SlotTable,
     private readonly deployment: string,
+    private readonly report: CallReporter,
   ) {
-    this.writer = new PortWriter<LinkCall>(port, (m, err) => this.onCloneError(m, err));
+    this.writer = new PortWriter<CallMessage>(port, (m, err) => this.onCloneError(m, err));
     port.on('message', (batch: LinkReply[]) => {
       for (const msg of batch) this.onReply(msg);
     });
@@ -64,29 +66,35 @@ class Link {
   /** Sends a call that was already admitted on this replica's slot. */
   call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
     const id = this.pending.id();
-    const msg: LinkCall = { k: 'call', id, m: method, a: args };
-    if (modelId !== undefined) msg.mm = modelId;
+    const msg: CallMessage = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.slot, this.gen);
+      this.report(this.deployment, 0, false);
       return Promise.reject(new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`));
     }
-    return this.pending.wait(id, undefined);
+    return this.pending.wait(id, performance.now());
   }
 
   private onReply(msg: LinkReply): void {
-    if (msg.k === 'models') {
+    if (!Array.isArray(msg)) {
       this.models = new Set(msg.ids);
       return;
     }
-    if (!this.pending.settle(msg)) return;
+    const ok = msg[1] === 1;
+    const settled = this.pending.settleWith(msg[0], ok, msg[2]);
+    if (!settled) return;
+    this.report(this.deployment, (performance.now() - settled.tag) / 1000, ok);
     if (this.closing && this.pending.size === 0 && !this.closed) this.close();
   }
 
   /** The arguments could not be sent: the callee never saw the call, so its slot is given back here. */
-  private onCloneError(m: LinkCall, err: Error): void {
-    const failed = new BadCallError(`arguments to ${this.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
-    if (this.pending.reject(m.id, failed)) this.table.release(this.slot, this.gen);
+  private onCloneError(m: CallMessage, err: Error): void {
+    const failed = new BadCallError(`arguments to ${this.deployment}.${m[1]}() cannot be sent between threads: ${err.message}`);
+    const gone = this.pending.reject(m[0], failed);
+    if (!gone) return;
+    this.table.release(this.slot, this.gen);
+    this.report(this.deployment, (performance.now() - gone.tag) / 1000, false);
   }
 
   /** No new calls; the link closes once the calls in flight are answered (or at once, failing them, if `died`). */
@@ -98,7 +106,8 @@ class Link {
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         for (const reply of m.message as LinkReply[]) this.onReply(reply);
       }
-      this.pending.rejectAll(new ReplicaDiedError(died));
+      const now = performance.now();
+      for (const sent of this.pending.rejectAll(new ReplicaDiedError(died))) this.report(this.deployment, (now - sent) / 1000, false);
     }
     if (this.pending.size === 0) this.close();
   }
@@ -136,17 +145,8 @@ export class TargetRouter {
     const modelId = options.multiplexedModelId;
     const link = this.admit(modelId);
     if (!link) return this.toMain(method, args, options);
-    const t0 = performance.now();
-    const p = link.call(method, args, modelId).then(
-      (v) => {
-        this.report(this.deployment, (performance.now() - t0) / 1000, true);
-        return v;
-      },
-      (e: unknown) => {
-        this.report(this.deployment, (performance.now() - t0) / 1000, false);
-        throw e;
-      },
-    );
+    // The link reports the call's duration and outcome when it settles.
+    const p = link.call(method, args, modelId);
     return options.timeoutS === undefined ? p : withTimeout(p, options.timeoutS, `${this.deployment}.${method}()`);
   };
 
@@ -171,7 +171,7 @@ export class TargetRouter {
   }
 
   link(replicaId: string, slot: number, gen: number, port: MessagePort): void {
-    this.links = [...this.links, new Link(replicaId, slot, gen, port, this.table, this.deployment)];
+    this.links = [...this.links, new Link(replicaId, slot, gen, port, this.table, this.deployment, this.report)];
   }
 
   unlink(slot: number, gen: number, died: string | undefined): void {
