@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createRawOcr } from '../deployments/ocr/raw.ts';
 import { accuracyBench } from './ocr-accuracy.ts';
+import { stepCosts } from './ocr-step-costs.ts';
 import { renderText } from '../test/fixtures/render-text.ts';
 import type { Manifest } from './ocr-images.ts';
 import type { OcrLoadResult } from './ocr-loadgen.ts';
@@ -524,6 +525,9 @@ async function main(): Promise<void> {
       evalManifest = acc.manifestPath;
       peerSequential = acc.peer.imagesPerS;
       console.log(acc.markdown);
+      console.log();
+      process.stderr.write('bench:ocr: step costs (width batches, direction classifier)\n');
+      console.log(await stepCosts(join(dir, 'eval'), args.accuracyRounds + 1));
       console.log();
     }
     const { manifestPath, manifest } = await prepareImages(dir);

@@ -46,6 +46,11 @@ export interface OcrOptions {
    * widths are within this ratio of its narrowest (Infinity: one batch padded to the widest).
    */
   bucketRatio: number;
+  /**
+   * CTC decoding: between two characters, a space is read when the space class reached this
+   * probability in the gap even if the blank won every step there (0: plain greedy decoding).
+   */
+  spaceThreshold: number;
   /** Run the direction classifier and read upside-down lines turned (pipelines that hold it). */
   classifyDirection: boolean;
   direction: Partial<DirectionOptions>;
@@ -60,6 +65,7 @@ export const OCR_DEFAULTS: OcrOptions = {
   db: {},
   crop: {},
   bucketRatio: 1.25,
+  spaceThreshold: 0.05,
   classifyDirection: false,
   direction: {},
 };
@@ -188,7 +194,7 @@ export function decode(
     if (out.dims.length !== 3 || k + out.dims[0]! > count) {
       throw new Error(`recogniser output dims [${out.dims.join(',')}] do not match ${count} boxes`);
     }
-    for (const t of ctcGreedyDecode(out.data, out.dims as [number, number, number], charset)) texts[order[k++]!] = t;
+    for (const t of ctcGreedyDecode(out.data, out.dims as [number, number, number], charset, undefined, o.spaceThreshold)) texts[order[k++]!] = t;
   }
   if (k !== count) throw new Error(`recogniser outputs hold ${k} rows for ${count} boxes`);
   const lines: OcrLine[] = [];
