@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cropBatch, cropBuckets, type RgbImage } from '../../deployments/ocr/crop.ts';
 
 // Geometry tests read the box itself: no margin (the pipeline's default adds one, tested below).
-const tight = { marginY: 0 };
+const tight = { marginY: 0, marginX: 0 };
 
 /** W x H white image with the given rectangles painted. */
 function image(w: number, h: number, paint: [number, number, number, number, [number, number, number]][]): RgbImage {
@@ -90,7 +90,7 @@ test('the margin adds background above and below the box, in proportion to its h
   // A black 40x20 block on white; the box is the block: with marginY 0.5 the crop reads 10 px
   // of white above and below it (40 px in all), so the top and bottom quarter rows are white.
   const img = image(100, 60, [[30, 20, 70, 40, [0, 0, 0]]]);
-  const b = cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0.5 });
+  const b = cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0.5, marginX: 0 });
   assert.deepEqual(Array.from(b.widths), [48]); // 40 wide x 40 high -> 48 x 48
   near(at(b, 0, 1, 24, 3), 1, 'top rows are the white margin');
   near(at(b, 0, 1, 24, 44), 1, 'bottom rows are the white margin');
