@@ -206,10 +206,11 @@ export class Application {
     }
   }
 
-  call(deployment: string, method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+  /** `signal` drops the call while it still waits in the deployment's queue (Router.call). */
+  call(deployment: string, method: string, args: unknown[], options: CallOptions = {}, signal?: AbortSignal): Promise<unknown> {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
-    return runner.router.call(method, args, options);
+    return runner.router.call(method, args, options, signal);
   }
 
   private relay(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown> {

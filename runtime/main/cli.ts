@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBound } from '../shared/deployment.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
 
@@ -35,7 +36,26 @@ function explainImportError(err: Error, file: string): Error {
   );
 }
 
-async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
+function parseBytes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be a positive integer of bytes, got "${value}"`);
+  return n;
+}
+
+interface RunOptions {
+  host: string;
+  port?: number;
+  grpcPort?: number;
+  /** false with --no-grpc. */
+  grpc: boolean;
+  grpcMaxMessageBytes?: number;
+  export: string;
+  logLevel: string;
+  route?: string;
+  dashboard: string;
+}
+
+async function runCommand(file: string, opts: RunOptions) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
   const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
@@ -51,9 +71,13 @@ async function runCommand(file: string, opts: { host: string; port?: number; exp
     host: opts.host,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.route !== undefined ? { route: opts.route } : {}),
+    ...(!opts.grpc ? { grpcPort: false as const } : opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
+    ...(opts.grpcMaxMessageBytes !== undefined ? { grpcMaxMessageBytes: opts.grpcMaxMessageBytes } : {}),
     logLevel: opts.logLevel as never,
+    dashboard: opts.dashboard as never,
   });
-  process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
+  const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
+  process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n\n${instance.statusText()}\n`);
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
@@ -84,9 +108,13 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<app>', 'module whose export is a bound ingress deployment')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
+    .option('--grpc-port <port>', 'gRPC port (Open Inference Protocol; default: 8001, or 0 when --port is 0)', parsePort)
+    .option('--no-grpc', 'serve no gRPC')
+    .option('--grpc-max-message-bytes <bytes>', 'largest gRPC message in or out (default: 4194304)', parseBytes)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);
 }

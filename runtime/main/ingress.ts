@@ -13,6 +13,9 @@ import { codedError } from '../shared/error-codes.ts';
 import type { Application } from './application.ts';
 import { registerAppRoute } from './app-routes.ts';
 import { VERSION } from './version.ts';
+import { registerDashboard } from './dashboard/plugin.ts';
+import type { DashboardAccess } from './dashboard/plugin.ts';
+import { statusSnapshot } from './status-snapshot.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { v2Plugin } from './v2/plugin.ts';
 
@@ -20,6 +23,7 @@ export interface IngressOptions {
   bodyLimit: number;
   requestTimeoutS: number | undefined;
   logger: Logger;
+  dashboard: DashboardAccess;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -49,6 +53,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     logController: new LogController({ disableRequestLogging: true }),
   });
   void http.register(accepts);
+  registerDashboard(http, app, opts.dashboard);
 
   // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user
   // code a string its schema never expected, so other types answer 415.
@@ -79,16 +84,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     const registry = app.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
-  http.get('/-/status', async () => ({
-    applications: app.plan.apps,
-    deployments: app.allRunners().map((r) => ({
-      name: r.name,
-      numReplicas: r.spec.options.numReplicas,
-      queued: r.router.queued,
-      ...r.router.stats,
-      replicas: r.status(),
-    })),
-  }));
+  http.get('/-/status', async () => statusSnapshot(app));
 
   // Every model deployment also speaks the Open Inference Protocol under /v2.
   void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });

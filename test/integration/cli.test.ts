@@ -69,6 +69,7 @@ describe('threadserve run', () => {
     assert.match(run('examples/nope.ts').stderr, /application file not found: examples\/nope\.ts/);
     assert.match(run('examples/hello/app.ts', '--port', 'abc').stderr, /--port.*must be an integer port from 0 to 65535, got "abc"/);
     assert.match(run('examples/hello/app.ts', '--export', 'Other').stderr, /has no export "Other"/);
+    assert.match(run('examples/hello/app.ts', '--dashboard', 'public').stderr, /--dashboard <access>' argument 'public' is invalid\. Allowed choices are local, open, off/);
     const missing = run('examples/hello/app.ts', '--export', 'Hello');
     assert.match(missing.stderr, /export "Hello" of examples\/hello\/app\.ts is not a bound deployment/);
     assert.notEqual(missing.status, 0);
@@ -80,6 +81,8 @@ describe('threadserve run', () => {
     const { child, url } = await startCli(['dist/runtime/main/cli.js', 'run', 'dist/examples/hello/app.js', '--port', '0']);
     try {
       assert.equal((await hello(url)).status, 200);
+      // The build copies the dashboard's page next to its compiled plugin.
+      for (const path of ['/-/dashboard', '/-/dashboard/assets/dashboard.js']) assert.equal((await fetch(`${url}${path}`)).status, 200, path);
     } finally {
       assert.equal(await stop(child), 0);
     }

@@ -25,7 +25,7 @@ type Params = { model: string; version?: string };
 const EXTENSIONS = ['binary_tensor_data'];
 
 /** ONNX reports dynamic dimensions as null, negative or symbolic names; V2 clients expect -1. */
-function normalizeShapes(tensors: V2TensorMetadata[]): V2TensorMetadata[] {
+export function normalizeShapes(tensors: V2TensorMetadata[]): V2TensorMetadata[] {
   return tensors.map((t) => ({
     name: t.name,
     datatype: t.datatype,
