@@ -9,6 +9,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isBound } from '../shared/deployment.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
+import { LOG_LEVELS, isPretty } from './logger.ts';
+import type { LogFormat, LogLevel } from './logger.ts';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -35,7 +37,24 @@ function explainImportError(err: Error, file: string): Error {
   );
 }
 
-async function runCommand(file: string, opts: { host: string; port?: number; export: string; logLevel: string; route?: string }) {
+interface RunOptions {
+  host: string;
+  port?: number;
+  export: string;
+  logLevel: string;
+  logFormat: string;
+  accessLog: boolean;
+  route?: string;
+}
+
+function parseChoice(choices: readonly string[]) {
+  return (value: string): string => {
+    if (!choices.includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}, got "${value}"`);
+    return value;
+  };
+}
+
+async function runCommand(file: string, opts: RunOptions) {
   const path = resolve(file);
   if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
   const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
@@ -51,20 +70,31 @@ async function runCommand(file: string, opts: { host: string; port?: number; exp
     host: opts.host,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.route !== undefined ? { route: opts.route } : {}),
-    logLevel: opts.logLevel as never,
+    logLevel: opts.logLevel as LogLevel,
+    logFormat: opts.logFormat as LogFormat,
+    accessLog: opts.accessLog,
   });
-  process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
+  const log = instance.logger;
+  // Start-up output in the logs' own format: a table for a person, one JSON line for a collector.
+  if (isPretty(opts.logFormat as LogFormat)) process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
+  else log.info(instance.status(), 'threadserve is serving');
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
-      process.stderr.write(`second ${signal}: exiting without draining\n`);
+      log.warn({ signal }, 'second signal: exiting without draining');
+      log.flush();
       process.exit(130);
     }
-    process.stdout.write(`${signal}: draining...\n`);
+    log.info({ signal }, 'draining');
     instance.close().then(
-      () => process.exit(0),
+      () => {
+        log.info('stopped');
+        log.flush();
+        process.exit(0);
+      },
       (err: Error) => {
-        process.stderr.write(`shutdown failed: ${err.stack ?? err.message}\n`);
+        log.error({ err }, 'shutdown failed');
+        log.flush();
         process.exit(1);
       },
     );
@@ -86,7 +116,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--log-level <level>', LOG_LEVELS.join(', '), parseChoice(LOG_LEVELS), 'info')
+    .option('--log-format <format>', 'auto (pretty on a terminal, JSON lines otherwise), json or pretty', parseChoice(['auto', 'json', 'pretty']), 'auto')
+    .option('--no-access-log', 'no log line per HTTP request (5xx answers are still logged)')
     .action(runCommand);
   await program.parseAsync(argv);
 }

@@ -9,10 +9,11 @@ import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import type { DirectCalls, TargetRef } from '../shared/protocol.ts';
+import type { SpanRecord } from '../shared/trace-context.ts';
 import { SlotAllocator, SlotTable } from '../shared/slot-table.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics, RestartCause } from './metrics.ts';
 import type { ReplicaLinks } from './replica-links.ts';
 import { Router } from './router.ts';
 
@@ -31,11 +32,13 @@ export interface RunnerSpec {
   table: SlotTable;
   /** The deployments this one holds handles to: their tables and limits. */
   targets: Record<string, TargetRef>;
+  /** Replicas time their outbound calls as spans (an OpenTelemetry SDK is registered). */
+  tracing: boolean;
 }
 
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 /** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
-export type DirectCallSink = (calls: Record<string, DirectCalls>) => void;
+export type DirectCallSink = (calls: Record<string, DirectCalls>, spans: SpanRecord[] | undefined) => void;
 
 /** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
 const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];
@@ -118,6 +121,7 @@ export class DeploymentRunner {
       execArgv: this.spec.execArgv,
       slot: { table: this.spec.table.buffer, slot: tableSlot, gen },
       targets: this.spec.targets,
+      tracing: this.spec.tracing,
       ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
     };
     const replica = new Replica(spec, {
@@ -168,10 +172,11 @@ export class DeploymentRunner {
     this.slotOf.delete(replica);
     if (this.stopping) return;
     this.log.warn({ deployment: this.name, replica: replica.id, err: cause.message }, 'replica died; starting a replacement');
-    this.replace(slot);
+    this.replace(slot, (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'died');
   }
 
-  private replace(slot: number): void {
+  private replace(slot: number, cause: RestartCause): void {
+    this.metrics.replicaRestarted(this.name, cause);
     const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]!;
     this.restarts++;
     const timer = setTimeout(() => {
@@ -182,7 +187,7 @@ export class DeploymentRunner {
         },
         (err: Error) => {
           this.log.error({ deployment: this.name, err: err.message }, 'replacement replica failed to start');
-          this.replace(slot);
+          this.replace(slot, 'start_failed');
         },
       );
     }, this.restarts === 1 ? 0 : delay);
@@ -200,11 +205,18 @@ export class DeploymentRunner {
           const slot = this.slotOf.get(r) ?? 0;
           this.slotOf.delete(r);
           void this.retire(r);
-          this.replace(slot);
+          this.replace(slot, 'health_check');
         });
       }
     }, healthCheckPeriodS * 1000);
     this.healthTimer.unref();
+  }
+
+  /** The V8 heap of each running replica that answers within `timeoutS`. */
+  async heaps(timeoutS: number): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>> {
+    const running = [...this.replicas].filter((r) => r.state === 'running');
+    const answers = await Promise.all(running.map((r) => r.heap(timeoutS).then((h) => ({ deployment: this.name, replica: r.id, ...h }), () => undefined)));
+    return answers.filter((a) => a !== undefined);
   }
 
   /** Sends userConfig to every running replica's reconfigure(). */

@@ -15,11 +15,16 @@ import { registerAppRoute } from './app-routes.ts';
 import { VERSION } from './version.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { v2Plugin } from './v2/plugin.ts';
+import { installHttpObservability, requestIdOf } from './http-observability.ts';
+import type { RouteInfo } from './http-observability.ts';
+import type { IngressTracer } from './tracing.ts';
 
 export interface IngressOptions {
   bodyLimit: number;
   requestTimeoutS: number | undefined;
   logger: Logger;
+  accessLog: boolean;
+  tracer: IngressTracer | undefined;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -40,14 +45,17 @@ const FASTIFY_CODES: Record<string, string> = {
 const packr = new Packr({ useRecords: false });
 
 
-export function buildIngress(app: Application, opts: IngressOptions): FastifyInstance {
+export function buildIngress(app: Application, opts: IngressOptions): { http: FastifyInstance; routes: RouteInfo[] } {
   const http = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit,
     return503OnClosing: true,
-    // A log line per request costs more than a no-op call; errors are logged by the handler.
+    genReqId: requestIdOf,
+    // fastify's own request logging makes a child logger and two lines per request: the
+    // access log (http-observability.ts) writes one line from the root logger instead.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: app.metrics.http, tracer: opts.tracer });
   void http.register(accepts);
 
   // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user
@@ -61,7 +69,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
     }
   });
 
-  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply, opts.logger));
+  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply));
   http.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
   });
@@ -96,7 +104,7 @@ export function buildIngress(app: Application, opts: IngressOptions): FastifyIns
   for (const spec of app.plan.apps) {
     if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });
   }
-  return http;
+  return { http, routes };
 }
 
 function extraTypesHint(req: FastifyRequest): string {
@@ -104,7 +112,7 @@ function extraTypesHint(req: FastifyRequest): string {
   return extra?.length ? ` (or ${extra.join(', ')})` : '';
 }
 
-function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
+function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   let status = 500;
   let code = 'INTERNAL';
   let details: Record<string, unknown> | undefined;
@@ -121,9 +129,6 @@ function sendError(err: FastifyError | Error, req: FastifyRequest, reply: Fastif
     } else if (typeof (err as { code?: unknown }).code === 'string') {
       code = (err as { code: string }).code;
     }
-  }
-  if (status >= 500 && code !== 'BACKPRESSURE' && code !== 'REPLICA_DIED') {
-    log.error({ reqId: req.id, err }, 'request failed');
   }
   if (code === 'BACKPRESSURE') void reply.header('retry-after', String(details?.retryAfterS ?? 1));
   let message = err.message;

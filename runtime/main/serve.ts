@@ -3,7 +3,6 @@
  * Returns a running instance; `close()` drains it (HTTP first, then calls, then threads).
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isBound } from '../shared/deployment.ts';
@@ -13,7 +12,11 @@ import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
-import { formatStatus } from './status-table.ts';
+import { formatStatus, replicaLines, routeLines } from './status-table.ts';
+import type { ReplicaLine, RouteLine } from './status-table.ts';
+import type { RouteInfo } from './http-observability.ts';
+import { LOG_LEVELS, createLogger } from './logger.ts';
+import { Tracing, detectTracer } from './tracing.ts';
 
 const serveOptionsSchema = z.strictObject({
   host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must be a host name or address' }).default('127.0.0.1'),
@@ -31,7 +34,11 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** 'auto': human-readable when stdout is a terminal, JSON lines otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
+  /** One log line per HTTP request (5xx answers are logged either way). */
+  accessLog: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export type ServeOptions = z.input<typeof serveOptionsSchema> & { logger?: Logger };
@@ -46,8 +53,12 @@ export interface ServeInstance {
   handle<T = unknown>(deployment: string): Handle<T>;
   /** Whether every replica of every deployment is running. */
   readonly ready: boolean;
+  /** Every HTTP route (application, Open Inference Protocol, `/-/` and `/metrics`), as registered. */
+  readonly routes: readonly RouteInfo[];
   /** Routes plus a deployments and replicas table. */
   statusText(): string;
+  /** The same as data (what the CLI logs when its output is JSON). */
+  status(): { url: string | undefined; routes: RouteLine[]; replicas: ReplicaLine[] };
   /** Runs `reconfigure(userConfig)` on every replica of a deployment. */
   reconfigure(deployment: string, userConfig: unknown): Promise<void>;
   close(): Promise<void>;
@@ -70,7 +81,10 @@ export async function run(
   if (!parsed.success) throw new OptionsError(formatIssues('serve', rest, parsed.error.issues));
   const o = parsed.data;
   const port = o.port ?? defaultPort();
-  const logger = givenLogger ?? pino({ level: o.logLevel });
+  const logger = givenLogger ?? createLogger(o.logLevel, o.logFormat);
+  // Spans only when the user registered an OpenTelemetry SDK before this call.
+  const tracer = detectTracer();
+  const tracing = tracer === undefined ? undefined : new Tracing(tracer);
 
   const named: Record<string, BoundDeployment> = isBound(apps) ? { [o.name]: apps } : apps;
   if (!isBound(apps) && (typeof apps !== 'object' || apps === null || Object.keys(apps).length === 0)) {
@@ -79,9 +93,9 @@ export async function run(
   const routeOverrides = isBound(apps) && o.route !== undefined ? { [o.name]: o.route } : {};
   const graph = plan(named, routeOverrides);
 
-  const app = new Application(graph, logger);
+  const app = new Application(graph, logger, tracing);
   await app.start();
-  const http = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger });
+  const { http, routes } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, accessLog: o.accessLog, tracer: tracing });
   let url: string | undefined;
   try {
     if (o.listen) {
@@ -107,7 +121,9 @@ export async function run(
     get ready() {
       return app.ready;
     },
-    statusText: () => formatStatus(app, url),
+    routes,
+    statusText: () => formatStatus(app, url, routes),
+    status: () => ({ url, routes: routeLines(app, routes), replicas: replicaLines(app) }),
     reconfigure: async (name, userConfig) => {
       const runner = app.runner(name);
       if (!runner) throw new OptionsError(`reconfigure: no deployment named "${name}"`);

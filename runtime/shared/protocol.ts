@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.ts';
 import type { HandleRef } from './handle.ts';
+import type { SpanRecord } from './trace-context.ts';
 
 /** Things a replica counts for the main thread's /metrics. */
 export type ReplicaEvent =
@@ -45,6 +46,8 @@ export interface StartMessage {
   slot: SlotRef;
   /** For each deployment this replica holds a handle to: its in-flight table and limit. */
   targets: Record<string, TargetRef>;
+  /** An OpenTelemetry SDK is registered on the main thread: time outbound calls as spans. */
+  tracing: boolean;
 }
 
 export interface SlotRef {
@@ -70,6 +73,10 @@ export interface LinkCall {
   m: string;
   a: unknown[];
   mm?: string;
+  /** The request id and trace context (trace-context.ts), when the call has them. */
+  rid?: string;
+  tp?: string;
+  tl?: 1;
 }
 
 /** Callee replica to caller replica: the answer to a LinkCall; models it holds, when they change. */
@@ -85,6 +92,8 @@ export type ToReplica =
   | { k: 'hres'; id: number; ok: true; v: unknown }
   | { k: 'hres'; id: number; ok: false; e: SerializedError }
   | { k: 'health'; id: number }
+  /** Asks for the thread's V8 heap statistics (for /metrics). */
+  | { k: 'heap'; id: number }
   | { k: 'reconf'; id: number; cfg: unknown }
   | { k: 'drain' }
   /** A direct link to replica `r` (slot `s`, generation `g`) of deployment `d`, for this replica's handles. */
@@ -99,7 +108,7 @@ export type FromReplica =
   | { k: 'ready'; methods: string[] }
   | { k: 'res'; id: number; ok: true; v: unknown }
   | { k: 'res'; id: number; ok: false; e: SerializedError }
-  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string }
+  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string; rid?: string; tp?: string; tl?: 1 }
   /** The multiplexed model ids this replica holds now, most recently used first. */
   | { k: 'models'; ids: string[] }
   /** Counted events for /metrics (batch sizes, model loads and evictions). */
@@ -111,6 +120,6 @@ export type FromReplica =
    * deployment: durations (s) and failures. Sent ahead of the answers of the same turn, so
    * /metrics has counted the inner calls of a request by the time the request is answered.
    */
-  | { k: 'served'; calls: Record<string, DirectCalls> };
+  | { k: 'served'; calls: Record<string, DirectCalls>; spans?: SpanRecord[] }
 
 export type { HandleRef };

@@ -25,6 +25,9 @@ import type { DirectCalls, FromReplica, LinkCall, LinkReply, TargetRef } from '.
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { withTimeout } from '../shared/timeout.ts';
+import type { CallTrace, SpanRecord } from '../shared/trace-context.ts';
+import { endWhenSettled, withTrace } from './call-tracing.ts';
+import type { CallTracing } from './call-tracing.ts';
 
 /** Compare-and-swap races lost before the call goes to the main thread's queue instead. */
 const ADMIT_ATTEMPTS = 4;
@@ -57,10 +60,11 @@ class Link {
   }
 
   /** Sends a call that was already admitted on this replica's slot. */
-  call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
+  call(method: string, args: unknown[], modelId: string | undefined, trace: CallTrace | undefined): Promise<unknown> {
     const id = this.pending.id();
     const msg: LinkCall = { k: 'call', id, m: method, a: args };
     if (modelId !== undefined) msg.mm = modelId;
+    if (trace !== undefined) withTrace(msg, trace);
     const problem = this.writer.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.slot, this.gen);
@@ -122,6 +126,7 @@ export class TargetRouter {
     ref: TargetRef,
     private readonly toMain: HandleCall,
     private readonly report: CallReporter,
+    private readonly tracing: CallTracing,
   ) {
     this.table = new SlotTable(ref.table);
     this.maxOngoing = ref.maxOngoing;
@@ -129,10 +134,11 @@ export class TargetRouter {
 
   readonly call: HandleCall = (method, args, options) => {
     const modelId = options.multiplexedModelId;
+    const out = this.tracing.outbound(this.deployment, method);
     const link = this.admit(modelId);
-    if (!link) return this.toMain(method, args, options);
+    if (!link) return endWhenSettled(this.toMain(method, args, out ? { ...options, trace: out.trace } : options), out, () => undefined);
     const t0 = performance.now();
-    const p = link.call(method, args, modelId).then(
+    const answered = link.call(method, args, modelId, out?.trace).then(
       (v) => {
         this.report(this.deployment, (performance.now() - t0) / 1000, true);
         return v;
@@ -142,6 +148,7 @@ export class TargetRouter {
         throw e;
       },
     );
+    const p = endWhenSettled(answered, out, () => link.replicaId);
     return options.timeoutS === undefined ? p : withTimeout(p, options.timeoutS, `${this.deployment}.${method}()`);
   };
 
@@ -195,9 +202,10 @@ export function targetRouters(
   targets: Record<string, TargetRef>,
   toMain: (deployment: string) => HandleCall,
   report: CallReporter,
+  tracing: CallTracing,
 ): Map<string, TargetRouter> {
   const routers = new Map<string, TargetRouter>();
-  for (const [name, ref] of Object.entries(targets)) routers.set(name, new TargetRouter(name, ref, toMain(name), report));
+  for (const [name, ref] of Object.entries(targets)) routers.set(name, new TargetRouter(name, ref, toMain(name), report, tracing));
   return routers;
 }
 
@@ -208,7 +216,14 @@ export function targetRouters(
  */
 export class DirectCallReport {
   private calls: Record<string, DirectCalls> = {};
+  private spans: SpanRecord[] = [];
   private any = false;
+
+  /** A span timed here, for the main thread to record (sent like the counts, ahead of answers). */
+  addSpan(r: SpanRecord): void {
+    this.spans.push(r);
+    this.any = true;
+  }
 
   add(deployment: string, seconds: number, ok: boolean): void {
     const c = (this.calls[deployment] ??= { s: [], e: 0 });
@@ -220,10 +235,12 @@ export class DirectCallReport {
   /** The report so far as a message (and a fresh start), or undefined when there is nothing to say. */
   take(): FromReplica | undefined {
     if (!this.any) return undefined;
-    const calls = this.calls;
+    const msg: FromReplica = { k: 'served', calls: this.calls };
+    if (this.spans.length > 0) msg.spans = this.spans;
     this.calls = {};
+    this.spans = [];
     this.any = false;
-    return { k: 'served', calls };
+    return msg;
   }
 }
 

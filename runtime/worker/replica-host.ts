@@ -4,6 +4,7 @@
  * instance's own handle calls go straight to the target's replicas over links
  * (outbound-links.ts), or to the main thread's router when none has room.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
@@ -19,6 +20,7 @@ import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
 import { DirectCallReport, targetRouters } from './outbound-links.ts';
+import { CallTracing, endWhenSettled, withTrace } from './call-tracing.ts';
 import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
 
@@ -47,6 +49,9 @@ export class ReplicaHost {
   private readonly report = new DirectCallReport();
   private readonly routers: Map<string, TargetRouter>;
   private freeSignalled = false;
+  private readonly tracing: CallTracing;
+  /** Only replicas that call other deployments keep a call's trace context while it runs. */
+  private readonly passesTraceOn: boolean;
 
   constructor(private readonly start_: StartMessage) {
     this.port = start_.port;
@@ -59,10 +64,15 @@ export class ReplicaHost {
     this.fromMain = answerOver(this.writer, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
     this.inbound = new InboundLinks(start_.deployment, (call, sink) => this.runCall(call, sink));
+    this.tracing = new CallTracing(start_.tracing, (r) => {
+      this.report.addSpan(r);
+      this.writer.requestFlush();
+    });
+    this.passesTraceOn = Object.keys(start_.targets).length > 0;
     this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
       this.report.add(d, seconds, ok);
       this.writer.requestFlush();
-    });
+    }, this.tracing);
   }
 
   async start(): Promise<void> {
@@ -119,13 +129,17 @@ export class ReplicaHost {
 
   /** A handle call no linked replica could take: the main thread's router queues and routes it. */
   private callViaMain(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
+    // A TargetRouter that found no room passes its call's context; other handles take it here.
+    const out = opts.trace === undefined ? this.tracing.outbound(deployment, m) : undefined;
+    const trace = opts.trace ?? out?.trace;
     const id = this.relayed.id();
-    const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
+    const msg: FromReplica & { k: 'hcall' } = { k: 'hcall', id, d: deployment, m, a };
     if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
     if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
+    if (trace !== undefined) withTrace(msg, trace);
     const problem = this.writer.send(msg, a);
     if (problem !== undefined) return Promise.reject(new BadCallError(`arguments to ${deployment}.${m}(): args${problem}`));
-    return this.relayed.wait(id, undefined);
+    return endWhenSettled(this.relayed.wait(id, undefined), out, () => undefined);
   }
 
   private onMessage(msg: ToReplica): void {
@@ -151,6 +165,11 @@ export class ReplicaHost {
       case 'health':
         this.runHook(msg.id, 'checkHealth', []);
         return;
+      case 'heap': {
+        const h = getHeapStatistics();
+        void this.fromMain.answer(msg.id, Promise.resolve({ used: h.used_heap_size, total: h.total_heap_size }));
+        return;
+      }
       case 'reconf':
         this.track(msg.id, this.reconfigure(msg.cfg), this.fromMain, false);
         return;
@@ -180,7 +199,7 @@ export class ReplicaHost {
 
   /** A user call, admitted on this replica's slot by whoever sent it; released when it ends. */
   private runCall(call: LinkCall, sink: AnswerSink): void {
-    const { m, a, mm: modelId } = call;
+    const { m } = call;
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
       const err = new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`);
@@ -188,6 +207,15 @@ export class ReplicaHost {
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
+    if (this.passesTraceOn) {
+      this.tracing.run(call, () => this.runUserCall(call, f, sink));
+      return;
+    }
+    this.runUserCall(call, f, sink);
+  }
+
+  private runUserCall(call: LinkCall, f: (...a: unknown[]) => unknown, sink: AnswerSink): void {
+    const { a, mm: modelId } = call;
     if (modelId === undefined && !this.leases) {
       this.track(call.id, this.invoke(f, a), sink, true);
       return;

@@ -3,6 +3,7 @@
  * plugin knows models only through this interface, so the same routes serve plain deployments,
  * multiplexed per-country models or a test fake. Types only: nothing here runs.
  */
+import type { CallTrace } from '../../shared/trace-context.ts';
 
 /** A tensor as models see it. `data` is flat, row-major, with `product(shape)` elements. */
 export interface V2Tensor {
@@ -83,5 +84,5 @@ export interface ModelRegistry {
    * Runs one inference. The plugin does not check `ready` first: a multiplexed model that is
    * not loaded yet is loaded on demand here, so only the registry can say 503.
    */
-  infer(model: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResult>;
+  infer(model: string, version: string | undefined, request: V2InferRequest, trace?: CallTrace): Promise<V2InferResult>;
 }

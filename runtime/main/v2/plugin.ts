@@ -10,6 +10,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../../shared/errors.ts';
 import { decodeInferRequest, encodeInferResponse } from './codec.ts';
 import type { DecodedRequest } from './codec.ts';
+import { callTraceOf } from '../http-observability.ts';
 import type { ModelRegistry, V2InferRequest, V2ModelMetadata, V2TensorMetadata } from './model-registry.ts';
 
 export interface V2PluginOptions {
@@ -112,7 +113,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
     const { model, version } = req.params;
     const headerLength = req.headers['inference-header-content-length'];
     const decoded = decodeInferRequest(req.body as Buffer | undefined, Array.isArray(headerLength) ? headerLength[0] : headerLength);
-    const result = await registry.infer(model, version, toRegistryRequest(decoded));
+    const result = await registry.infer(model, version, toRegistryRequest(decoded), callTraceOf(req));
     const modelVersion = result.model_version ?? version;
     const encoded = encodeInferResponse(
       {
