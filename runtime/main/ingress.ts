@@ -18,6 +18,7 @@ import { v2Plugin } from './v2/plugin.ts';
 import { installHttpObservability, requestIdOf } from './http-observability.ts';
 import type { RouteInfo } from './http-observability.ts';
 import type { IngressTracer } from './tracing.ts';
+import { openApiPlugin } from './openapi.ts';
 
 export interface IngressOptions {
   bodyLimit: number;
@@ -100,6 +101,8 @@ export function buildIngress(app: Application, opts: IngressOptions): { http: Fa
 
   // Every model deployment also speaks the Open Inference Protocol under /v2.
   void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });
+
+  void http.register(openApiPlugin, { app });
 
   for (const spec of app.plan.apps) {
     if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });

@@ -38,6 +38,8 @@ export function routeLines(app: Application, routes: readonly RouteInfo[]): Rout
   }
   const merged = new Map<string, RouteLine>();
   for (const r of routes) {
+    // The docs page's assets and alternate forms: /-/docs stands for them.
+    if (r.url.startsWith('/-/docs/')) continue;
     const owner = byPrefix.get(r.url);
     const line = merged.get(r.url) ?? { methods: [], url: r.url, ...(owner ? { app: owner.name, ingress: owner.ingress } : {}) };
     const methods = owner ? ['POST'] : r.methods;
