@@ -48,7 +48,17 @@ export function httpTargets(r: HttpResults): Target[] {
       format: fmtUs,
     }),
   );
-  return [share('onehop', 'one-hop', 0.8), share('twohop', 'two-hop', 0.7), share('pipeline', 'three-hop', 0.6), ...hopCost];
+  const observability: Target[] = [
+    { name: 'observed one-hop req/s / one-hop req/s (access log + metrics + tracing without SDK)', value: rps(r, 'observed') / rps(r, 'onehop'), target: 0.95, kind: 'min', format: fmtPct },
+    {
+      name: 'server CPU per request the access log, metrics and tracing add: (observed - onehop) / onehop',
+      value: (cpuPerReq(r, 'observed') - cpuPerReq(r, 'onehop')) / cpuPerReq(r, 'onehop'),
+      target: 0.05,
+      kind: 'max',
+      format: fmtPct,
+    },
+  ];
+  return [...observability, share('onehop', 'one-hop', 0.8), share('twohop', 'two-hop', 0.7), share('pipeline', 'three-hop', 0.6), ...hopCost];
 }
 
 export function formatHttp(r: HttpResults): string {

@@ -26,7 +26,8 @@ export interface HttpObservabilityOptions {
   logger: Logger;
   /** One log line per request; when off, 5xx answers are still logged (with their stack). */
   accessLog: boolean;
-  metrics: HttpMetrics;
+  /** Undefined when HTTP metrics are off (`httpMetrics: false`). */
+  metrics: HttpMetrics | undefined;
   /** Undefined when no OpenTelemetry SDK is registered: then tracing costs this one branch. */
   tracer: IngressTracer | undefined;
 }
@@ -89,7 +90,7 @@ export function installHttpObservability(http: FastifyInstance, opts: HttpObserv
     const status = reply.statusCode;
     const ms = reply.elapsedTime;
     const route = req.routeOptions.url ?? '(unmatched)';
-    metrics.observe(route, req.method, status, ms / 1000);
+    metrics?.observe(route, req.method, status, ms / 1000);
     const o = req as unknown as Observed;
     if (o[kSpan] !== undefined) o[kSpan].end(status, route, o[kErrorCode]);
     if (accessLog || status >= 500) logRequest(logger, req, reply, route, status, ms, o);

@@ -25,6 +25,7 @@ export interface IngressOptions {
   requestTimeoutS: number | undefined;
   logger: Logger;
   accessLog: boolean;
+  httpMetrics: boolean;
   tracer: IngressTracer | undefined;
 }
 
@@ -56,7 +57,7 @@ export function buildIngress(app: Application, opts: IngressOptions): { http: Fa
     // access log (http-observability.ts) writes one line from the root logger instead.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: app.metrics.http, tracer: opts.tracer });
+  const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: opts.httpMetrics ? app.metrics.http : undefined, tracer: opts.tracer });
   void http.register(accepts);
 
   // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user

@@ -39,6 +39,8 @@ const serveOptionsSchema = z.strictObject({
   logFormat: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
   /** One log line per HTTP request (5xx answers are logged either way). */
   accessLog: z.boolean({ error: 'must be true or false' }).default(true),
+  /** HTTP requests by route, method and status class, and their latency, in /metrics. */
+  httpMetrics: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export type ServeOptions = z.input<typeof serveOptionsSchema> & { logger?: Logger };
@@ -95,7 +97,7 @@ export async function run(
 
   const app = new Application(graph, logger, tracing);
   await app.start();
-  const { http, routes } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, accessLog: o.accessLog, tracer: tracing });
+  const { http, routes } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, accessLog: o.accessLog, httpMetrics: o.httpMetrics, tracer: tracing });
   let url: string | undefined;
   try {
     if (o.listen) {
