@@ -46,8 +46,13 @@ export function routeLines(app: Application, routes: readonly RouteInfo[]): Rout
     for (const m of methods) if (!line.methods.includes(m)) line.methods.push(m);
     merged.set(r.url, line);
   }
-  return [...merged.values()];
+  // Applications first: they are what the server is for.
+  const lines = [...merged.values()];
+  return [...lines.filter((l) => l.app !== undefined), ...lines.filter((l) => l.app === undefined)];
 }
+
+/** A catch-all registered for every method reads better as ANY. */
+const methodsText = (methods: string[]) => (methods.length >= 6 ? 'ANY' : methods.join(','));
 
 export function replicaLines(app: Application): ReplicaLine[] {
   const out: ReplicaLine[] = [];
@@ -64,7 +69,7 @@ export function replicaLines(app: Application): ReplicaLine[] {
 export function formatStatus(app: Application, baseUrl: string | undefined, routes: readonly RouteInfo[]): string {
   const lines: string[] = ['Routes:'];
   const rows = routeLines(app, routes).map((r) => [
-    `  ${r.methods.join(',')}`,
+    `  ${methodsText(r.methods)}`,
     `${baseUrl ?? ''}${r.url}`,
     r.app !== undefined ? `->  ${r.app} (ingress ${r.ingress})` : '',
   ]);

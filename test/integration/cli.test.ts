@@ -13,8 +13,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const READY = /threadserve is serving at (\S+)|"url":"(http[^"]+)".*"msg":"threadserve is serving"/;
 
 /** Starts the CLI, waits for its ready banner, returns the base URL and the process. */
-async function startCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCli(args: string[], env: Record<string, string> = {}, detached = false) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached });
   let out = '';
   let stdout = '';
   child.stdout!.on('data', (d) => {
@@ -97,6 +97,26 @@ describe('threadserve run', () => {
     const access = lines.find((l) => l.reqId === 'cli-1')!;
     assert.deepEqual([access.method, access.route, access.status], ['POST', '/hello', 200]);
     assert.ok(lines.some((l) => l.msg === 'draining' && l.signal === 'SIGTERM'));
+  });
+
+  it('is human-readable on a terminal: the table, and pretty log lines, no JSON', async (t) => {
+    // util-linux's `script` gives the CLI a pseudo-terminal as stdout.
+    if (spawnSync('script', ['--version']).error) {
+      t.skip('`script` (util-linux) is not installed: no pseudo-terminal to run the CLI on');
+      return;
+    }
+    const cmd = `${JSON.stringify(process.execPath)} bin/threadserve.js run examples/hello/app.ts --port 0`;
+    const { child, url, output } = await startCli(['-e', `require('node:child_process').spawn('script', ['-qfec', ${JSON.stringify(cmd)}, '/dev/null'], { stdio: 'inherit' }).on('exit', (c) => process.exit(c ?? 1)); process.on('SIGTERM', () => {})`], {}, true);
+    try {
+      assert.equal((await hello(url)).status, 200);
+      const plain = () => output().replace(/\x1b\[[0-9;]*m/g, '');
+      await waitFor(() => /INFO.*: request\s+reqId: "/.test(plain()));
+      assert.match(plain(), /Routes:\s+POST\s+http:\/\/127\.0\.0\.1:\d+\/hello\s+->\s+default/);
+      assert.doesNotMatch(output(), /\{"level":/);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      await once(child, 'exit');
+    }
   });
 
   it('--no-access-log leaves requests unlogged', async () => {
