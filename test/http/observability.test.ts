@@ -122,6 +122,14 @@ describe('access log off', () => {
   });
 });
 
+describe('logging options', () => {
+  it('refuses bad values, naming the option', async () => {
+    await assert.rejects(serve.run(bind(Crashes), { listen: false, accessLog: 'yes' as never }), /accessLog.*must be true or false/);
+    await assert.rejects(serve.run(bind(Crashes), { listen: false, logFormat: 'xml' as never }), /logFormat.*must be one of auto, json, pretty/);
+    await assert.rejects(serve.run(bind(Crashes), { listen: false, httpMetrics: 1 as never }), /httpMetrics.*must be true or false/);
+  });
+});
+
 describe('replica restarts by cause', () => {
   it('counts a replica that died under cause "died"', async () => {
     const s = await serve.run(bind(Crashes), { listen: false, logLevel: 'silent' });
