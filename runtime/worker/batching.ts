@@ -17,6 +17,7 @@
 import { realClock } from '../shared/clock.ts';
 import type { Clock } from '../shared/clock.ts';
 import { BatchQueue, resolveBatchOptions } from './batch-queue.ts';
+import { MethodState, decoratorOrFunction, instanceProblem } from './method-state.ts';
 import type { BatchHandler, BatchOptionsInput } from './batch-queue.ts';
 
 export { BatchQueue, BATCH_DEFAULTS, resolveBatchOptions } from './batch-queue.ts';
@@ -41,10 +42,11 @@ type AnyBatchMethod<This> = (this: This, items: any[]) => PromiseLike<ReadonlyAr
 
 type PerItemMethod<This, I, O> = (this: This, item: I) => Promise<O>;
 
-/** One queue per (instance, batched method); a WeakMap so instances are collected as usual. */
-const queues = new WeakMap<object, Map<Function, BatchQueue<unknown, unknown>>>();
-/** The per-item wrapper -> how to build its queue for an instance. */
-const factories = new WeakMap<Function, (instance: object) => BatchQueue<unknown, unknown>>();
+/** One queue per (instance, batched method). */
+const queues = new MethodState<BatchQueue<unknown, unknown>>(
+  'batched',
+  'decorate it with @batch() or build it with batch(fn)',
+);
 
 function makePerItem<This, I, O>(
   method: BatchMethod<This, I, O>,
@@ -55,24 +57,15 @@ function makePerItem<This, I, O>(
   // Validate at definition time, so a bad option fails when the class is imported, not on the
   // first request.
   const resolved = resolveBatchOptions(rest, `@batch ${label}`);
-  const queueFor = (instance: object): BatchQueue<unknown, unknown> => {
-    let perInstance = queues.get(instance);
-    if (!perInstance) queues.set(instance, (perInstance = new Map()));
-    let q = perInstance.get(wrapper);
-    if (!q) {
-      const handler = ((items: I[]) => method.call(instance as This, items)) as BatchHandler<unknown, unknown>;
-      q = new BatchQueue(handler, resolved, clock, label);
-      perInstance.set(wrapper, q);
-    }
-    return q;
-  };
   const wrapper = function (this: This, item: I): Promise<O> {
-    if (this === undefined || this === null || (typeof this !== 'object' && typeof this !== 'function')) {
-      return Promise.reject(new TypeError(`${label} is a batched method: call it on its instance (this was ${String(this)})`));
-    }
+    const problem = instanceProblem(this, label, 'batched');
+    if (problem) return Promise.reject(problem);
     return queueFor(this as object).submit(item) as Promise<O>;
   };
-  factories.set(wrapper, queueFor);
+  const queueFor = queues.register(wrapper, (instance) => {
+    const handler = ((items: I[]) => method.call(instance as This, items)) as BatchHandler<unknown, unknown>;
+    return new BatchQueue(handler, resolved, clock, label);
+  });
   return wrapper;
 }
 
@@ -86,17 +79,10 @@ export function batch<This, I, O>(
   options?: BatchDecoratorOptions,
 ): PerItemMethod<This, I, O>;
 export function batch(a?: unknown, b?: unknown): unknown {
-  if (typeof a === 'function') {
-    const method = a as BatchMethod<unknown, unknown, unknown>;
-    return makePerItem(method, (b ?? {}) as BatchDecoratorOptions, `${method.name || 'anonymous'}()`);
-  }
-  const options = (a ?? {}) as BatchDecoratorOptions;
-  return (method: BatchMethod<unknown, unknown, unknown>, context: ClassMethodDecoratorContext) => {
-    if (context?.kind !== 'method') throw new TypeError('@batch() decorates methods only');
-    // The replacement's type differs from the declared one on purpose (see the header); the
-    // cast is what keeps TypeScript's decorator check quiet.
-    return makePerItem(method, options, `${String(context.name)}()`) as unknown as typeof method;
-  };
+  // The decorator's replacement differs from the declared type on purpose (see the header).
+  return decoratorOrFunction<BatchDecoratorOptions>('batch', a, b, (method, options, label) =>
+    makePerItem(method as BatchMethod<unknown, unknown, unknown>, options, label),
+  );
 }
 
 /**
@@ -105,11 +91,5 @@ export function batch(a?: unknown, b?: unknown): unknown {
  * .setMaxBatchSize(cfg.maxBatchSize)`. Accepts a method name or a function-form wrapper.
  */
 export function batchQueueOf<I = unknown, O = unknown>(instance: object, method: string | symbol | Function): BatchQueue<I, O> {
-  const fn = typeof method === 'function' ? method : (instance as Record<string | symbol, unknown>)[method];
-  const factory = typeof fn === 'function' ? factories.get(fn) : undefined;
-  if (!factory) {
-    const name = typeof method === 'function' ? method.name || 'anonymous' : String(method);
-    throw new TypeError(`${name} is not a batched method (decorate it with @batch() or build it with batch(fn))`);
-  }
-  return factory(instance) as BatchQueue<I, O>;
+  return queues.of(instance, method) as BatchQueue<I, O>;
 }

@@ -19,6 +19,7 @@
 import { codedError } from '../shared/error-codes.ts';
 import { multiplexedModelId, reportModels } from './call-context.ts';
 import { ModelCache, checkMaxModels } from './model-cache.ts';
+import { MethodState, decoratorOrFunction, instanceProblem } from './method-state.ts';
 import { MULTIPLEXED_MARK } from '../shared/handle.ts';
 
 export interface MultiplexedOptions<M = unknown> {
@@ -46,14 +47,16 @@ export async function releaseModel(model: unknown): Promise<void> {
   }
 }
 
-/** instance -> (loader wrapper -> its cache). WeakMap: caches go with their instance. */
-const caches = new WeakMap<object, Map<Function, ModelCache<unknown>>>();
-const factories = new WeakMap<Function, (instance: object) => ModelCache<unknown>>();
+/** One ModelCache per (instance, loader). */
+const caches = new MethodState<ModelCache<unknown>>(
+  'multiplexed',
+  'decorate it with @multiplexed() or build it with multiplexed(fn)',
+);
 
 /** Every multiplexed cache of the instance, in one list: a class may multiplex two kinds. */
 function reportFor(instance: object): void {
   const ids = new Set<string>();
-  for (const c of caches.get(instance)?.values() ?? []) for (const id of c.ids()) ids.add(id);
+  for (const c of caches.all(instance)) for (const id of c.ids()) ids.add(id);
   reportModels([...ids]);
 }
 
@@ -61,21 +64,9 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
   const { maxNumModelsPerReplica = 3, unload = releaseModel } = options;
   // Checked here so a bad cap fails when the class is defined, not on the first request.
   checkMaxModels(maxNumModelsPerReplica, `@multiplexed ${label}`);
-  const cacheFor = (instance: object): ModelCache<unknown> => {
-    let perInstance = caches.get(instance);
-    if (!perInstance) caches.set(instance, (perInstance = new Map()));
-    let cache = perInstance.get(wrapper);
-    if (!cache) {
-      cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload }) as ModelCache<unknown>;
-      cache.onChange(() => reportFor(instance));
-      perInstance.set(wrapper, cache);
-    }
-    return cache;
-  };
   const wrapper = function (this: This, modelId?: string): Promise<M> {
-    if (this === undefined || this === null || (typeof this !== 'object' && typeof this !== 'function')) {
-      return Promise.reject(new TypeError(`${label} is a multiplexed method: call it on its instance`));
-    }
+    const problem = instanceProblem(this, label, 'multiplexed');
+    if (problem) return Promise.reject(problem);
     const id = modelId ?? multiplexedModelId();
     if (id === undefined) {
       return Promise.reject(
@@ -84,7 +75,11 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     }
     return cacheFor(this as object).get(id) as Promise<M>;
   };
-  factories.set(wrapper, cacheFor);
+  const cacheFor = caches.register(wrapper, (instance) => {
+    const cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload });
+    cache.onChange(() => reportFor(instance));
+    return cache as ModelCache<unknown>;
+  });
   // The main thread reads this mark off the class to serve the deployment's model ids over V2.
   Object.defineProperty(wrapper, MULTIPLEXED_MARK, { value: true });
   return wrapper;
@@ -100,29 +95,17 @@ export function multiplexed<This, M>(
   options?: MultiplexedOptions<M>,
 ): (this: This, modelId?: string) => Promise<M>;
 export function multiplexed(a?: unknown, b?: unknown): unknown {
-  if (typeof a === 'function') {
-    const load = a as LoadMethod<unknown, unknown>;
-    return makeLoader(load, (b ?? {}) as MultiplexedOptions, `${load.name || 'anonymous'}()`);
-  }
-  const options = (a ?? {}) as MultiplexedOptions;
-  return (method: LoadMethod<unknown, unknown>, context: ClassMethodDecoratorContext) => {
-    if (context?.kind !== 'method') throw new TypeError('@multiplexed() decorates methods only');
-    return makeLoader(method, options, `${String(context.name)}()`);
-  };
+  return decoratorOrFunction<MultiplexedOptions>('multiplexed', a, b, (load, options, label) =>
+    makeLoader(load as LoadMethod<unknown, unknown>, options, label),
+  );
 }
 
 /** The cache behind a multiplexed method on one instance (created if needed), for reconfigure. */
 export function modelCacheOf<M = unknown>(instance: object, method: string | symbol | Function): ModelCache<M> {
-  const fn = typeof method === 'function' ? method : (instance as Record<string | symbol, unknown>)[method];
-  const factory = typeof fn === 'function' ? factories.get(fn) : undefined;
-  if (!factory) {
-    const name = typeof method === 'function' ? method.name || 'anonymous' : String(method);
-    throw new TypeError(`${name} is not a multiplexed method (decorate it with @multiplexed() or build it with multiplexed(fn))`);
-  }
-  return factory(instance) as ModelCache<M>;
+  return caches.of(instance, method) as ModelCache<M>;
 }
 
 /** Unloads every multiplexed model of an instance: for the replica host after shutdown(). */
 export async function clearModelCaches(instance: object): Promise<void> {
-  await Promise.all([...(caches.get(instance)?.values() ?? [])].map((c) => c.clear()));
+  await Promise.all(caches.all(instance).map((c) => c.clear()));
 }
