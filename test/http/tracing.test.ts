@@ -105,6 +105,20 @@ describe('tracing with an OpenTelemetry SDK', () => {
     assert.ok(paths.has('relayed'), `some Leaf calls were relayed: ${[...paths]}`);
   });
 
+  it('makes a handle call from main-thread code a child of the span it runs in', async () => {
+    exporter.reset();
+    const tracer = trace.getTracer('test');
+    const root = tracer.startSpan('job');
+    const y = await context.with(trace.setSpan(context.active(), root), () => s.handle<import('../fixtures/traced.ts').Mid>('Mid').run(1));
+    root.end();
+    assert.equal(y, 3);
+    const spans = await spansOf(root.spanContext().traceId, 3);
+    const mid = spans.find((sp) => sp.name === 'Mid.run')!;
+    const leaf = spans.find((sp) => sp.name === 'Leaf.work')!;
+    assert.equal(parentOf(mid), root.spanContext().spanId);
+    assert.equal(parentOf(leaf), mid.spanContext().spanId);
+  });
+
   it('answers errors with an error span', async () => {
     exporter.reset();
     const r = await s.http.inject({ method: 'POST', url: '/traced', payload: '{', headers: { 'content-type': 'application/json' } });
