@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isBound } from '../shared/deployment.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { run } from './serve.ts';
 import { VERSION } from './version.ts';
 import { LOG_LEVELS, isPretty } from './logger.ts';
@@ -45,6 +46,7 @@ interface RunOptions {
   logFormat: string;
   accessLog: boolean;
   route?: string;
+  dashboard: string;
 }
 
 function parseChoice(choices: readonly string[]) {
@@ -73,6 +75,7 @@ async function runCommand(file: string, opts: RunOptions) {
     logLevel: opts.logLevel as LogLevel,
     logFormat: opts.logFormat as LogFormat,
     accessLog: opts.accessLog,
+    dashboard: opts.dashboard as never,
   });
   const log = instance.logger;
   // Start-up output in the logs' own format: a table for a person, one JSON line for a collector.
@@ -119,6 +122,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--log-level <level>', LOG_LEVELS.join(', '), parseChoice(LOG_LEVELS), 'info')
     .option('--log-format <format>', 'auto (pretty on a terminal, JSON lines otherwise), json or pretty', parseChoice(['auto', 'json', 'pretty']), 'auto')
     .option('--no-access-log', 'no log line per HTTP request (5xx answers are still logged)')
+    .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
   await program.parseAsync(argv);
 }

@@ -48,6 +48,19 @@ export interface ReplicaStatus {
   state: string;
   inFlight: number;
   gpuIds: number[];
+  /** Multiplexed model ids the replica holds (empty for other deployments). */
+  models: string[];
+  /** When the replica's thread was started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** One replica-count change an autoscaler made, for /-/status and the dashboard. */
+export interface AutoscalingDecision {
+  /** Milliseconds since the epoch. */
+  at: number;
+  from: number;
+  to: number;
+  reason: string;
 }
 
 export class DeploymentRunner {
@@ -59,6 +72,8 @@ export class DeploymentRunner {
   private restarts = 0;
   private stopping = false;
   private healthTimer: NodeJS.Timeout | undefined;
+  /** Replica-count changes, oldest first; empty unless an autoscaler records them (recordAutoscalingDecision). */
+  readonly autoscalingDecisions: AutoscalingDecision[] = [];
 
   constructor(
     readonly spec: RunnerSpec,
@@ -244,6 +259,12 @@ export class DeploymentRunner {
     await Promise.all([...this.replicas].map((r) => this.retire(r)));
   }
 
+  /** Keeps a replica-count change for /-/status and the dashboard (the last 50). */
+  recordAutoscalingDecision(decision: AutoscalingDecision): void {
+    this.autoscalingDecisions.push(decision);
+    if (this.autoscalingDecisions.length > 50) this.autoscalingDecisions.shift();
+  }
+
   /** Multiplexed model ids any replica holds (or is about to). */
   loadedModels(): string[] {
     const ids = new Set<string>();
@@ -252,6 +273,13 @@ export class DeploymentRunner {
   }
 
   status(): ReplicaStatus[] {
-    return [...this.replicas].map((r) => ({ id: r.id, state: r.state, inFlight: r.inFlight, gpuIds: r.spec.gpuIds }));
+    return [...this.replicas].map((r) => ({
+      id: r.id,
+      state: r.state,
+      inFlight: r.inFlight,
+      gpuIds: r.spec.gpuIds,
+      models: [...r.models].sort(),
+      startedAt: r.startedAt,
+    }));
   }
 }

@@ -13,6 +13,9 @@ import { codedError } from '../shared/error-codes.ts';
 import type { Application } from './application.ts';
 import { registerAppRoute } from './app-routes.ts';
 import { VERSION } from './version.ts';
+import { registerDashboard } from './dashboard/plugin.ts';
+import type { DashboardAccess } from './dashboard/plugin.ts';
+import { statusSnapshot } from './status-snapshot.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { v2Plugin } from './v2/plugin.ts';
 import { installHttpObservability, requestIdOf } from './http-observability.ts';
@@ -27,6 +30,7 @@ export interface IngressOptions {
   accessLog: boolean;
   httpMetrics: boolean;
   tracer: IngressTracer | undefined;
+  dashboard: DashboardAccess;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -59,6 +63,7 @@ export function buildIngress(app: Application, opts: IngressOptions): { http: Fa
   });
   const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: opts.httpMetrics ? app.metrics.http : undefined, tracer: opts.tracer });
   void http.register(accepts);
+  registerDashboard(http, app, opts.dashboard);
 
   // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user
   // code a string its schema never expected, so other types answer 415.
@@ -89,16 +94,7 @@ export function buildIngress(app: Application, opts: IngressOptions): { http: Fa
     const registry = app.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
-  http.get('/-/status', async () => ({
-    applications: app.plan.apps,
-    deployments: app.allRunners().map((r) => ({
-      name: r.name,
-      numReplicas: r.spec.options.numReplicas,
-      queued: r.router.queued,
-      ...r.router.stats,
-      replicas: r.status(),
-    })),
-  }));
+  http.get('/-/status', async () => statusSnapshot(app));
 
   // Every model deployment also speaks the Open Inference Protocol under /v2.
   void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });

@@ -14,7 +14,7 @@ const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 
 export interface GaugeSource {
   deployments(): Array<{ name: string; queued: number; replicas: Array<{ id: string; inFlight: number; state: string }> }>;
   /** Each running replica's V8 heap, asked of its thread (replicas that do not answer in time are left out). */
-  replicaHeaps(): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>>;
+  replicaHeaps?(): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>>;
 }
 
 /** Why a replica was replaced. */
@@ -62,7 +62,7 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        for (const h of await source.replicaHeaps()) this.set({ deployment: h.deployment, replica: h.replica }, h.used);
+        for (const h of (await source.replicaHeaps?.()) ?? []) this.set({ deployment: h.deployment, replica: h.replica }, h.used);
       },
     });
     this.requests = new DeploymentCounter('threadserve_requests_total', 'Calls finished, per deployment', reg);

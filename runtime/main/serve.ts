@@ -12,6 +12,7 @@ import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
+import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus, replicaLines, routeLines } from './status-table.ts';
 import type { ReplicaLine, RouteLine } from './status-table.ts';
 import type { RouteInfo } from './http-observability.ts';
@@ -34,6 +35,8 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
+  dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** 'auto': human-readable when stdout is a terminal, JSON lines otherwise. */
   logFormat: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
@@ -97,7 +100,15 @@ export async function run(
 
   const app = new Application(graph, logger, tracing);
   await app.start();
-  const { http, routes } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, logger, accessLog: o.accessLog, httpMetrics: o.httpMetrics, tracer: tracing });
+  const { http, routes } = buildIngress(app, {
+    bodyLimit: o.bodyLimit,
+    requestTimeoutS: o.requestTimeoutS,
+    logger,
+    accessLog: o.accessLog,
+    httpMetrics: o.httpMetrics,
+    tracer: tracing,
+    dashboard: o.dashboard,
+  });
   let url: string | undefined;
   try {
     if (o.listen) {

@@ -19,6 +19,7 @@ export const ERROR_CODES = Object.freeze({
   HTTP_ERROR: { status: 0, when: 'user code threw `new HttpError(status, message)`: answered with that status' },
   NOT_FOUND: { status: 404, when: 'no route, or (V2) an unknown model or version' },
   MODEL_NOT_FOUND: { status: 404, when: 'a multiplexed model id names no model in the repository' },
+  FORBIDDEN: { status: 403, when: "`/-/dashboard` asked from a non-loopback address while serve's `dashboard` option is `'local'` (the default)" },
   METHOD_NOT_ALLOWED: { status: 405, when: 'not POST on an application route (`Allow: POST`)' },
   NOT_ACCEPTABLE: { status: 406, when: '`Accept` names no type threadserve can answer in' },
   TIMEOUT: { status: 408, when: "past `requestTimeoutS`, or a handle call's `timeoutS`" },

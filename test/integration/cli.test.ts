@@ -144,6 +144,7 @@ describe('threadserve run', () => {
     assert.match(run('examples/hello/app.ts', '--log-level', 'loud').stderr, /--log-level.*must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
     assert.match(run('examples/hello/app.ts', '--log-format', 'xml').stderr, /--log-format.*must be one of auto, json, pretty, got "xml"/);
     assert.match(run('examples/hello/app.ts', '--export', 'Other').stderr, /has no export "Other"/);
+    assert.match(run('examples/hello/app.ts', '--dashboard', 'public').stderr, /--dashboard <access>' argument 'public' is invalid\. Allowed choices are local, open, off/);
     const missing = run('examples/hello/app.ts', '--export', 'Hello');
     assert.match(missing.stderr, /export "Hello" of examples\/hello\/app\.ts is not a bound deployment/);
     assert.notEqual(missing.status, 0);
@@ -155,6 +156,8 @@ describe('threadserve run', () => {
     const { child, url } = await startCli(['dist/runtime/main/cli.js', 'run', 'dist/examples/hello/app.js', '--port', '0']);
     try {
       assert.equal((await hello(url)).status, 200);
+      // The build copies the dashboard's page next to its compiled plugin.
+      for (const path of ['/-/dashboard', '/-/dashboard/assets/dashboard.js']) assert.equal((await fetch(`${url}${path}`)).status, 200, path);
     } finally {
       assert.equal(await stop(child), 0);
     }

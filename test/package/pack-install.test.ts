@@ -150,6 +150,12 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       const teapot = await post({ name: 1 });
       assert.equal(teapot.status, 418, 'an HttpError thrown in the app answers its own status');
       assert.deepEqual(await teapot.json(), { error: { code: 'HTTP_ERROR', message: 'name must be a string' } });
+      // The dashboard's page, its scripts and uPlot come from the installed package (no CDN).
+      for (const [path, type] of [['/-/dashboard', /text\/html/], ['/-/dashboard/assets/charts.js', /javascript/], ['/-/dashboard/vendor/uPlot.esm.js', /javascript/]] as const) {
+        const res = await fetch(`${url}${path}`);
+        assert.equal(res.status, 200, `${path}: ${res.status}`);
+        assert.match(res.headers.get('content-type') ?? '', type, path);
+      }
     } finally {
       const exited = once(child, 'exit');
       process.kill(-child.pid!, 'SIGTERM');
