@@ -9,10 +9,13 @@
  *   lfu-admit     affinity + LRU, but a model is only cached when it has been requested more
  *                 often than the victim it would evict (counts over the whole stream; a one-off
  *                 tail model is served and dropped instead of evicting a hot one)
+ *   tinylfu-sketch affinity + LRU behind the admission ModelCache uses (FrequencySketch,
+ *                 sized and aged as ModelCache sizes it for 8 slots)
  *   static-top    the 16 most popular models pinned (the Zipf top-16 share: the ceiling)
  */
 import { zipfSampler, zipfTopShare } from './multiplex-loadgen.ts';
 import { mulberry32 } from '../examples/forecast/model-builder.ts';
+import { FrequencySketch } from '../runtime/worker/frequency-sketch.ts';
 
 export interface SimResult {
   policy: string;
@@ -75,6 +78,19 @@ export function simulate(models: number, s: number, replicas: number, slots: num
       run('lfu-admit', (id) => {
         counts[id]!++;
         return caches[home(id)]!.touch(id, (victim) => counts[id]! > counts[victim]!);
+      }),
+    );
+  }
+  {
+    const caches = perReplica();
+    const width = Math.max(1024, 64 * slots);
+    const sketches = Array.from({ length: replicas }, () => new FrequencySketch(width, 8 * width));
+    out.push(
+      run('tinylfu-sketch', (id) => {
+        const r = home(id);
+        const sketch = sketches[r]!;
+        sketch.record(String(id));
+        return caches[r]!.touch(id, (victim) => sketch.estimate(String(id)) > sketch.estimate(String(victim)));
       }),
     );
   }

@@ -25,8 +25,9 @@
  *                         ~1 CPU-s to start, worse than linear on 2 cores: 50 took ~1 min, 100
  *                         took ~10 min and ~6 GB, so 100 is opt-in)
  *   --clients2=16         closed-loop clients for parts 2 and 3
- *   --rounds2=3           paired rounds of (single-model baseline, fewest countries) for the
- *                         warm-latency ratio, whose 10% target is within this machine's noise
+ *   --rounds2=3           paired rounds of (single-model baseline, 100 countries or else the
+ *                         fewest) for the warm-latency ratio, whose target is within this
+ *                         machine's noise
  *   --duration=3          measured seconds per case (after --warmup=1 s of the same load)
  *   --profile=DIR         afterwards, re-run the cases that missed a target under --cpu-prof
  *                         into DIR/<case>/ and print where their time went (measured span only)
@@ -383,6 +384,8 @@ interface RepoRow {
   /** Answers whose model was loaded when the call reached the replica. */
   warmShare: number;
   loadsPerS: number;
+  /** Misses served without caching (lost frequency admission to their would-be victim). */
+  rejectedPerS: number;
   evictionsPerS: number;
   meanLoadMs: number;
   /** Distinct models loaded over both replicas right after the run (of SLOTS). */
@@ -412,8 +415,9 @@ interface FamilyResult {
   bytes: number;
   baseline: Baseline;
   /**
-   * Forecast family only: baseline and the smallest country count again, alternately, so the
-   * warm-vs-single-model ratio of that pair is a median of paired rounds (round 1 = the rows).
+   * Forecast family only: baseline and 100 countries (else the smallest count) again,
+   * alternately, so the warm-vs-single-model ratio of that pair is a median of paired rounds
+   * (round 1 = the rows).
    */
   pairs: Array<{ baseline: Baseline; repo: RepoRow }>;
   calibration: { before: number; after: number; models: number; perModelMb: number };
@@ -457,6 +461,7 @@ async function repoCase(family: Family, countries: number, clients: number, prof
     cacheHitRate: hits / (hits + misses),
     warmShare: c.load.warmMs!.n / Math.max(1, c.load.requests),
     loadsPerS: d('load') / dur,
+    rejectedPerS: d('rejected') / dur,
     evictionsPerS: d('eviction') / dur,
     meanLoadMs: loadCount ? (loadSum / loadCount) * 1000 : Number.NaN,
     distinctLoaded: c.extra,
@@ -519,8 +524,10 @@ async function part2(): Promise<Part2> {
     for (const countries of args.counts) rows.push(await repo(countries));
     const pairs: FamilyResult['pairs'] = [];
     if (!family.bytes && rows.length) {
-      pairs.push({ baseline: b, repo: rows[0]! });
-      for (let r = 1; r < args.rounds2; r++) pairs.push({ baseline: await baseline(), repo: await repo(rows[0]!.countries) });
+      // The targets are set at 100 countries: pair that row when it was measured.
+      const paired = rows.find((r) => r.countries === 100) ?? rows[0]!;
+      pairs.push({ baseline: b, repo: paired });
+      for (let r = 1; r < args.rounds2; r++) pairs.push({ baseline: await baseline(), repo: await repo(paired.countries) });
     }
     out.push({ family: family.label, bytes: family.bytes, baseline: b, pairs, calibration, rows });
   }
@@ -547,9 +554,9 @@ function formatPart2(p: Part2): string {
     out.push('', `### ${f.family}`, '');
     out.push(
       mdTable(
-        ['countries', `top-${SLOTS} share`, 'req/s', 'cache hit rate', 'warm share', 'distinct loaded', 'warm p50', 'warm p99', 'cold p50', 'cold p99', 'all p99', 'loads/s', 'evictions/s', 'mean load ms'],
+        ['countries', `top-${SLOTS} share`, 'req/s', 'cache hit rate', 'warm share', 'distinct loaded', 'warm p50', 'warm p99', 'cold p50', 'cold p99', 'all p99', 'loads/s', 'served uncached/s', 'evictions/s', 'mean load ms'],
         [
-          ['baseline (1 model)', '', fmtInt(f.baseline.rps), '', '', '', ms(f.baseline.latency.p50), ms(f.baseline.latency.p99), '', '', ms(f.baseline.latency.p99), '', '', ''],
+          ['baseline (1 model)', '', fmtInt(f.baseline.rps), '', '', '', ms(f.baseline.latency.p50), ms(f.baseline.latency.p99), '', '', ms(f.baseline.latency.p99), '', '', '', ''],
           ...f.rows.map((r) => [
             String(r.countries),
             fmtPct(zipfTopShare(r.countries, ZIPF_S, SLOTS)),
@@ -563,6 +570,7 @@ function formatPart2(p: Part2): string {
             ms(r.cold.p99),
             ms(r.latency.p99),
             fmtInt(r.loadsPerS),
+            fmtInt(r.rejectedPerS),
             fmtInt(r.evictionsPerS),
             fmtNum(r.meanLoadMs, 2),
           ]),
@@ -640,7 +648,11 @@ function part2Targets(p: Part2): Target[] {
       const paired = tiny.pairs.length > 1 && tiny.pairs[0]!.repo === r;
       const value = paired ? median(tiny.pairs.map((pr) => pr.repo.warm.p50 / pr.baseline.latency.p50)) : r.warm.p50 / tiny.baseline.latency.p50;
       const name = `warm p50 / single-model p50, ${r.countries} countries${paired ? ` (median of ${tiny.pairs.length} paired rounds)` : ''}`;
-      targets.push({ name, value, target: 1.1, kind: 'max', format: fmtRatio });
+      targets.push({ name, value, target: 1.2, kind: 'max', format: fmtRatio });
+    }
+    for (const r of tiny.rows) {
+      if (r.countries !== 100) continue;
+      targets.push({ name: `cache hit rate, ${r.countries} countries, ${SLOTS} slots`, value: r.cacheHitRate, target: 0.65, kind: 'min', format: fmtPct });
     }
     for (const r of tiny.rows) {
       targets.push({ name: `warm p99 / single-model p99, ${r.countries} countries (info)`, value: r.warm.p99 / tiny.baseline.latency.p99, target: 1.1, kind: 'max', format: fmtRatio });
@@ -743,7 +755,7 @@ async function profileMissed(dir: string, p1: Part1 | undefined, p2: Part2 | und
   }
   const tiny = p2?.families[0];
   if (p2 && tiny) {
-    const missed = tiny.rows.filter((r) => r.warm.p50 / tiny.baseline.latency.p50 > 1.1);
+    const missed = tiny.rows.filter((r) => r.warm.p50 / tiny.baseline.latency.p50 > 1.2);
     if (missed.length) {
       const family = families()[0]!;
       const path = await family.single();

@@ -21,10 +21,11 @@ export { batch, batchQueueOf, BatchQueue, realClock } from './worker/batching.ts
 export type { Batch, BatchOptions, BatchOptionsInput, BatchHandler, Clock } from './worker/batching.ts';
 export { floatToHalf, halfToFloat } from './shared/float16.ts';
 export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';
-export type { ModelCache, ModelCacheStats } from './worker/model-cache.ts';
+export type { ModelAdmission, ModelCache, ModelCacheStats } from './worker/model-cache.ts';
 export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';
+export { GRPC_PROTO_PATH } from './main/grpc/proto-path.ts';
 
 import { isMainThread } from 'node:worker_threads';
 import type { run as Run } from './main/serve.ts';

@@ -7,4 +7,4 @@ export { checkInput, checkInputs, formatShape, toOrtType, v2Datatype, V2_DATATYP
 export type { CheckedInput, TensorInput, V2Datatype } from './tensor-check.ts';
 export { detectCuda } from './execution-providers.ts';
 export type { CudaSupport } from './execution-providers.ts';
-export { onnxModelVersion } from './model-version.ts';
+export { onnxModelVersion, onnxModelVersionOfFile } from './model-version.ts';

@@ -1,15 +1,16 @@
 /**
  * Many ONNX models on a few replicas: a directory of `<id>.onnx` files served by id. Each
  * replica keeps at most `maxNumModelsPerReplica` models loaded, least recently used evicted
- * (its session released once no call uses it); the router sends a call to a replica that
+ * (its session released once no call uses it), and caches a model that would evict another
+ * only when it is asked for more often (`admission`, see ModelCache); the router sends a call to a replica that
  * already holds its model. The model id comes from the call (`multiplexedModelId`): the
  * `serve_multiplexed_model_id` header, a handle's `.options({ multiplexedModelId })`, or the
  * Open Inference Protocol path `/v2/models/{id}/infer`.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { HttpError, deployment, modelCacheOf, modelPath, multiplexed, multiplexedModelId, replicaContext } from 'threadserve';
-import type { BatchOptionsInput } from 'threadserve';
-import { onnxModelVersion } from './model-version.ts';
+import type { BatchOptionsInput, ModelAdmission } from 'threadserve';
+import { onnxModelVersionOfFile } from './model-version.ts';
 import { OnnxModel } from './onnx-model.ts';
 import type { ModelMetadata, OutputTensor } from './onnx-model.ts';
 import type { TensorInput } from './tensor-check.ts';
@@ -19,6 +20,8 @@ export interface OnnxRepositoryOptions {
   repository: string;
   /** Models one replica keeps loaded (Ray Serve's default: 3). */
   maxNumModelsPerReplica?: number;
+  /** 'frequency' (default): TinyLFU admission in front of LRU; 'lru': cache every model loaded. */
+  admission?: ModelAdmission;
   /** Batch concurrent requests for the same model (see OnnxModel's `batching`). */
   batching?: BatchOptionsInput;
   intraOpNumThreads?: number;
@@ -42,16 +45,16 @@ export class OnnxRepository {
     await readdir(this.options.repository).catch((err: Error) => {
       throw new Error(`model repository ${this.options.repository} cannot be read: ${err.message}`);
     });
-    if (this.options.maxNumModelsPerReplica !== undefined) {
-      await modelCacheOf(this, '_load').setMaxNumModelsPerReplica(this.options.maxNumModelsPerReplica);
-    }
+    const cache = modelCacheOf(this, '_load');
+    if (this.options.maxNumModelsPerReplica !== undefined) await cache.setMaxNumModelsPerReplica(this.options.maxNumModelsPerReplica);
+    if (this.options.admission !== undefined) cache.setAdmission(this.options.admission);
   }
 
   /** Loads one model by id (cached per replica). The leading "_" keeps it off handles. */
   @multiplexed({ maxNumModelsPerReplica: 3 })
   async _load(id: string): Promise<LoadedModel> {
     const path = await modelPath(this.options.repository, id);
-    const version = onnxModelVersion(await readFile(path));
+    const version = await onnxModelVersionOfFile(path);
     const o = this.options;
     const model = new OnnxModel({
       path,

@@ -215,11 +215,12 @@ export class Application {
     }
   }
 
-  call(deployment: string, method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+  /** `signal` drops the call while it still waits in the deployment's queue (Router.call). */
+  call(deployment: string, method: string, args: unknown[], options: CallOptions = {}, signal?: AbortSignal): Promise<unknown> {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
-    if (this.tracing !== undefined) return this.tracing.call(deployment, method, options, (o) => runner.router.call(method, args, o));
-    return runner.router.call(method, args, options);
+    if (this.tracing !== undefined) return this.tracing.call(deployment, method, options, (o) => runner.router.call(method, args, o, signal));
+    return runner.router.call(method, args, options, signal);
   }
 
   private relay(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown> {

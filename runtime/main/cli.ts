@@ -38,9 +38,19 @@ function explainImportError(err: Error, file: string): Error {
   );
 }
 
+function parseBytes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be a positive integer of bytes, got "${value}"`);
+  return n;
+}
+
 interface RunOptions {
   host: string;
   port?: number;
+  grpcPort?: number;
+  /** false with --no-grpc. */
+  grpc: boolean;
+  grpcMaxMessageBytes?: number;
   export: string;
   logLevel: string;
   logFormat: string;
@@ -72,6 +82,8 @@ async function runCommand(file: string, opts: RunOptions) {
     host: opts.host,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.route !== undefined ? { route: opts.route } : {}),
+    ...(!opts.grpc ? { grpcPort: false as const } : opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
+    ...(opts.grpcMaxMessageBytes !== undefined ? { grpcMaxMessageBytes: opts.grpcMaxMessageBytes } : {}),
     logLevel: opts.logLevel as LogLevel,
     logFormat: opts.logFormat as LogFormat,
     accessLog: opts.accessLog,
@@ -79,8 +91,12 @@ async function runCommand(file: string, opts: RunOptions) {
   });
   const log = instance.logger;
   // Start-up output in the logs' own format: a table for a person, one JSON line for a collector.
-  if (isPretty(opts.logFormat as LogFormat)) process.stdout.write(`threadserve is serving at ${instance.url}\n\n${instance.statusText()}\n`);
-  else log.info(instance.status(), 'threadserve is serving');
+  if (isPretty(opts.logFormat as LogFormat)) {
+    const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
+    process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n\n${instance.statusText()}\n`);
+  } else {
+    log.info({ ...instance.status(), grpc: instance.grpcAddress }, 'threadserve is serving');
+  }
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
@@ -117,6 +133,9 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<app>', 'module whose export is a bound ingress deployment')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
+    .option('--grpc-port <port>', 'gRPC port (Open Inference Protocol; default: 8001, or 0 when --port is 0)', parsePort)
+    .option('--no-grpc', 'serve no gRPC')
+    .option('--grpc-max-message-bytes <bytes>', 'largest gRPC message in or out (default: 4194304)', parseBytes)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
     .option('--log-level <level>', LOG_LEVELS.join(', '), parseChoice(LOG_LEVELS), 'info')

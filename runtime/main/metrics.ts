@@ -95,7 +95,7 @@ export class Metrics {
     });
     this.modelEvents = new Counter({
       name: 'threadserve_multiplexed_model_events_total',
-      help: 'Multiplexed model cache events: hit, miss, load, eviction, loadError',
+      help: 'Multiplexed model cache events: hit, miss, admitted, rejected (served without caching), load, eviction, loadError',
       labelNames: ['deployment', 'event'],
       registers,
     });

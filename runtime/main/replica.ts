@@ -77,6 +77,11 @@ export class Replica {
     return this.table.count(this.spec.slot.slot);
   }
 
+  /** Model loads or unloads the replica is running now (it counts them itself, in shared memory). */
+  get loading(): number {
+    return this.table.loading(this.spec.slot.slot);
+  }
+
   /** Admits one call (it must then be sent with call()); false when the replica is full or closed. */
   tryAcquire(maxOngoing: number): boolean {
     return this.state === 'running' && this.table.tryAcquire(this.spec.slot.slot, this.spec.slot.gen, maxOngoing);

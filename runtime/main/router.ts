@@ -102,7 +102,12 @@ export class Router {
     return this.call(method, args, options);
   }
 
-  call(method: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+  /**
+   * `signal`: the caller gave up (a gRPC client's deadline or cancellation). A call still in
+   * the queue then leaves it and never reaches a replica; one already running finishes there.
+   */
+  call(method: string, args: unknown[], options: CallOptions = {}, signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.closed) {
       return Promise.reject(new DeploymentUnavailableError(`deployment "${this.deployment}" is shutting down`));
     }
@@ -134,9 +139,27 @@ export class Router {
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ method, args, options, enqueuedAt: performance.now(), resolve, reject });
+      const q: Queued = { method, args, options, enqueuedAt: performance.now(), resolve, reject };
+      this.queue.push(q);
       this.table.queued = this.queued;
+      if (signal) this.dropOnAbort(q, signal);
     });
+  }
+
+  private dropOnAbort(q: Queued, signal: AbortSignal): void {
+    const drop = () => {
+      const i = this.queue.indexOf(q, this.queueHead);
+      if (i < 0) return; // already handed to a replica
+      this.queue.splice(i, 1);
+      this.table.queued = this.queued;
+      q.reject(signal.reason as Error);
+      this.notifyIdle();
+    };
+    signal.addEventListener('abort', drop, { once: true });
+    const settled = () => signal.removeEventListener('abort', drop);
+    const { resolve, reject } = q;
+    q.resolve = (v) => (settled(), resolve(v));
+    q.reject = (e) => (settled(), reject(e));
   }
 
   /** Calls that replicas served over direct links, reported by the callee replicas. */

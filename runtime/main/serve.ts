@@ -1,6 +1,7 @@
 /**
- * `serve.run(app, options)`: validates everything, starts every replica, then the HTTP ingress.
- * Returns a running instance; `close()` drains it (HTTP first, then calls, then threads).
+ * `serve.run(app, options)`: validates everything, starts every replica, then the HTTP ingress
+ * and the gRPC server. Returns a running instance; `close()` drains it (HTTP and gRPC first,
+ * then calls, then threads).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,12 +13,15 @@ import type { Handle } from '../shared/handle.ts';
 import { formatIssues } from '../shared/options.ts';
 import { Application, plan } from './application.ts';
 import { buildIngress } from './ingress.ts';
+import { GrpcInferenceServer } from './grpc/server.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus, replicaLines, routeLines } from './status-table.ts';
 import type { ReplicaLine, RouteLine } from './status-table.ts';
 import type { RouteInfo } from './http-observability.ts';
 import { LOG_LEVELS, createLogger } from './logger.ts';
 import { Tracing, detectTracer } from './tracing.ts';
+import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
+import { VERSION } from './version.ts';
 
 const serveOptionsSchema = z.strictObject({
   host: z.string({ error: 'must be a host name or address' }).min(1, { error: 'must be a host name or address' }).default('127.0.0.1'),
@@ -35,6 +39,17 @@ const serveOptionsSchema = z.strictObject({
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
   bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
+  /**
+   * The Open Inference Protocol over gRPC: its port (default 8001, or 0 when `port` is 0, so
+   * servers on random ports never contend for 8001), or false for no gRPC server.
+   */
+  grpcPort: z
+    .custom<number | false>((v) => v === false || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535), {
+      error: 'must be an integer port from 0 to 65535, or false',
+    })
+    .optional(),
+  /** Largest gRPC message in or out, in bytes (gRPC's own default: 4 MiB). */
+  grpcMaxMessageBytes: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(4 * 1024 * 1024),
   /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
   dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -51,6 +66,8 @@ export type ServeOptions = z.input<typeof serveOptionsSchema> & { logger?: Logge
 export interface ServeInstance {
   /** http://host:port when listening. */
   readonly url: string | undefined;
+  /** host:port of the gRPC server (Open Inference Protocol and grpc.health.v1) when it runs. */
+  readonly grpcAddress: string | undefined;
   /** The fastify instance: `inject()` for tests, or add your own routes before traffic. */
   readonly http: FastifyInstance;
   readonly logger: Logger;
@@ -110,16 +127,28 @@ export async function run(
     dashboard: o.dashboard,
   });
   let url: string | undefined;
+  let grpc: GrpcInferenceServer | undefined;
+  let grpcAddress: string | undefined;
   try {
     if (o.listen) {
       await http.listen({ host: o.host, port });
       const addr = http.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
       url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${actualPort}`;
+      const grpcPort = o.grpcPort ?? (port === 0 ? 0 : 8001);
+      if (grpcPort !== false) {
+        grpc = new GrpcInferenceServer(
+          new DeploymentModelRegistry(app),
+          { host: o.host, port: grpcPort, maxMessageBytes: o.grpcMaxMessageBytes, serverVersion: VERSION, ready: () => app.ready },
+          logger,
+        );
+        grpcAddress = await grpc.listen();
+      }
     } else {
       await http.ready();
     }
   } catch (err) {
+    await Promise.all([http.close(), grpc?.close(0)]);
     await app.stop();
     throw err;
   }
@@ -128,6 +157,7 @@ export async function run(
   const graceS = Math.max(...app.allRunners().map((r) => r.spec.options.gracefulShutdownTimeoutS));
   return {
     url,
+    grpcAddress,
     http,
     logger,
     handle: (name) => app.handle(name),
@@ -146,7 +176,7 @@ export async function run(
       closing ??= (async () => {
         // Stop accepting, let in-flight HTTP requests finish; past the grace period cut them.
         const timer = setTimeout(() => http.server.closeAllConnections?.(), graceS * 1000);
-        await http.close();
+        await Promise.all([http.close(), grpc?.close(graceS)]);
         clearTimeout(timer);
         await app.stop();
       })();

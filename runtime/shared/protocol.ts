@@ -13,7 +13,7 @@ import type { SpanRecord } from './trace-context.ts';
 /** Things a replica counts for the main thread's /metrics. */
 export type ReplicaEvent =
   | { kind: 'batch'; size: number }
-  | { kind: 'model'; event: 'hit' | 'miss' | 'load' | 'eviction' | 'loadError'; seconds?: number };
+  | { kind: 'model'; event: 'hit' | 'miss' | 'admitted' | 'rejected' | 'load' | 'eviction' | 'loadError'; seconds?: number };
 
 /** Per-request context the ingress hands to `call(body, request)`. */
 export interface RequestContext {

@@ -14,6 +14,12 @@
  * calls waiting in the main thread's queue: while it is above zero, callers queue there too
  * (first come, first served across callers) and replicas tell the main thread when they free
  * a slot.
+ *
+ * After the count words come one word per slot that counts the model loads and unloads the
+ * replica is running. onnxruntime creates and releases sessions synchronously on the replica's
+ * thread, so a replica that loads cannot answer anything meanwhile: routers read this word to
+ * keep warm calls away from it and to send other cold calls to a replica that is loading
+ * anyway (replica-choice.ts).
  */
 const QUEUED = 0;
 const HEADER_WORDS = 1;
@@ -28,13 +34,16 @@ export const MAX_SLOTS = 1024;
 
 export class SlotTable {
   readonly words: Int32Array;
+  /** Index of slot 0's loading word. */
+  private readonly loadingBase: number;
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer);
+    this.loadingBase = HEADER_WORDS + (this.words.length - HEADER_WORDS) / 2;
   }
 
   static create(slots = MAX_SLOTS): SlotTable {
-    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + slots) * 4));
+    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + 2 * slots) * 4));
     for (let s = 0; s < slots; s++) t.words[HEADER_WORDS + s] = CLOSED;
     return t;
   }
@@ -69,9 +78,20 @@ export class SlotTable {
     }
   }
 
-  /** Opens a slot for a new replica: count 0, generation `gen`. */
+  /** Opens a slot for a new replica: count 0, generation `gen`, not loading. */
   open(slot: number, gen: number): void {
+    Atomics.store(this.words, this.loadingBase + slot, 0);
     Atomics.store(this.words, HEADER_WORDS + slot, (gen & GEN_MASK) << GEN_SHIFT);
+  }
+
+  /** Model loads (and unloads) the slot's replica is running now. */
+  loading(slot: number): number {
+    return Atomics.load(this.words, this.loadingBase + slot);
+  }
+
+  /** The replica itself: +1 when a load or unload starts, -1 when it ends. */
+  addLoading(slot: number, delta: number): void {
+    Atomics.add(this.words, this.loadingBase + slot, delta);
   }
 
   /** No new calls for this slot; calls already admitted still count until they finish. */

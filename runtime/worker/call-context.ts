@@ -44,3 +44,24 @@ export function reportModels(ids: string[]): void {
   const report = (globalThis as Record<symbol, unknown>)[REPORTER] as Reporter | undefined;
   report?.(ids);
 }
+
+const LOADING = Symbol.for('threadserve.loadingReporter');
+
+/** Set by the replica host: where model caches say a load or unload starts (+1) and ends (-1). */
+export function setLoadingReporter(report: (delta: number) => void): void {
+  (globalThis as Record<symbol, unknown>)[LOADING] = report;
+}
+
+/**
+ * Runs `fn` (a model load or unload) with the replica marked as loading, so routers keep warm
+ * calls off this thread meanwhile. The mark goes up before fn starts and down when it settles.
+ */
+export async function whileLoading<T>(fn: () => Promise<T> | T): Promise<T> {
+  const report = (globalThis as Record<symbol, unknown>)[LOADING] as ((delta: number) => void) | undefined;
+  report?.(1);
+  try {
+    return await fn();
+  } finally {
+    report?.(-1);
+  }
+}

@@ -4,6 +4,12 @@
  * evicted when a new one needs room beyond maxNumModelsPerReplica.
  *
  * Rules, and why:
+ * - Admission (TinyLFU): with `admission: 'frequency'` (the default) a model that would evict
+ *   another is cached only when it has been asked for more often lately than that victim
+ *   (frequency-sketch.ts). Under skewed traffic plain LRU lets every one-off request of a
+ *   rarely used model throw out a popular one; here the rare model is still served, loaded
+ *   for the calls that want it (shared by concurrent callers) and unloaded after its last
+ *   user, and the popular one stays. `admission: 'lru'` caches every model (Ray Serve's rule).
  * - Concurrent requests for a model that is still loading share that one load: loading the
  *   same weights twice wastes the memory the cap is there to protect.
  * - A failed load is not cached: every waiter gets the load error, the next request retries
@@ -12,41 +18,31 @@
  *   inside `withModelLeases(...)` (meant to wrap every call in the replica host) pins it
  *   until that call ends. Eviction removes the model from the cache at once, but calls
  *   `unload` only when its last user is done: in JS, unloading (`session.release()`) frees
- *   native memory, unlike Python where a live reference keeps the model usable.
+ *   native memory, unlike Python where a live reference keeps the model usable. A `get()`
+ *   outside any call cannot be pinned, so it always caches (it has no "last user").
  * - A new load waits for the unload of idle victims, so old and new weights do not sit in
  *   memory together; it does not wait for victims still in use (that could deadlock a call
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
+ * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model, are in
+ *   memory at once. Loads run one at a time (they block the thread anyway, and loads started
+ *   together would all be resident together), and a served-only load waits until the previous
+ *   served-only model is unloaded, unless the waiting call itself holds one (it would wait for
+ *   itself). `use()` never waits for that (a nested use() could deadlock).
+ * - Loads and unloads run marked as loading (call-context's whileLoading): onnxruntime blocks
+ *   the thread for them, and the routers keep warm calls away from a replica meanwhile.
  */
-import { OptionsError } from '../shared/errors.ts';
-import { leaseForCurrentCall } from './model-leases.ts';
-import { reportEvent } from './call-context.ts';
+import { inCall, leaseForCurrentCall, pinnedInCall } from './model-leases.ts';
+import { Semaphore } from './semaphore.ts';
+import { reportEvent, whileLoading } from './call-context.ts';
+import { FrequencySketch } from './frequency-sketch.ts';
+import { checkAdmission, checkMaxModels } from './model-cache-options.ts';
+import type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
 export { withModelLeases } from './model-leases.ts';
 
-export interface ModelCacheOptions<M> {
-  /** Ray Serve's max_num_models_per_replica. */
-  maxNumModelsPerReplica: number;
-  /** Frees a model after eviction; errors are counted and reported, never thrown to callers. */
-  unload?: (model: M, id: string) => Promise<void> | void;
-  /** Where unload errors go; default: a process warning. */
-  onUnloadError?: (err: unknown, id: string) => void;
-}
-
-export interface ModelCacheStats {
-  /** Requests that found the model loaded or already loading (joining a load counts). */
-  hits: number;
-  /** Requests that started a load. */
-  misses: number;
-  /** Loads that succeeded. */
-  loads: number;
-  evictions: number;
-  loadErrors: number;
-  unloadErrors: number;
-}
-
-/** Gets the loaded model ids, most recently used first, whenever that set changes. */
-export type ModelIdsListener = (ids: string[]) => void;
+export { MODEL_ADMISSIONS, checkAdmission, checkMaxModels } from './model-cache-options.ts';
+export type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
 interface Entry<M> {
   readonly id: string;
@@ -55,23 +51,28 @@ interface Entry<M> {
   ready: boolean;
   /** Out of the cache (evicted or cleared); unloaded once `users` reaches 0. */
   removed: boolean;
+  /** Not admitted: held only for the calls using it, unloaded after the last one. */
+  transient: boolean;
+  /** Served-only and may wait for the served-only slot (see the rules above). */
+  waitsForRoom: boolean;
+  /** The served-only slot, held from before the load until the unload. */
+  room?: () => void;
   users: number;
   onIdle?: () => void;
-}
-
-/** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
-export function checkMaxModels(n: unknown, where?: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new OptionsError(`${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
-  }
-  return n;
 }
 
 export class ModelCache<M> {
   /** Map order is recency order: least recently used first, so eviction takes the first ready one. */
   private readonly entries = new Map<string, Entry<M>>();
+  /** Models served but not admitted, while calls use them. */
+  private readonly transient = new Map<string, Entry<M>>();
+  /** One load at a time. */
+  private readonly loadTurn = new Semaphore(1);
+  /** One served-only model in memory at a time. */
+  private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
-  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, loads: 0, evictions: 0, loadErrors: 0, unloadErrors: 0 };
+  private sketch: FrequencySketch | undefined;
+  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, resident: 0, peakResident: 0, loadErrors: 0, unloadErrors: 0 };
   private readonly listeners = new Set<ModelIdsListener>();
   private lastIds = '';
 
@@ -80,18 +81,31 @@ export class ModelCache<M> {
     private readonly options: ModelCacheOptions<M>,
   ) {
     this.max = checkMaxModels(options.maxNumModelsPerReplica);
+    this.setAdmission(options.admission ?? 'frequency');
+  }
+
+  get admission(): ModelAdmission {
+    return this.sketch ? 'frequency' : 'lru';
+  }
+
+  /** Switches the admission policy (for init/reconfigure); frequency counts start afresh. */
+  setAdmission(admission: ModelAdmission): void {
+    // Counters for far more ids than slots keep collisions rare (1000 ids: ~1 in 1000 per row);
+    // a window of 8 counts per counter ages the counts within seconds at 1000 requests/s.
+    const width = Math.max(1024, 64 * this.max);
+    this.sketch = checkAdmission(admission) === 'frequency' ? new FrequencySketch(width, 8 * width) : undefined;
   }
 
   /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */
   get(id: string): Promise<M> {
-    const entry = this.lookup(id);
+    const entry = this.lookup(id, inCall(), true);
     leaseForCurrentCall(entry, () => entry.users++, () => this.release(entry));
     return entry.promise;
   }
 
   /** Runs fn with the model pinned: it is not unloaded before fn settles. */
   async use<R>(id: string, fn: (model: M) => R | PromiseLike<R>): Promise<R> {
-    const entry = this.lookup(id);
+    const entry = this.lookup(id, true, false);
     entry.users++; // before any await, so an eviction in between cannot unload it
     try {
       return await fn(await entry.promise);
@@ -133,44 +147,120 @@ export class ModelCache<M> {
 
   /** Unloads everything (replica shutdown); models in use are unloaded when their users finish. */
   async clear(): Promise<void> {
-    const all = [...this.entries.values()];
+    const all = [...this.entries.values(), ...this.transient.values()];
     this.entries.clear();
+    this.transient.clear();
     this.changed();
     await Promise.all(all.map((e) => this.retire(e)));
   }
 
-  private lookup(id: string): Entry<M> {
+  /**
+   * `pinnable`: the caller will hold the entry while it uses it, so it may be served uncached;
+   * `mayWait`: a served-only load may wait for the previous served-only model to go.
+   */
+  private lookup(id: string, pinnable: boolean, mayWait: boolean): Entry<M> {
     if (typeof id !== 'string') throw new TypeError(`model id must be a string, got ${typeof id}`);
+    this.sketch?.record(id);
     let entry = this.entries.get(id);
     if (entry) {
-      this.counts.hits++;
-      reportEvent({ kind: 'model', event: 'hit' });
+      this.hit();
       this.entries.delete(id);
       this.entries.set(id, entry);
       return entry;
     }
+    entry = this.transient.get(id);
+    if (entry) {
+      this.hit();
+      // Asked for often enough by now: keep it instead of loading it again after this call.
+      if (this.admits(id)) this.promote(entry);
+      return entry;
+    }
     this.counts.misses++;
     reportEvent({ kind: 'model', event: 'miss' });
-    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, users: 0 };
-    this.entries.set(id, entry);
+    const admit = !pinnable || this.admits(id);
+    const waitsForRoom = !admit && mayWait && !this.callHoldsServedOnly();
+    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, waitsForRoom, users: 0 };
+    if (admit) {
+      this.counts.admitted++;
+      reportEvent({ kind: 'model', event: 'admitted' });
+      this.entries.set(id, entry);
+    } else {
+      this.counts.rejected++;
+      reportEvent({ kind: 'model', event: 'rejected' });
+      this.transient.set(id, entry);
+    }
     entry.promise = this.loadInto(entry);
     // Callers get the rejection; this only stops an unobserved failure crashing the thread.
     entry.promise.catch(() => undefined);
     return entry;
   }
 
+  private hit(): void {
+    this.counts.hits++;
+    reportEvent({ kind: 'model', event: 'hit' });
+  }
+
+  /** TinyLFU's rule: room left, or asked for more often than the model it would evict. */
+  private admits(id: string): boolean {
+    if (!this.sketch || this.entries.size < this.max) return true;
+    let victim: Entry<M> | undefined;
+    for (const e of this.entries.values()) {
+      victim ??= e;
+      if (e.ready) {
+        victim = e;
+        break;
+      }
+    }
+    return victim === undefined || this.sketch.estimate(id) > this.sketch.estimate(victim.id);
+  }
+
+  /** The running call holds a served-only model of this cache (waiting for the slot would wait for itself). */
+  private callHoldsServedOnly(): boolean {
+    for (const e of this.transient.values()) if (pinnedInCall(e)) return true;
+    return false;
+  }
+
+  private promote(entry: Entry<M>): void {
+    this.transient.delete(entry.id);
+    entry.transient = false;
+    // Now one of the cached models: it gives the served-only slot back (trim makes room).
+    entry.room?.();
+    entry.room = undefined;
+    this.entries.set(entry.id, entry);
+    this.counts.admitted++;
+    reportEvent({ kind: 'model', event: 'admitted' });
+    if (entry.ready) {
+      this.changed();
+      void this.trim(entry);
+    } // still loading: loadInto finishes the job
+  }
+
   private async loadInto(entry: Entry<M>): Promise<M> {
-    await this.trim(entry);
+    if (entry.waitsForRoom) {
+      const room = await this.servedOnlyRoom.acquire();
+      if (entry.transient) entry.room = room;
+      else room(); // promoted while waiting
+    }
+    if (!entry.transient) await this.trim(entry);
+    const done = await this.loadTurn.acquire();
     let model: M;
     const started = performance.now();
+    this.counts.resident++;
+    this.counts.peakResident = Math.max(this.counts.peakResident, this.counts.resident);
     try {
-      model = await this.load(entry.id);
+      model = await whileLoading(() => this.load(entry.id));
     } catch (err) {
+      entry.room?.();
+      entry.room = undefined;
+      this.counts.resident--;
       this.counts.loadErrors++;
       reportEvent({ kind: 'model', event: 'loadError' });
       if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+      if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
       entry.removed = true;
       throw err;
+    } finally {
+      done();
     }
     this.counts.loads++;
     reportEvent({ kind: 'model', event: 'load', seconds: (performance.now() - started) / 1000 });
@@ -179,6 +269,8 @@ export class ModelCache<M> {
     if (entry.removed) {
       // Cleared while loading: the waiters still get it, then it goes.
       void this.retire(entry);
+    } else if (entry.transient) {
+      if (entry.users === 0) this.dropTransient(entry);
     } else {
       this.changed();
       void this.trim(entry); // concurrent loads may have overshot the cap
@@ -214,27 +306,45 @@ export class ModelCache<M> {
     const model = entry.model as M;
     entry.model = undefined;
     try {
-      await this.options.unload?.(model, entry.id);
+      const unload = this.options.unload;
+      if (unload) await whileLoading(() => unload(model, entry.id));
     } catch (err) {
       this.counts.unloadErrors++;
       const report = this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
       report(err, entry.id);
+    } finally {
+      this.counts.resident--;
+      entry.room?.();
+      entry.room = undefined;
     }
   }
 
   private release(entry: Entry<M>): void {
     entry.users--;
-    if (entry.users === 0 && entry.onIdle) {
+    if (entry.users > 0) return;
+    if (entry.onIdle) {
       const wake = entry.onIdle;
       entry.onIdle = undefined;
       wake();
+    } else if (entry.transient && entry.ready && !entry.removed) {
+      this.dropTransient(entry);
     }
   }
 
-  private changed(): void {
+  /** A served-only model's last user is done: unload it. */
+  private dropTransient(entry: Entry<M>): void {
+    if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
+    void this.retire(entry);
+    // Routers guessed this replica would hold the model once they sent it the call: the same
+    // list again corrects them (and the V2 repository index, which shows what replicas hold).
+    this.changed(true);
+  }
+
+  /** `force`: report even an unchanged list. */
+  private changed(force = false): void {
     const ids = this.ids();
     const key = [...ids].sort().join('\u0000');
-    if (key === this.lastIds) return;
+    if (key === this.lastIds && !force) return;
     this.lastIds = key;
     for (const l of this.listeners) {
       try {

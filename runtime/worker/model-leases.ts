@@ -37,3 +37,15 @@ export function leaseForCurrentCall(key: object, acquire: () => void, release: (
   acquire();
   scope.releases.push(release);
 }
+
+/** True inside a call that is still running (a lease taken now would be released). */
+export function inCall(): boolean {
+  const scope = leases.getStore();
+  return scope !== undefined && !scope.closed;
+}
+
+/** True when the running call holds a lease on `key`. */
+export function pinnedInCall(key: object): boolean {
+  const scope = leases.getStore();
+  return scope !== undefined && !scope.closed && scope.pinned.has(key);
+}

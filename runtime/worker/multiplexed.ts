@@ -1,7 +1,8 @@
 /**
  * `@multiplexed({ maxNumModelsPerReplica })`: Ray Serve's @serve.multiplexed for a replica's
  * model-loading method. The decorated method stays the loader; callers get the model from a
- * per-instance ModelCache (shared loads, LRU eviction, unload after the last user).
+ * per-instance ModelCache (shared loads, frequency admission, LRU eviction, unload after the
+ * last user).
  *
  *   class Forecast {
  *     @multiplexed({ maxNumModelsPerReplica: 3 })
@@ -18,13 +19,20 @@
  */
 import { codedError } from '../shared/error-codes.ts';
 import { multiplexedModelId, reportModels } from './call-context.ts';
-import { ModelCache, checkMaxModels } from './model-cache.ts';
+import { ModelCache, checkAdmission, checkMaxModels } from './model-cache.ts';
+import type { ModelAdmission } from './model-cache.ts';
 import { MethodState, decoratorOrFunction, instanceProblem } from './method-state.ts';
 import { MULTIPLEXED_MARK } from '../shared/handle.ts';
 
 export interface MultiplexedOptions<M = unknown> {
   /** Ray Serve's default is 3. */
   maxNumModelsPerReplica?: number;
+  /**
+   * 'frequency' (default): a model that would evict another is cached only when asked for
+   * more often lately (TinyLFU); otherwise it is loaded for its calls and unloaded after them.
+   * 'lru': every model is cached, the least recently used evicted (Ray Serve's behaviour).
+   */
+  admission?: ModelAdmission;
   /** Frees an evicted model; default `releaseModel`. */
   unload?: (model: M, id: string) => Promise<void> | void;
 }
@@ -61,9 +69,10 @@ function reportFor(instance: object): void {
 }
 
 function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOptions<M>, label: string) {
-  const { maxNumModelsPerReplica = 3, unload = releaseModel } = options;
-  // Checked here so a bad cap fails when the class is defined, not on the first request.
+  const { maxNumModelsPerReplica = 3, unload = releaseModel, admission = 'frequency' } = options;
+  // Checked here so bad options fail when the class is defined, not on the first request.
   checkMaxModels(maxNumModelsPerReplica, `@multiplexed ${label}`);
+  checkAdmission(admission, `@multiplexed ${label}`);
   const wrapper = function (this: This, modelId?: string): Promise<M> {
     const problem = instanceProblem(this, label, 'multiplexed');
     if (problem) return Promise.reject(problem);
@@ -76,7 +85,7 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     return cacheFor(this as object).get(id) as Promise<M>;
   };
   const cacheFor = caches.register(wrapper, (instance) => {
-    const cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload });
+    const cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload, admission });
     cache.onChange(() => reportFor(instance));
     return cache as ModelCache<unknown>;
   });

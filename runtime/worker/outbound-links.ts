@@ -4,7 +4,7 @@
  *
  * One TargetRouter per deployment the replica holds a handle to. It picks a linked replica the
  * way the main thread's router does (power of two choices on in-flight counts, replicas that
- * hold the multiplexed model first) on the counts every caller shares (slot-table.ts), and
+ * hold the multiplexed model and are not loading one first) on the counts every caller shares (slot-table.ts), and
  * admits the call with one compare-and-swap, so maxOngoingRequests holds exactly however many
  * replicas call at once. When no linked replica has room, or calls are already waiting in the
  * main thread's queue, the call goes to the main thread's router instead: that queue is the
@@ -57,6 +57,11 @@ class Link {
   /** Read by the replica choice: calls in flight on this replica, from every caller. */
   get inFlight(): number {
     return this.table.count(this.slot);
+  }
+
+  /** Model loads or unloads running in the replica now (it counts them itself, in shared memory). */
+  get loading(): number {
+    return this.table.loading(this.slot);
   }
 
   /** Sends a call that was already admitted on this replica's slot. */

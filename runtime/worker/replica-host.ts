@@ -14,7 +14,7 @@ import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, LinkCall, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
-import { runWithModelId, setEventSink, setModelReporter } from './call-context.ts';
+import { runWithModelId, setEventSink, setLoadingReporter, setModelReporter } from './call-context.ts';
 import { InboundLinks, answerOver, failUncloneableResult } from './inbound-links.ts';
 import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
@@ -98,6 +98,7 @@ export class ReplicaHost {
       this.inbound.reportModels([...ids]);
     });
     setEventSink((e) => this.writer.send({ k: 'ev', e }));
+    setLoadingReporter((delta) => this.table.addLoading(s.slot.slot, delta));
     const args = s.args.map((a) => this.liveArg(a));
     const instance = new cls(...args);
     this.instance = instance;

@@ -111,6 +111,8 @@ describe('examples/forecast', () => {
       Number(new RegExp(`threadserve_multiplexed_model_events_total\\{deployment="CountryModels",event="${event}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
     assert.ok(count('load') >= 12, `loads ${count('load')}`);
     assert.ok(count('hit') > 0, 'warm requests hit the cache');
+    assert.ok(count('admitted') >= 1, `admitted ${count('admitted')}`);
+    for (const st of stats) assert.ok(st.admitted + st.rejected >= st.misses, 'every miss is admitted or served uncached');
     assert.match(metrics, /threadserve_batch_size_count\{deployment="CountryModels"\} \d+/);
     assert.match(metrics, /threadserve_model_load_duration_seconds_count\{deployment="CountryModels"\} \d+/);
   });

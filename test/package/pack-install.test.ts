@@ -1,5 +1,5 @@
 // The package as a user gets it: `npm pack`, installed into a fresh project, a strict type-check
-// of a small app there, and one request served through `npx threadserve run`.
+// of a small app there, and requests served through `npx threadserve run` (HTTP and gRPC).
 // The pack runs in a copy of the repository so that its build (prepack) never rewrites the
 // dist/ another test file is using; installing takes the npm cache, else the npm registry.
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
@@ -155,6 +157,21 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
         const res = await fetch(`${url}${path}`);
         assert.equal(res.status, 200, `${path}: ${res.status}`);
         assert.match(res.headers.get('content-type') ?? '', type, path);
+      }
+
+      // gRPC beside HTTP, with a client made from the .proto the installed package names.
+      const grpcAddress = /\(gRPC: (\S+)\)/.exec(out)?.[1];
+      assert.ok(grpcAddress, `the CLI names its gRPC address:\n${out}`);
+      const printed = run(process.execPath, ['--input-type=module', '-e', "console.log((await import('threadserve')).GRPC_PROTO_PATH)"], project);
+      const protoPath = printed.out.trim();
+      assert.ok(protoPath.startsWith(join(project, 'node_modules/threadserve/dist/')), printed.out);
+      const inference = loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as any;
+      const client = new inference.inference.GRPCInferenceService(grpcAddress, credentials.createInsecure());
+      try {
+        const meta = await new Promise<any>((resolve, reject) => client.ServerMetadata({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+        assert.equal(meta.name, 'threadserve');
+      } finally {
+        client.close();
       }
     } finally {
       const exited = once(child, 'exit');

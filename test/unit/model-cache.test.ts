@@ -50,7 +50,7 @@ describe('ModelCache', () => {
     await cache.get('d');
     assert.deepEqual(cache.ids(), ['d', 'a', 'c']);
     assert.deepEqual(log, ['load a', 'load b', 'load c', 'unload b', 'load d']);
-    assert.deepEqual(cache.stats(), { hits: 1, misses: 4, loads: 4, evictions: 1, loadErrors: 0, unloadErrors: 0 });
+    assert.deepEqual(cache.stats(), { hits: 1, misses: 4, admitted: 4, rejected: 0, loads: 4, evictions: 1, resident: 3, peakResident: 3, loadErrors: 0, unloadErrors: 0 });
     assert.equal(cache.has('b'), false);
   });
 
@@ -81,7 +81,7 @@ describe('ModelCache', () => {
     const [m1, m2] = await Promise.all([p1, p2]);
     assert.equal(m1, m2);
     assert.equal(loads, 1);
-    assert.deepEqual(cache.stats(), { hits: 1, misses: 1, loads: 1, evictions: 0, loadErrors: 0, unloadErrors: 0 });
+    assert.deepEqual(cache.stats(), { hits: 1, misses: 1, admitted: 1, rejected: 0, loads: 1, evictions: 0, resident: 1, peakResident: 1, loadErrors: 0, unloadErrors: 0 });
   });
 
   it('does not cache a failed load: all waiters get the error, the next request retries', async () => {

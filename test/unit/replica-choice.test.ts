@@ -60,4 +60,27 @@ describe('chooseReplicaForModel', () => {
     // Below half busy it stays on the holder.
     assert.equal(chooseReplicaForModel(withModels([3, ['de']], [0, []]), 'de', 8, seq(0)), 0);
   });
+
+  const withLoads = (...rs: Array<[number, string[], number]>) => rs.map(([inFlight, models, loading]) => ({ inFlight, models: new Set(models), loading }));
+
+  it('sends warm calls to holders that are not loading, whatever their in-flight counts', () => {
+    for (let i = 0; i < 50; i++) {
+      assert.equal(chooseReplicaForModel(withLoads([1, ['de'], 1], [3, ['de'], 0]), 'de', 8), 1);
+    }
+    // Every holder is loading: still a holder (a non-holder would have to load it too).
+    assert.equal(chooseReplicaForModel(withLoads([1, ['de'], 1], [0, [], 0]), 'de', 8, seq(0)), 0);
+  });
+
+  it('sends cold calls to a replica that is already loading, if it has room', () => {
+    for (let i = 0; i < 50; i++) {
+      assert.equal(chooseReplicaForModel(withLoads([0, ['fr'], 0], [5, [], 2], [0, [], 0]), 'de', 8), 1);
+    }
+    // The loading replica is full: the least busy of two among the others.
+    assert.equal(chooseReplicaForModel(withLoads([3, [], 0], [8, [], 1], [1, [], 0]), 'de', 8, seq(0, 0.99)), 2);
+  });
+
+  it('does not spread a hot model to an idle replica that is loading', () => {
+    assert.equal(chooseReplicaForModel(withLoads([4, ['de'], 0], [0, [], 1]), 'de', 8, seq(0)), 0);
+    assert.equal(chooseReplicaForModel(withLoads([4, ['de'], 0], [0, [], 0]), 'de', 8, seq(0)), 1);
+  });
 });

@@ -70,6 +70,28 @@ describe('Router', () => {
     assert.equal(router.stats.rejected, 1);
   });
 
+  it('drops a queued call whose signal aborts; a call already on a replica is left to finish', async () => {
+    const { router, fakes, table } = setup(1, -1);
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = router.call('m', [1], {}, running.signal);
+    const second = router.call('m', [2], {}, queued.signal);
+    const third = router.call('m', [3]);
+    assert.equal(router.queued, 2);
+    queued.abort(new Error('client gave up'));
+    await assert.rejects(second, /client gave up/);
+    assert.equal(router.queued, 1);
+    assert.equal(table.queued, 1, 'the published queue length follows');
+    running.abort(new Error('too late'));
+    fakes[0]!.calls[0]!.resolve('a');
+    assert.equal(await first, 'a');
+    assert.deepEqual(fakes[0]!.calls.map((c) => c.args), [[1], [3]], 'the dropped call never reached the replica');
+    fakes[0]!.calls[1]!.resolve('c');
+    assert.equal(await third, 'c');
+    const aborted = AbortSignal.abort(new Error('already gone'));
+    await assert.rejects(router.call('m', [4], {}, aborted), /already gone/);
+  });
+
   it('maxQueuedRequests 0 means no queue at all', async () => {
     const { router } = setup(1, 0);
     void router.call('m', []);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { HttpError } from '../../shared/errors.ts';
 import { codedError } from '../../shared/error-codes.ts';
 import { DATATYPES, elementSize, fromBinary, fromJson, isDatatype, toBinary, toJsonText, toOutputData } from './datatypes.ts';
-import type { TensorData } from './datatypes.ts';
+import type { OutputData, TensorData } from './datatypes.ts';
 import type { V2RequestedOutput, V2Tensor } from './model-registry.ts';
 
 /** Deeper tensors are not real models; the cap bounds the recursion that checks nested data. */
@@ -63,7 +63,7 @@ export interface EncodedResponse {
 const bad = (message: string) => new HttpError(400, message);
 
 /** Elements in a shape; `status` says whose fault a bad shape is (client 400, model 500). */
-function elementCount(shape: unknown, where: string, status: number): number {
+export function elementCount(shape: unknown, where: string, status: number): number {
   const ok = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
   const count = ok ? shape.reduce((n: number, d: number) => n * d, 1) : NaN;
   if (!Number.isSafeInteger(count)) {
@@ -190,6 +190,29 @@ function selectOutputs(model: string, outputs: V2Tensor[], requested: V2Requeste
   });
 }
 
+/** An output to send: the model's tensor and its data in the datatype's canonical form. */
+export interface CheckedOutput {
+  tensor: V2Tensor;
+  data: OutputData;
+}
+
+/**
+ * The outputs the client asked for (all when it did not ask), each checked against its
+ * datatype and shape; a model that broke the protocol is an INVALID_OUTPUT (500) naming the output.
+ */
+export function checkedOutputs(model: string, outputs: V2Tensor[], requested: V2RequestedOutput[] | undefined): CheckedOutput[] {
+  return selectOutputs(model, outputs, requested).map((o) => {
+    const where = `output '${o.name}'`;
+    if (!isDatatype(o.datatype)) throw codedError('INVALID_OUTPUT', `${where}: unknown datatype '${o.datatype}'`);
+    const count = elementCount(o.shape, where, 500);
+    const data = toOutputData(o.datatype, o.data, where);
+    if (data.length !== count) {
+      throw codedError('INVALID_OUTPUT', `${where}: data has ${data.length} elements but shape [${o.shape}] needs ${count}`);
+    }
+    return { tensor: o, data };
+  });
+}
+
 /**
  * Encodes an infer response. An output is binary when its requested `parameters.binary_data`
  * says so, else when the request's `parameters.binary_data_output` is true.
@@ -199,14 +222,7 @@ export function encodeInferResponse(res: InferResponse, req: Pick<DecodedRequest
   const perOutput = new Map((req.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data]));
   const parts: string[] = [];
   const tails: Buffer[] = [];
-  for (const o of selectOutputs(res.model_name, res.outputs, req.outputs)) {
-    const where = `output '${o.name}'`;
-    if (!isDatatype(o.datatype)) throw codedError('INVALID_OUTPUT', `${where}: unknown datatype '${o.datatype}'`);
-    const count = elementCount(o.shape, where, 500);
-    const data = toOutputData(o.datatype, o.data, where);
-    if (data.length !== count) {
-      throw codedError('INVALID_OUTPUT', `${where}: data has ${data.length} elements but shape [${o.shape}] needs ${count}`);
-    }
+  for (const { tensor: o, data } of checkedOutputs(res.model_name, res.outputs, req.outputs)) {
     const flag = perOutput.get(o.name);
     const head = { name: o.name, datatype: o.datatype, shape: o.shape };
     if (typeof flag === 'boolean' ? flag : binaryDefault) {

@@ -16,7 +16,7 @@ export type TypedArray =
 export type TensorData = TypedArray | boolean[] | string[] | Uint8Array[];
 
 /** The canonical form of output data before it is written: BOOL as 0/1 bytes. */
-type OutputData = TypedArray | (string | Uint8Array)[];
+export type OutputData = TypedArray | (string | Uint8Array)[];
 
 interface TypedArrayCtor {
   new (length: number): TypedArray;
@@ -141,8 +141,15 @@ function bytesFromBinary(bytes: Buffer, count: number, where: string): string[] 
   if (off !== bytes.length) {
     throw new HttpError(400, `${where}: ${bytes.length - off} bytes left over after ${count} BYTES elements; binary_data_size does not match`);
   }
-  // Text is the common case (tritonclient sends str arrays this way); bytes that are not UTF-8
-  // (images, audio) stay raw for the whole tensor so a model sees one form per tensor.
+  return textOrBytes(items);
+}
+
+/**
+ * BYTES elements as a model sees them. Text is the common case (tritonclient sends str arrays
+ * this way); bytes that are not UTF-8 (images, audio) stay raw for the whole tensor so a model
+ * sees one form per tensor.
+ */
+export function textOrBytes(items: Buffer[]): string[] | Uint8Array[] {
   return items.every((b) => isUtf8(b)) ? items.map((b) => b.toString('utf8')) : items;
 }
 

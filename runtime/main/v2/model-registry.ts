@@ -82,7 +82,8 @@ export interface ModelRegistry {
   serverReady(): boolean;
   /**
    * Runs one inference. The plugin does not check `ready` first: a multiplexed model that is
-   * not loaded yet is loaded on demand here, so only the registry can say 503.
+   * not loaded yet is loaded on demand here, so only the registry can say 503. `signal`: the
+   * client gave up; a call that has not reached a replica yet should not run.
    */
-  infer(model: string, version: string | undefined, request: V2InferRequest, trace?: CallTrace): Promise<V2InferResult>;
+  infer(model: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal, trace?: CallTrace): Promise<V2InferResult>;
 }

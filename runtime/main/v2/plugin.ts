@@ -26,7 +26,7 @@ type Params = { model: string; version?: string };
 const EXTENSIONS = ['binary_tensor_data'];
 
 /** ONNX reports dynamic dimensions as null, negative or symbolic names; V2 clients expect -1. */
-function normalizeShapes(tensors: V2TensorMetadata[]): V2TensorMetadata[] {
+export function normalizeShapes(tensors: V2TensorMetadata[]): V2TensorMetadata[] {
   return tensors.map((t) => ({
     name: t.name,
     datatype: t.datatype,
@@ -113,7 +113,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
     const { model, version } = req.params;
     const headerLength = req.headers['inference-header-content-length'];
     const decoded = decodeInferRequest(req.body as Buffer | undefined, Array.isArray(headerLength) ? headerLength[0] : headerLength);
-    const result = await registry.infer(model, version, toRegistryRequest(decoded), callTraceOf(req));
+    const result = await registry.infer(model, version, toRegistryRequest(decoded), undefined, callTraceOf(req));
     const modelVersion = result.model_version ?? version;
     const encoded = encodeInferResponse(
       {

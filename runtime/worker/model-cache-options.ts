@@ -1,0 +1,58 @@
+/** Options, counters and their checks for ModelCache (model-cache.ts). */
+import { OptionsError } from '../shared/errors.ts';
+
+/** 'frequency': TinyLFU admission in front of LRU eviction; 'lru': every loaded model is cached. */
+export type ModelAdmission = 'frequency' | 'lru';
+
+export const MODEL_ADMISSIONS: readonly ModelAdmission[] = ['frequency', 'lru'];
+
+export interface ModelCacheOptions<M> {
+  /** Ray Serve's max_num_models_per_replica. */
+  maxNumModelsPerReplica: number;
+  /** Default 'frequency'. */
+  admission?: ModelAdmission;
+  /** Frees a model after eviction; errors are counted and reported, never thrown to callers. */
+  unload?: (model: M, id: string) => Promise<void> | void;
+  /** Where unload errors go; default: a process warning. */
+  onUnloadError?: (err: unknown, id: string) => void;
+}
+
+export interface ModelCacheStats {
+  /** Requests that found the model loaded or already loading (joining a load counts). */
+  hits: number;
+  /** Requests that started a load. */
+  misses: number;
+  /** Models taken into the cache: misses it had room for or that won admission, and served-only models promoted later. */
+  admitted: number;
+  /** Misses that lost admission to the model they would have evicted: loaded for their callers only. */
+  rejected: number;
+  /** Loads that succeeded. */
+  loads: number;
+  evictions: number;
+  /** Models in memory now: loading, cached or served-only, until their unload finishes. */
+  resident: number;
+  /** The most models that were in memory at once (what the memory budget must allow for). */
+  peakResident: number;
+  loadErrors: number;
+  unloadErrors: number;
+}
+
+/** Gets the loaded model ids, most recently used first, whenever that set changes. */
+export type ModelIdsListener = (ids: string[]) => void;
+
+/** Validates an admission policy name; `where` prefixes the message. */
+export function checkAdmission(a: unknown, where?: string): ModelAdmission {
+  if (!MODEL_ADMISSIONS.includes(a as ModelAdmission)) {
+    throw new OptionsError(`${where ? `${where}: ` : ''}admission must be one of ${MODEL_ADMISSIONS.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(a) ?? String(a)}`);
+  }
+  return a as ModelAdmission;
+}
+
+/** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
+export function checkMaxModels(n: unknown, where?: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new OptionsError(`${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
+  }
+  return n;
+}
+
