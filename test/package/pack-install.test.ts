@@ -160,7 +160,8 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       }
 
       // gRPC beside HTTP, with a client made from the .proto the installed package names.
-      const grpcAddress = /\(gRPC: (\S+)\)/.exec(out)?.[1];
+      // On a pipe the ready line is JSON; its "grpc" field is the address.
+      const grpcAddress = /"grpc":"([^"]+)"/.exec(out)?.[1];
       assert.ok(grpcAddress, `the CLI names its gRPC address:\n${out}`);
       const printed = run(process.execPath, ['--input-type=module', '-e', "console.log((await import('threadserve')).GRPC_PROTO_PATH)"], project);
       const protoPath = printed.out.trim();
