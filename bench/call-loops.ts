@@ -14,17 +14,27 @@ export const INFLIGHT = 256;
 export const PIPE_WARMUP_MS = 500;
 export const PIPE_MS = 2000;
 
-/** Keeps `inflight` calls running for `ms`; returns completions per second within the window. */
-export async function pipelined(call: Call, inflight: number, ms: number): Promise<number> {
+/** A pipelined measurement: completions per second, and the process's CPU per completion. */
+export interface Pipelined {
+  perS: number;
+  /** CPU time of the whole process (every thread: both ends, V8's helpers) per call, µs. */
+  cpuUsPerCall: number;
+}
+
+/** Keeps `inflight` calls running for `ms`; measures completions and CPU within the window. */
+export async function pipelined(call: Call, inflight: number, ms: number): Promise<Pipelined> {
   let done = 0;
   let stop = false;
   let counted = 0;
   let elapsed = 0;
+  let cpu: NodeJS.CpuUsage = { user: Number.NaN, system: 0 };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const timer = setTimeout(() => {
     stop = true;
     counted = done;
     elapsed = performance.now() - t0;
+    cpu = process.cpuUsage(cpu0);
   }, ms);
   const lane = async () => {
     while (!stop) {
@@ -35,7 +45,7 @@ export async function pipelined(call: Call, inflight: number, ms: number): Promi
   };
   await Promise.all(Array.from({ length: inflight }, lane));
   clearTimeout(timer);
-  return counted / (elapsed / 1000);
+  return { perS: counted / (elapsed / 1000), cpuUsPerCall: (cpu.user + cpu.system) / counted };
 }
 
 /** Every target echoes its argument: a wrong answer must fail, not count as a fast one. */
@@ -43,8 +53,8 @@ export function checkEcho(sent: number, got: unknown): void {
   if (got !== sent) throw new Error(`echo answered ${JSON.stringify(got)} to ${sent}`);
 }
 
-/** A warm-up window, then the measured one: calls per second. */
-export async function warmPipelined(call: Call, inflight = INFLIGHT, warmupMs = PIPE_WARMUP_MS, ms = PIPE_MS): Promise<number> {
+/** A warm-up window, then the measured one. */
+export async function warmPipelined(call: Call, inflight = INFLIGHT, warmupMs = PIPE_WARMUP_MS, ms = PIPE_MS): Promise<Pipelined> {
   await pipelined(call, inflight, warmupMs);
   return pipelined(call, inflight, ms);
 }

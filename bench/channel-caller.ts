@@ -9,6 +9,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { fifoCaller, warmPipelined } from './call-loops.ts';
 
 const { port } = workerData as { port: MessagePort };
-const perS = await warmPipelined(fifoCaller(port));
+const measured = await warmPipelined(fifoCaller(port));
 port.close();
-parentPort!.postMessage(perS);
+parentPort!.postMessage(measured);

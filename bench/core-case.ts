@@ -63,6 +63,8 @@ export interface CoreCaseResult {
   /** Sequential round trips, µs; absent for the in-thread cases (bench/inner-case.ts). */
   seq?: LatencySummary;
   pipelinedPerS: number;
+  /** Process CPU (every thread) per pipelined call, µs. */
+  cpuUsPerCall: number;
   inflight: number;
 }
 
@@ -79,9 +81,9 @@ async function main(): Promise<void> {
   const target = await make();
   await sequential(target.call, SEQ_WARMUP);
   const seq = summarize(await sequential(target.call, SEQ_CALLS));
-  const pipelinedPerS = await warmPipelined(target.call);
+  const { perS: pipelinedPerS, cpuUsPerCall } = await warmPipelined(target.call);
   await target.close();
-  const result: CoreCaseResult = { name, seq, pipelinedPerS, inflight: INFLIGHT };
+  const result: CoreCaseResult = { name, seq, pipelinedPerS, cpuUsPerCall, inflight: INFLIGHT };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -87,6 +87,8 @@ export function coreTargets(r: CoreResults): Target[] {
 }
 
 const perRound = (rounds: CoreCaseResult[]) => rounds.map((x) => `${fmtNum(x.pipelinedPerS / 1000, 0)}k`).join(' / ');
+/** CPU per pipelined call: the lowest round (other work on the machine only adds). */
+const cpuPerCall = (rounds: CoreCaseResult[]) => fmtNum(Math.min(...rounds.map((x) => x.cpuUsPerCall ?? Number.NaN)), 2);
 
 function ran(r: CoreResults, script: CoreCase['script']): CoreCase[] {
   return CORE_CASES.filter((c) => c.script === script && r[c.key]?.length);
@@ -97,9 +99,9 @@ export function formatCore(r: CoreResults): string {
     const rounds = r[c.key]!;
     const b = best(rounds);
     const p50s = rounds.map((x) => fmtNum(x.seq?.p50 ?? Number.NaN, 0)).join(' / ');
-    return [c.label, fmtNum(b.p50), fmtNum(b.p99), fmtNum(b.mean), fmtInt(b.perS), p50s, perRound(rounds)];
+    return [c.label, fmtNum(b.p50), fmtNum(b.p99), fmtNum(b.mean), fmtInt(b.perS), cpuPerCall(rounds), p50s, perRound(rounds)];
   });
-  const fromWorker = ran(r, 'inner-case.ts').map((c) => [c.label, fmtInt(best(r[c.key]).perS), perRound(r[c.key]!)]);
+  const fromWorker = ran(r, 'inner-case.ts').map((c) => [c.label, fmtInt(best(r[c.key]).perS), cpuPerCall(r[c.key]!), perRound(r[c.key]!)]);
   const all = Object.values(r).flat();
   const seq = all.find((x) => x.seq)?.seq;
   const nRounds = Math.max(0, ...Object.values(r).map((x) => x.length));
@@ -110,10 +112,12 @@ export function formatCore(r: CoreResults): string {
       : '');
   const out = [title, ''];
   if (fromMain.length) {
-    const headers = ['from the main thread', 'p50 µs', 'p99 µs', 'mean µs', 'pipelined calls/s', 'p50 per round', 'calls/s per round'];
+    const headers = ['from the main thread', 'p50 µs', 'p99 µs', 'mean µs', 'pipelined calls/s', 'CPU µs/call', 'p50 per round', 'calls/s per round'];
     out.push(mdTable(headers, fromMain), '');
   }
-  if (fromWorker.length) out.push(mdTable(['from a worker thread to another', 'pipelined calls/s', 'calls/s per round'], fromWorker), '');
+  if (fromWorker.length) {
+    out.push(mdTable(['from a worker thread to another', 'pipelined calls/s', 'CPU µs/call', 'calls/s per round'], fromWorker), '');
+  }
   out.push(targetsTable(coreTargets(r)));
   return out.join('\n');
 }

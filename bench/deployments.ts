@@ -9,6 +9,7 @@
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import { warmPipelined } from './call-loops.ts';
+import type { Pipelined } from './call-loops.ts';
 
 /** Part 1: the handle-call target. */
 class NoopImpl {
@@ -23,8 +24,8 @@ export type NoopInstance = NoopImpl;
 class PipelinedCallerImpl {
   constructor(private readonly noop: Handle<NoopImpl>) {}
 
-  /** Calls per second with bench/call-loops.ts's INFLIGHT calls to Noop in flight. */
-  pipelined(): Promise<number> {
+  /** Calls per second (and CPU per call) with bench/call-loops.ts's INFLIGHT calls to Noop in flight. */
+  pipelined(): Promise<Pipelined> {
     return warmPipelined((x) => this.noop.noop(x));
   }
 }

@@ -10,12 +10,13 @@ import { once } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { bind, serve } from 'threadserve';
 import { INFLIGHT } from './call-loops.ts';
+import type { Pipelined } from './call-loops.ts';
 import type { CoreCaseResult } from './core-case.ts';
 import type { PipelinedCallerInstance } from './deployments.ts';
 import { Noop, PipelinedCaller } from './deployments.ts';
 
 /** (d) Worker A -> worker B over a MessageChannel; B echoes. */
-async function channel(): Promise<number> {
+async function channel(): Promise<Pipelined> {
   const { port1, port2 } = new MessageChannel();
   const echo = new Worker(new URL('./baseline-worker.mjs', import.meta.url), {
     workerData: { role: 'echo-port', port: port2 },
@@ -28,7 +29,7 @@ async function channel(): Promise<number> {
     transferList: [port1],
   });
   try {
-    return await new Promise<number>((resolve, reject) => {
+    return await new Promise<Pipelined>((resolve, reject) => {
       caller.once('message', resolve);
       caller.once('error', reject);
       caller.once('exit', (code) => reject(new Error(`channel caller exited with code ${code} before reporting`)));
@@ -39,7 +40,7 @@ async function channel(): Promise<number> {
 }
 
 /** (e) PipelinedCaller's replica runs the loop through its handle to Noop's replica. */
-async function replica(): Promise<number> {
+async function replica(): Promise<Pipelined> {
   const instance = await serve.run(bind(PipelinedCaller, bind(Noop)), { listen: false, logLevel: 'silent' });
   try {
     return await instance.handle<PipelinedCallerInstance>('PipelinedCaller').pipelined();
@@ -48,12 +49,12 @@ async function replica(): Promise<number> {
   }
 }
 
-const CASES: Record<string, () => Promise<number>> = { channel, replica };
+const CASES: Record<string, () => Promise<Pipelined>> = { channel, replica };
 
 const name = process.argv[2] ?? '';
 const run = CASES[name];
 if (!run) throw new Error(`usage: inner-case.ts ${Object.keys(CASES).join('|')}`);
-const pipelinedPerS = await run();
+const { perS: pipelinedPerS, cpuUsPerCall } = await run();
 if (!(pipelinedPerS > 0)) throw new Error(`inner-case ${name}: measured ${pipelinedPerS} calls/s`);
-const result: CoreCaseResult = { name, pipelinedPerS, inflight: INFLIGHT };
+const result: CoreCaseResult = { name, pipelinedPerS, cpuUsPerCall, inflight: INFLIGHT };
 process.stdout.write(`${JSON.stringify(result)}\n`);

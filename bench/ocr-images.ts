@@ -21,13 +21,19 @@ export interface Manifest {
 
 export interface BenchImage {
   bytes: Uint8Array;
+  /** Content type, from the file name. */
+  type: 'image/png' | 'image/jpeg';
   expected: string[];
 }
 
 export function loadImages(manifestPath: string): BenchImage[] {
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   const dir = dirname(manifestPath);
-  return manifest.images.map((e) => ({ bytes: new Uint8Array(readFileSync(join(dir, e.file))), expected: e.expected }));
+  return manifest.images.map((e) => ({
+    bytes: new Uint8Array(readFileSync(join(dir, e.file))),
+    type: /\.jpe?g$/i.test(e.file) ? 'image/jpeg' : 'image/png',
+    expected: e.expected,
+  }));
 }
 
 /** The lines' texts of an OCR answer, or undefined when it is not one. */

@@ -2,7 +2,7 @@
  * bench/ocr.ts's HTTP load generator, in a process of its own (never the server's):
  *   ocr-loadgen.ts <url> <concurrency> <warmupS> <durationS> <manifest.json>
  * A closed loop: `concurrency` clients, each POSTing the next image of the set (raw body,
- * image/png) as soon as its previous answer arrived, over keep-alive connections. Every answer,
+ * image/png or image/jpeg) as soon as its previous answer arrived, over keep-alive connections. Every answer,
  * warm-up included, is checked against the raw pipeline's lines for that image. Answers that
  * complete inside the measured window count for images/s and latency.
  *
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       const img = images[i]!;
       const sent = performance.now();
       try {
-        const res = await fetch(url!, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.bytes });
+        const res = await fetch(url!, { method: 'POST', headers: { 'content-type': img.type }, body: img.bytes });
         const text = await res.text();
         const done = performance.now();
         if (res.status !== 200) {

@@ -6,15 +6,22 @@
  *   --duration=S     measured seconds per case and round (default 7), after --warmup=S (default 2)
  *   --rounds=N       interleaved rounds of every case (default 2); each case is reported by its best
  *   --concurrency=C  closed-loop HTTP clients (default 4)
- *   --only=a,b       run these cases only (keys: raw1 grouped1 raw2 grouped2 sep1 sep2 sep1recx2, and
- *                    sep2rec2, the recogniser with 2 intra-op threads, which runs only when named)
+ *   --only=a,b       run these parts only (keys: accuracy, served8 (which needs accuracy), raw1 grouped1
+ *                    raw2 grouped2 sep1 sep2 sep1recx2, and sep2rec2, the recogniser with 2 intra-op
+ *                    threads, which runs only when named)
+ *   --accuracy-rounds=N  rounds of the accuracy part's sequential reads (default 1; the best counts)
  *   --quiet-wait=S   before each case, wait up to S seconds (default 0) for the machine to be idle
  *                    (other processes below 0.2 cores for 3 s in a row), for shared machines
  *   --prof=DIR       write V8 CPU profiles of each measured process (and its threads) under
  *                    DIR/<case>-r<round>/; summarise with bench/profile-summary.ts. Profiling slows the
  *                    measured process: do not quote those numbers.
  *
- * Flow: render 8 images of known text once (640 px wide, 2-3 lines), read each with the raw
+ * First the accuracy part (bench/ocr-accuracy.ts): the evaluation set (160 JPEGs rendered with
+ * real fonts; needs the Debian font packages named in test/fixtures/ocr-eval-set.ts) read by
+ * threadserve's pipeline and by @gutenye/ocr-node on the same models, CER and space errors,
+ * sequential images/s; then npm start's app serving that set to 8 clients (served8).
+ *
+ * Flow of the serving cases: render 8 images of known text once (640 px wide, 2-3 lines), read each with the raw
  * pipeline (the reference answers), then run every case in its own process, one after the
  * other: the raw limit (ocr-raw-case.ts), or a server (ocr-server.ts) loaded over loopback HTTP
  * by a load generator in another process (ocr-loadgen.ts). Meanwhile this process samples the
@@ -31,6 +38,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createRawOcr } from '../deployments/ocr/raw.ts';
+import { accuracyBench } from './ocr-accuracy.ts';
+import { stepCosts } from './ocr-step-costs.ts';
 import { renderText } from '../test/fixtures/render-text.ts';
 import type { Manifest } from './ocr-images.ts';
 import type { OcrLoadResult } from './ocr-loadgen.ts';
@@ -53,7 +62,7 @@ const TEXTS: string[][] = [
   ['Open 9am to 5pm', 'Closed on Sundays'],
 ];
 
-type CaseKey = 'raw1' | 'grouped1' | 'raw2' | 'grouped2' | 'sep1' | 'sep2' | 'sep2rec2' | 'sep1recx2';
+type CaseKey = 'raw1' | 'grouped1' | 'raw2' | 'grouped2' | 'sep1' | 'sep2' | 'sep2rec2' | 'sep1recx2' | 'served8';
 
 interface Case {
   key: CaseKey;
@@ -71,6 +80,10 @@ interface Case {
   served: boolean;
   /** Not run by default (only with --only). */
   extra?: boolean;
+  /** Closed-loop HTTP clients, instead of --concurrency. */
+  clients?: number;
+  /** Runs on the evaluation set (the accuracy part's images and answers) instead of the 8 PNGs. */
+  evalSet?: boolean;
 }
 
 const CASES: Case[] = [
@@ -82,6 +95,8 @@ const CASES: Case[] = [
   { key: 'sep2', label: 'separated, N=2 pre/post', copies: '1', modelThreads: '2 (det 1 + rec 1)', jsThreads: 8, rawRef: 'raw2', script: 'ocr-server.ts', args: ['separated', '2', '1', '1'], served: true },
   { key: 'sep2rec2', label: 'separated, N=2 pre/post, rec 2 intra-op', copies: '1', modelThreads: '3 (det 1 + rec 1x2)', jsThreads: 8, rawRef: 'raw2', script: 'ocr-server.ts', args: ['separated', '2', '1', '2'], served: true, extra: true },
   { key: 'sep1recx2', label: 'separated, N=1 pre/post, 2 rec replicas', copies: '1 det + 2 rec', modelThreads: '3 (det 1 + rec 2x1)', jsThreads: 7, rawRef: 'raw2', script: 'ocr-server.ts', args: ['separated', '1', '1', '1', '2'], served: true },
+  // The example's default shape (npm start) under 8 clients, on the evaluation set: compared with the peer's sequential images/s.
+  { key: 'served8', label: 'npm start\'s app, 8 clients, evaluation set', copies: '1 det + 2 rec', modelThreads: '3 (det 1 + rec 2x1)', jsThreads: 7, script: 'ocr-server.ts', args: ['separated', '1', '1', '1', '2'], served: true, clients: 8, evalSet: true },
 ];
 
 interface Args {
@@ -92,10 +107,12 @@ interface Args {
   concurrency: number;
   only?: Set<string>;
   profDir?: string;
+  /** Rounds of the accuracy part's sequential throughput (each reads the whole evaluation set). */
+  accuracyRounds: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { durationS: 7, warmupS: 2, concurrency: 4, rounds: 2, quietWaitS: 0 };
+  const args: Args = { durationS: 7, warmupS: 2, concurrency: 4, rounds: 2, quietWaitS: 0, accuracyRounds: 1 };
   for (const a of argv) {
     const [flag, value] = a.split('=', 2) as [string, string | undefined];
     const num = Number(value);
@@ -106,10 +123,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--concurrency' && Number.isInteger(num) && num > 0) args.concurrency = num;
     else if (flag === '--only' && value) args.only = new Set(value.split(','));
     else if (flag === '--prof' && value) args.profDir = value;
+    else if (flag === '--accuracy-rounds' && Number.isInteger(num) && num > 0) args.accuracyRounds = num;
     else throw new Error(`bench:ocr: unknown argument ${a}; see the top of bench/ocr.ts`);
   }
   if (args.only) {
-    for (const k of args.only) if (!CASES.some((c) => c.key === k)) throw new Error(`bench:ocr: unknown case ${k}`);
+    for (const k of args.only) if (k !== 'accuracy' && !CASES.some((c) => c.key === k)) throw new Error(`bench:ocr: unknown case ${k}`);
   }
   return args;
 }
@@ -296,7 +314,7 @@ async function runServed(c: Case, args: Args, manifest: string, round: number): 
     const idle = procStatus(pid);
     const sampler = new RssSampler(pid);
     sampler.start();
-    const gen = spawnNode('ocr-loadgen.ts', [`${url}/ocr`, String(args.concurrency), String(args.warmupS), String(args.durationS), manifest]);
+    const gen = spawnNode('ocr-loadgen.ts', [`${url}/ocr`, String(c.clients ?? args.concurrency), String(args.warmupS), String(args.durationS), manifest]);
     const { result, cpuMs, mainMs, machineMs, hwmKb } = await runMeasuring(gen, pid);
     sampler.stop();
     return {
@@ -498,6 +516,20 @@ async function main(): Promise<void> {
   try {
     console.log('## threadserve OCR bench (PP-OCRv4, examples/ocr)\n');
     console.log(machine());
+    const runs = (k: string) => !args.only || args.only.has(k);
+    let evalManifest: string | undefined;
+    let peerSequential = Number.NaN;
+    if (runs('accuracy')) {
+      process.stderr.write('bench:ocr: accuracy (rendering the evaluation set, then threadserve and the peer read it)\n');
+      const acc = await accuracyBench(join(dir, 'eval'), args.accuracyRounds);
+      evalManifest = acc.manifestPath;
+      peerSequential = acc.peer.imagesPerS;
+      console.log(acc.markdown);
+      console.log();
+      process.stderr.write('bench:ocr: step costs (width batches, direction classifier)\n');
+      console.log(await stepCosts(join(dir, 'eval'), args.accuracyRounds + 1));
+      console.log();
+    }
     const { manifestPath, manifest } = await prepareImages(dir);
     console.log(
       `- ${manifest.images.length} PNG images, 640 px wide, 2-3 lines of 36 px text; closed loop, ${args.concurrency} HTTP clients ` +
@@ -512,12 +544,14 @@ async function main(): Promise<void> {
     for (let round = 1; round <= args.rounds; round++) {
       for (const c of CASES) {
         if (args.only ? !args.only.has(c.key) : c.extra) continue;
+        if (c.evalSet && !evalManifest) continue;
         if (args.quietWaitS > 0) {
           const waited = await waitQuiet(args.quietWaitS);
           if (waited > 3.5) process.stderr.write(`bench:ocr: waited ${waited.toFixed(0)} s for the machine to be idle\n`);
         }
         process.stderr.write(`bench:ocr: round ${round}/${args.rounds}: ${c.key} (${c.label})\n`);
-        const r = c.served ? await runServed(c, args, manifestPath, round) : await runRaw(c, args, manifestPath, round);
+        const m = c.evalSet ? evalManifest! : manifestPath;
+        const r = c.served ? await runServed(c, args, m, round) : await runRaw(c, args, m, round);
         const list = rounds.get(c.key) ?? [];
         list.push(r);
         rounds.set(c.key, list);
@@ -547,6 +581,15 @@ async function main(): Promise<void> {
     console.log(detailsTable(rounds, args));
     console.log();
     console.log(targetsReport(rounds, args));
+    const served8 = best(rounds, 'served8');
+    if (served8 && Number.isFinite(peerSequential)) {
+      const ratio = served8.load.imagesPerS / peerSequential;
+      console.log();
+      console.log(
+        `- served throughput (npm start's app, 8 clients, evaluation set) / @gutenye/ocr-node sequential on the same images: ` +
+          `${fmtNum(served8.load.imagesPerS, 2)} / ${fmtNum(peerSequential, 2)} images/s = **${fmtRatio(ratio)}** (target >= 2x: ${ratio >= 2 ? 'met' : 'missed'})`,
+      );
+    }
     console.log();
     console.log(`- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; bench took ${fmtNum((performance.now() - started) / 1000, 0)} s`);
   } finally {

@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fmtNum, mdTable } from './stats.ts';
 
 export interface CallFrame {
@@ -33,18 +34,30 @@ export interface CpuProfile {
   endTime: number;
 }
 
+/** This checkout's root, to print this project's files relative to it. */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * A file of this checkout, relative to its root: also the copies replica threads run, which
+ * the runtime compiles once into a cache under the same path (`.../replicas/<root>/x.ts.mjs`).
+ */
+function ourPath(url: string): string | undefined {
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const at = path.indexOf(ROOT);
+  return at < 0 ? undefined : path.slice(at + ROOT.length).replace(/\.ts\.mjs$/, '.ts');
+}
+
 /** Where a function's code lives, coarse enough to add up: a package, a file of ours, node. */
 function source(url: string, fn: string): string {
   if (!url) return fn.startsWith('(') ? fn : '(native/builtin)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return `npm:${pkg[1]}`;
   if (url.startsWith('node:')) return url.replace(/^node:internal\/([^/]+).*$/, 'node:internal/$1');
-  const ours = /\/work\/main\/(.+)$/.exec(url);
-  return ours ? ours[1]! : url;
+  return ourPath(url) ?? url;
 }
 
 function shortUrl(url: string): string {
-  return url.replace(/^file:\/\/\/work\/main\//, '').replace(/^.*node_modules\//, '');
+  return ourPath(url) ?? url.replace(/^.*node_modules\//, '');
 }
 
 /** A function's identity: name and where it is (tsx output is one line per module: keep the column). */

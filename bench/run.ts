@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- <part>] [options]`: threadserve against raw baselines, printed as markdown.
  *
- *   part         all (default) | core | http | memory
- *   --only=KEYS  run only these cases (comma-separated): postmessage|piscina|handle|channel|replica,
+ *   part         all (default) | core | http | memory | transport (not in all: a spike's
+ *                micro-bench, the shared-memory ring against a MessageChannel)
+ *   --only=KEYS  run only these cases of the part (comma-separated): postmessage|piscina|handle|channel|replica,
  *                fastify|onehop|observed|twohop|pipeline
  *   --prof=DIR   write V8 CPU profiles of the measured processes (and their worker threads)
  *                under DIR/<part>-<case>/; summarise them with bench/profile-summary.ts
@@ -19,8 +20,9 @@ import { CORE_CASES, formatCore, runCore } from './core.ts';
 import { HTTP_CASES, runHttp } from './http.ts';
 import { formatHttp } from './http-report.ts';
 import { formatMemory, runMemory } from './memory.ts';
+import { formatTransport, runTransport } from './transport.ts';
 
-const PARTS = ['all', 'core', 'http', 'memory'] as const;
+const PARTS = ['all', 'core', 'http', 'memory', 'transport'] as const;
 
 interface Args {
   part: (typeof PARTS)[number];
@@ -83,6 +85,9 @@ async function main(): Promise<void> {
   }
   if (args.part === 'all' || args.part === 'memory') {
     console.log(`${formatMemory(await runMemory({ rounds: args.rounds }))}\n`);
+  }
+  if (args.part === 'transport') {
+    console.log(`${formatTransport(await runTransport({ rounds: args.rounds }))}\n`);
   }
   console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
 }

@@ -3,6 +3,7 @@ export { deployment, bind } from './shared/deployment.ts';
 export type { Deployment, BoundDeployment, BindArgs } from './shared/deployment.ts';
 export type { Handle, CallOptions } from './shared/handle.ts';
 export type { DeploymentOptions, ResolvedDeploymentOptions } from './shared/options.ts';
+export type { AutoscalingConfig, ResolvedAutoscalingConfig } from './shared/autoscaling-options.ts';
 export type { RequestContext } from './shared/protocol.ts';
 export {
   ThreadserveError,
@@ -20,6 +21,8 @@ export { multiplexedModelId } from './worker/call-context.ts';
 export { batch, batchQueueOf, BatchQueue, realClock } from './worker/batching.ts';
 export type { Batch, BatchOptions, BatchOptionsInput, BatchHandler, Clock } from './worker/batching.ts';
 export { floatToHalf, halfToFloat } from './shared/float16.ts';
+export { admitMemory, memoryBudgetStats } from './shared/memory-budget.ts';
+export type { MemoryLease, MemoryBudgetStats } from './shared/memory-budget.ts';
 export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';
 export type { ModelAdmission, ModelCache, ModelCacheStats } from './worker/model-cache.ts';
 export { safeModelId, modelPath } from './worker/model-repository.ts';

@@ -25,11 +25,24 @@ export interface CropOptions {
   widthMultiple: number;
   /** A box this much taller than wide is read as vertical text and turned 90 degrees (as PaddleOCR). */
   verticalRatio: number;
+  /**
+   * Background added above and below each box before it is read, as a fraction of the box's
+   * height (on each side). DB boxes hug the glyphs; read that tight, the text fills the whole
+   * 48-pixel input and the PP-OCRv4 recogniser drops the narrow gaps between words
+   * ("PACKMYBOX"). The margin is a fixed share of the line's height, so it is the same for a
+   * one-word sign and a long line (DB's unclip distance, area * ratio / perimeter, is not).
+   */
+  marginY: number;
+  /**
+   * Background added left and right, as a fraction of the box's height (on each side). It
+   * helps as well: the recogniser reads the first and last words of a tight line poorly.
+   */
+  marginX: number;
   norm: Normalization;
 }
 
 export const CROP_DEFAULTS: CropOptions = {
-  height: 48, minWidth: 320, maxWidth: 1280, widthMultiple: 8, verticalRatio: 1.5, norm: PADDLE_REC_NORM,
+  height: 48, minWidth: 320, maxWidth: 1280, widthMultiple: 8, verticalRatio: 1.5, marginY: 0.4, marginX: 0.25, norm: PADDLE_REC_NORM,
 };
 
 export interface RgbImage {
@@ -46,14 +59,16 @@ export interface CropBatch {
   widths: Int32Array;
 }
 
-/** `boxes` holds `count` boxes of 8 numbers (tl, tr, br, bl) in image pixels. */
-export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}): CropBatch {
-  const opt = { ...CROP_DEFAULTS, ...options };
+/** Where each box is read from (upright quad) and how wide its crop is at the recogniser's height. */
+interface Planned {
+  quads: Float64Array[];
+  widths: Int32Array;
+}
+
+function plan(boxes: Float32Array, count: number, opt: CropOptions): Planned {
   if (boxes.length < count * 8) throw new RangeError(`cropBatch: ${count} boxes need ${count * 8} numbers, got ${boxes.length}`);
-  const H = opt.height;
   const quads: Float64Array[] = [];
   const widths = new Int32Array(count);
-  let widest = 0;
   for (let i = 0; i < count; i++) {
     let q = Float64Array.from(boxes.subarray(i * 8, i * 8 + 8));
     let w = Math.max(span(q, 0, 1), span(q, 3, 2));
@@ -63,18 +78,82 @@ export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, o
       q = Float64Array.from([q[2]!, q[3]!, q[4]!, q[5]!, q[6]!, q[7]!, q[0]!, q[1]!]);
       [w, h] = [h, w];
     }
+    if (opt.marginX > 0 || opt.marginY > 0) q = widen(q, opt.marginX * h, opt.marginY * h);
+    w += 2 * opt.marginX * h;
+    h += 2 * opt.marginY * h;
     quads.push(q);
     // The epsilon keeps float32 noise in the corners (110.00001) from adding a whole column.
-    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((H * w) / Math.max(h, 1) - 1e-3)));
-    widest = Math.max(widest, widths[i]!);
+    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((opt.height * w) / Math.max(h, 1) - 1e-3)));
   }
+  return { quads, widths };
+}
+
+/** Batch width for crops whose widest is `widest`: a multiple of widthMultiple, within [minWidth, maxWidth]. */
+function batchWidth(widest: number, opt: CropOptions): number {
   const m = opt.widthMultiple;
-  const W = Math.min(Math.ceil(opt.maxWidth / m) * m, Math.max(opt.minWidth, Math.ceil(widest / m) * m));
-  const batch = new Float32Array(count * 3 * H * W); // zero-filled = padding
-  for (let i = 0; i < count; i++) {
-    sampleQuad(image, quads[i]!, widths[i]!, H, W, batch, i * 3 * H * W, opt.norm);
+  return Math.min(Math.ceil(opt.maxWidth / m) * m, Math.max(opt.minWidth, Math.ceil(widest / m) * m));
+}
+
+function fill(image: RgbImage, p: Planned, rows: ArrayLike<number>, opt: CropOptions): CropBatch {
+  let widest = 0;
+  for (let k = 0; k < rows.length; k++) widest = Math.max(widest, p.widths[rows[k]!]!);
+  const H = opt.height, W = batchWidth(widest, opt), n = rows.length;
+  const batch = new Float32Array(n * 3 * H * W); // zero-filled = padding
+  const widths = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    widths[k] = p.widths[rows[k]!]!;
+    sampleQuad(image, p.quads[rows[k]!]!, widths[k]!, H, W, batch, k * 3 * H * W, opt.norm);
   }
-  return { batch, dims: [count, 3, H, W], widths };
+  return { batch, dims: [n, 3, H, W], widths };
+}
+
+/** `boxes` holds `count` boxes of 8 numbers (tl, tr, br, bl) in image pixels; every crop is padded to the widest. */
+export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}): CropBatch {
+  const opt = { ...CROP_DEFAULTS, ...options };
+  return fill(image, plan(boxes, count, opt), Array.from({ length: count }, (_, i) => i), opt);
+}
+
+export interface CropBucket extends CropBatch {
+  /** Which box each row of the batch reads (indices into `boxes`). */
+  lines: Int32Array;
+}
+
+/**
+ * Crops grouped by width: one batch per group of crops whose padded widths are within
+ * `bucketRatio` of each other, so a short word is not padded to the width of the page's
+ * longest line (the recogniser's cost grows with the batch width). Groups come narrowest first.
+ */
+export function cropBuckets(
+  image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}, bucketRatio = 1.25,
+): CropBucket[] {
+  if (!(bucketRatio >= 1)) throw new RangeError(`cropBuckets: bucketRatio must be at least 1, got ${bucketRatio}`);
+  const opt = { ...CROP_DEFAULTS, ...options };
+  const p = plan(boxes, count, opt);
+  const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => p.widths[a]! - p.widths[b]! || a - b);
+  const buckets: CropBucket[] = [];
+  for (let s = 0; s < order.length; ) {
+    const first = batchWidth(p.widths[order[s]!]!, opt);
+    let e = s + 1;
+    while (e < order.length && batchWidth(p.widths[order[e]!]!, opt) <= first * bucketRatio) e++;
+    const lines = Int32Array.from(order.slice(s, e));
+    buckets.push({ ...fill(image, p, lines, opt), lines });
+    s = e;
+  }
+  return buckets;
+}
+
+/** Move the corners of quad tl,tr,br,bl outwards by dx along its top edge and dy along its left edge. */
+function widen(q: Float64Array, dx: number, dy: number): Float64Array<ArrayBuffer> {
+  const top = span(q, 0, 1), left = span(q, 0, 3);
+  const ux = top > 0 ? (q[2]! - q[0]!) / top : 1, uy = top > 0 ? (q[3]! - q[1]!) / top : 0; // along the text
+  const nx = left > 0 ? (q[6]! - q[0]!) / left : 0, ny = left > 0 ? (q[7]! - q[1]!) / left : 1; // down the text
+  const out = new Float64Array(8);
+  const signs = [[-1, -1], [1, -1], [1, 1], [-1, 1]] as const; // tl, tr, br, bl
+  signs.forEach(([su, sn], i) => {
+    out[2 * i] = q[2 * i]! + su * dx * ux + sn * dy * nx;
+    out[2 * i + 1] = q[2 * i + 1]! + su * dx * uy + sn * dy * ny;
+  });
+  return out;
 }
 
 function span(q: Float64Array, a: number, b: number): number {

@@ -53,7 +53,7 @@ export interface DecodedText {
  * padding after a short crop); by default all T steps are read.
  */
 export function ctcGreedyDecode(
-  probs: Float32Array, dims: readonly [number, number, number], charset: Charset, steps?: ArrayLike<number>,
+  probs: Float32Array, dims: readonly [number, number, number], charset: Charset, steps?: ArrayLike<number>, spaceThreshold = 0,
 ): DecodedText[] {
   const [n, t, c] = dims;
   if (probs.length < n * t * c) throw new RangeError(`CTC input has ${probs.length} values, dims ${n}x${t}x${c} need ${n * t * c}`);
@@ -65,6 +65,8 @@ export function ctcGreedyDecode(
     let sum = 0;
     let kept = 0;
     let prev = -1;
+    const space = c - 1;
+    let gapSpace = 0; // the space class's best probability since the last character
     for (let s = 0; s < limit; s++) {
       // argmax over classes; ties go to the lower index, like numpy's argmax.
       const base = (row * t + s) * c;
@@ -77,7 +79,10 @@ export function ctcGreedyDecode(
           best = k;
         }
       }
+      if (spaceThreshold > 0 && best === 0) gapSpace = Math.max(gapSpace, probs[base + space]!);
       if (best !== 0 && best !== prev) {
+        if (spaceThreshold > 0 && best !== space && kept > 0 && !text.endsWith(' ') && gapSpace >= spaceThreshold) text += ' ';
+        gapSpace = 0;
         text += charset[best]!;
         sum += bestP;
         kept++;

@@ -173,10 +173,11 @@ function toImage(c: Float64Array, g: MapGeometry): Float64Array {
 }
 
 /**
- * Reading order: group boxes into rows (a box joins the current row when its vertical centre
- * lies within half the smaller of the two heights of the row's first box centre), rows top to bottom,
- * boxes in a row left to right. Sorting on top edge alone puts a slightly higher second word
- * before the first word of the same line.
+ * Reading order: group boxes into rows, rows top to bottom, boxes in a row left to right. Taken
+ * by vertical centre, a box joins the current row when its centre lies within half the smaller
+ * of the two heights of the row's last box: chaining from box to box keeps the words of a
+ * slightly rotated line together (its first and last words can be a whole height apart).
+ * Sorting on top edge alone puts a slightly higher second word before the first word of the line.
  */
 export function readingOrder(boxes: Float64Array[]): number[] {
   const info = boxes.map((b, i) => {
@@ -188,7 +189,7 @@ export function readingOrder(boxes: Float64Array[]): number[] {
   const out: number[] = [];
   for (let s = 0; s < info.length; ) {
     let e = s + 1;
-    while (e < info.length && info[e]!.cy - info[s]!.cy <= Math.min(info[s]!.half, info[e]!.half)) e++;
+    while (e < info.length && info[e]!.cy - info[e - 1]!.cy <= Math.min(info[e - 1]!.half, info[e]!.half)) e++;
     out.push(...info.slice(s, e).sort((a, b) => a.left - b.left).map((v) => v.i));
     s = e;
   }

@@ -6,13 +6,18 @@
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { assertCharsetMatches, loadCharset, type Charset } from './ctc.ts';
-import { decode, MODEL_PATHS, postDetect, preProcess, type OcrOptions, type OcrResult } from './steps.ts';
+import {
+  decode, directionInput, findLines, MODEL_PATHS, preProcess, recognitionInput, resolveOcrOptions, turnLines,
+  type ModelOutput, type OcrOptions, type OcrResult,
+} from './steps.ts';
 
 export interface RawOcrOptions extends Partial<OcrOptions> {
   /** Threads each session may use inside one operator (onnxruntime intra-op pool). */
   intraOpNumThreads?: number;
   detModelPath?: string;
   recModelPath?: string;
+  /** The direction classifier, loaded only with `classifyDirection: true`. */
+  clsModelPath?: string;
   keysPath?: string;
 }
 
@@ -21,6 +26,8 @@ export interface StepTimings {
   pre: number;
   detect: number;
   post: number;
+  /** The direction classifier with its crops (0 unless classifyDirection). */
+  classify: number;
   recognise: number;
   ctc: number;
 }
@@ -34,7 +41,8 @@ export interface RawOcr {
 }
 
 export async function createRawOcr(options: RawOcrOptions = {}): Promise<RawOcr> {
-  const { intraOpNumThreads = 1, detModelPath, recModelPath, keysPath, ...ocrOpts } = options;
+  const { intraOpNumThreads = 1, detModelPath, recModelPath, clsModelPath, keysPath, ...ocrOpts } = options;
+  const classify = resolveOcrOptions(ocrOpts).classifyDirection;
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     intraOpNumThreads,
@@ -43,11 +51,20 @@ export async function createRawOcr(options: RawOcrOptions = {}): Promise<RawOcr>
   };
   const det = await InferenceSession.create(detModelPath ?? MODEL_PATHS.det, sessionOptions);
   let rec: InferenceSession;
+  let cls: InferenceSession | undefined;
   try {
     rec = await InferenceSession.create(recModelPath ?? MODEL_PATHS.rec, sessionOptions);
   } catch (err) {
     await det.release();
     throw err;
+  }
+  if (classify) {
+    try {
+      cls = await InferenceSession.create(clsModelPath ?? MODEL_PATHS.cls, sessionOptions);
+    } catch (err) {
+      await Promise.all([det.release(), rec.release()]);
+      throw err;
+    }
   }
   const charset: Charset = loadCharset(keysPath ?? MODEL_PATHS.keys);
   let checked = false;
@@ -56,32 +73,40 @@ export async function createRawOcr(options: RawOcrOptions = {}): Promise<RawOcr>
   let closed = false;
 
   async function runTimed(imageBytes: Uint8Array): Promise<OcrResult & { timings: StepTimings }> {
-    const t: StepTimings = { pre: 0, detect: 0, post: 0, recognise: 0, ctc: 0 };
+    const t: StepTimings = { pre: 0, detect: 0, post: 0, classify: 0, recognise: 0, ctc: 0 };
     let t0 = performance.now();
     const lap = (k: keyof StepTimings) => {
       const now = performance.now();
-      t[k] = now - t0;
+      t[k] += now - t0;
       t0 = now;
+    };
+    const run = async (session: InferenceSession, data: Float32Array, dims: readonly number[]): Promise<ModelOutput> => {
+      const out = (await session.run({ [session.inputNames[0]!]: new Tensor('float32', data, dims) }))[session.outputNames[0]!]!;
+      return { data: out.data as Float32Array, dims: out.dims };
     };
     const pre = await preProcess(imageBytes, ocrOpts);
     lap('pre');
-    const detOut = await det.run({ [det.inputNames[0]!]: new Tensor('float32', pre.input, pre.dims) });
-    const prob = detOut[det.outputNames[0]!]!;
+    const prob = await run(det, pre.input, pre.dims);
     lap('detect');
-    const recIn = postDetect(prob.data as Float32Array, prob.dims, pre.state, ocrOpts);
-    prob.dispose();
+    const boxes = findLines(prob.data, prob.dims, pre.state, ocrOpts);
     lap('post');
-    if (recIn.dims[0] === 0) return { lines: [], timings: t };
-    const recOut = await rec.run({ [rec.inputNames[0]!]: new Tensor('float32', recIn.batch, recIn.dims) });
-    const probs = recOut[rec.outputNames[0]!]!;
+    if (boxes.length === 0) return { lines: [], timings: t };
+    if (cls) {
+      const input = directionInput(pre.state, boxes, ocrOpts);
+      turnLines(await run(cls, input.batch, input.dims), boxes, ocrOpts);
+      lap('classify');
+    }
+    const recIn = recognitionInput(pre.state, boxes, ocrOpts);
+    lap('post');
+    const outputs: ModelOutput[] = [];
+    for (const b of recIn.batches) outputs.push(await run(rec, b.batch, b.dims));
     lap('recognise');
     if (!checked) {
       // A key file that does not fit the model would decode to plausible garbage: fail loudly.
-      assertCharsetMatches(charset, probs.dims[2]!);
+      assertCharsetMatches(charset, outputs[0]!.dims[2]!);
       checked = true;
     }
-    const result = decode(probs.data as Float32Array, probs.dims, recIn.boxes, ocrOpts, charset);
-    probs.dispose();
+    const result = decode(outputs, recIn.order, recIn.boxes, ocrOpts, charset);
     lap('ctc');
     return { ...result, timings: t };
   }
@@ -109,7 +134,7 @@ export async function createRawOcr(options: RawOcrOptions = {}): Promise<RawOcr>
       if (closed) return;
       closed = true;
       await Promise.allSettled([...inFlight]);
-      await Promise.all([det.release(), rec.release()]);
+      await Promise.all([det.release(), rec.release(), cls?.release()]);
     },
   };
 }

@@ -71,6 +71,19 @@ export type { OutputTensor };
 
 /** onnxruntime's own complaints about inputs, which are the caller's fault (a safety net behind tensor-check). */
 const ORT_INPUT_ERROR = /^(Invalid rank for input|Got invalid dimensions for input|Unexpected input data type|input '.*' is missing in 'feeds')/;
+/**
+ * A kernel that failed on inputs that passed the metadata checks: dynamic dimensions the graph
+ * cannot take (a detector fed 3x5 pixels, a batch of 0). Memory exhaustion is the server's.
+ */
+const ORT_KERNEL_ERROR = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: ([\s\S]*)$/;
+
+/** onnxruntime's status message without its source path and C++ signature (`/onnxruntime_src/...h:563 void f(...) x was false.`). */
+function kernelReason(status: string): string {
+  const text = status.trim().split('\n')[0]!;
+  const afterCheck = / was false\. (.*)$/.exec(text)?.[1];
+  if (afterCheck) return afterCheck;
+  return text.replace(/^\/\S+:\d+\s+/, '').replace(/^[\w:<>~*& ]+\([^)]*\)\s*/, '');
+}
 
 export class OnnxModel {
   private session: InferenceSession | undefined;
@@ -203,7 +216,10 @@ export class OnnxModel {
     for (const [name, t] of Object.entries(checked)) {
       feeds[name] = new Tensor(t.type, t.data as Float32Array, t.dims);
     }
-    const run = outputNames === undefined ? session.run(feeds) : session.run(feeds, [...outputNames]);
+    // Failures come back as exceptions; onnxruntime's own stderr line for them would log a
+    // client's bad shape a second time.
+    const runOptions: InferenceSession.RunOptions = { logSeverityLevel: 4 };
+    const run = outputNames === undefined ? session.run(feeds, runOptions) : session.run(feeds, [...outputNames], runOptions);
     this.running.add(run);
     let results: InferenceSession.ReturnType;
     try {
@@ -211,6 +227,11 @@ export class OnnxModel {
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (ORT_INPUT_ERROR.test(msg)) throw new HttpError(400, msg);
+      const kernel = ORT_KERNEL_ERROR.exec(msg);
+      if (kernel && !/alloc/i.test(kernel[3]!)) {
+        const given = Object.entries(checked).map(([name, t]) => `${name} [${t.dims.join(',')}]`).join(', ');
+        throw new HttpError(400, `model "${this.name}" cannot run input ${given}: its ${kernel[1]} node '${kernel[2]}' failed: ${kernelReason(kernel[3]!)}`);
+      }
       throw err;
     } finally {
       this.running.delete(run);

@@ -62,6 +62,11 @@ export function historyProblem(history: unknown, weeks: number = DEFAULT_WEEKS):
     if (!Number.isFinite(v)) return `history[${i}] must be finite, got ${v}`;
     if (v < 0) return `history[${i}] must not be negative, got ${v}`;
   }
+  // Each value finite is not enough: the mean (the scale) is their sum over the weeks, and eight
+  // values of 1e308 sum to Infinity.
+  if (!Number.isFinite(history.reduce((sum: number, v: number) => sum + v, 0))) {
+    return `history is too large: the sum of its ${weeks} values is not a finite number`;
+  }
   return null;
 }
 

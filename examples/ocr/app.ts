@@ -20,6 +20,7 @@ export const separated = OcrIngress.bind(
   OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det }),
   OcrPost.bind(options),
   OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: 2 }).bind({ path: MODEL_PATHS.rec }),
+  options,
 );
 
 export default separated;

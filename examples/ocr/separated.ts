@@ -3,15 +3,16 @@
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import type { OnnxModel } from 'threadserve/onnx';
-import { decode, postDetect, preProcess } from 'threadserve/ocr';
-import type { OcrOptions, OcrResult, OcrState } from 'threadserve/ocr';
+import { admitOcrRequest, decode, postDetect, preProcess } from 'threadserve/ocr';
+import type { ModelOutput, OcrOptions, OcrResult, OcrState } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 
 export class OcrPreprocess {
   constructor(private readonly options: Partial<OcrOptions> = {}) {}
-  run(bytes: Uint8Array) {
-    return preProcess(bytes, this.options);
+  /** `admitted`: the caller holds a memory lease for the whole request (admitOcrRequest), decode included. */
+  run(bytes: Uint8Array, admitted = false) {
+    return preProcess(bytes, admitted ? { ...this.options, decodeBytesPerPixel: 0 } : this.options);
   }
 }
 
@@ -20,8 +21,8 @@ export class OcrPostprocess {
   crops(prob: Float32Array, dims: number[], state: OcrState) {
     return postDetect(prob, dims, state, this.options);
   }
-  decode(rec: Float32Array, dims: number[], boxes: Float32Array): OcrResult {
-    return decode(rec, dims, boxes, this.options);
+  decode(outputs: ModelOutput[], order: Int32Array, boxes: Float32Array): OcrResult {
+    return decode(outputs, order, boxes, this.options);
   }
 }
 
@@ -31,16 +32,32 @@ export class OcrPipeline {
     private readonly detector: Handle<OnnxModel>,
     private readonly post: Handle<OcrPostprocess>,
     private readonly recognizer: Handle<OnnxModel>,
+    private readonly options: Partial<OcrOptions> = {},
   ) {}
 
   async call(body: OcrRequest): Promise<OcrResult> {
+    const bytes = imageBytes(body);
+    // The request's pixels and tensors count against the process's memory budget until it
+    // answers: over the budget, requests wait here (holding only their encoded bytes).
+    const lease = await admitOcrRequest(bytes, this.options);
+    try {
+      return await this.run(bytes);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async run(bytes: Uint8Array): Promise<OcrResult> {
     // Every hop moves its typed arrays (pixels, tensors) to the next thread without a copy.
-    const { input, dims, state } = await this.pre.run(imageBytes(body));
+    const { input, dims, state } = await this.pre.run(bytes, true);
     const prob = Object.values(await this.detector.predict({ x: { data: input, dims } }))[0]!;
     const crops = await this.post.crops(prob.data as Float32Array, prob.dims, state);
-    if (crops.dims[0] === 0) return { lines: [] };
-    const rec = Object.values(await this.recognizer.predict({ x: { data: crops.batch, dims: crops.dims } }))[0]!;
-    return this.post.decode(rec.data as Float32Array, rec.dims, crops.boxes);
+    // One recogniser call per batch of similar-width crops; with several recogniser replicas they run in parallel.
+    const outputs = await Promise.all(crops.batches.map(async ({ batch, dims }) => {
+      const out = Object.values(await this.recognizer.predict({ x: { data: batch, dims } }))[0]!;
+      return { data: out.data as Float32Array, dims: out.dims };
+    }));
+    return this.post.decode(outputs, crops.order, crops.boxes);
   }
 }
 

@@ -3,7 +3,6 @@
  * deployment's `call(body, request)`. Each route lives in its own fastify scope so that the
  * extra body types one deployment accepts (raw image bytes, multipart) apply to it alone.
  */
-import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Packr } from 'msgpackr';
 import type { z } from 'zod';
@@ -13,6 +12,7 @@ import type { RequestContext } from '../shared/protocol.ts';
 import type { AppSpec, Application } from './application.ts';
 import { callTraceOf } from './http-observability.ts';
 import { toJson } from './json.ts';
+import { MULTIPART_DEFAULTS, registerMultipart } from './multipart-body.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -84,7 +84,7 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
     }
     if (extraTypes.includes('multipart/form-data')) {
       // Fields become strings, files Buffers, under their field names.
-      await scope.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: bodyLimit, files: 8 } });
+      await registerMultipart(scope, { ...MULTIPART_DEFAULTS, bodyLimit });
     }
     const routeOptions = { config: { acceptContentTypes: extraTypes }, bodyLimit };
     scope.all(prefix || '/', routeOptions, handler);

@@ -9,8 +9,13 @@ import { isBound, toDeployment } from '../shared/deployment.ts';
 import type { AnyClass, BoundDeployment, Deployment } from '../shared/deployment.ts';
 import { isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions, Handle, HandleRef } from '../shared/handle.ts';
-import { resolveDeploymentOptions } from '../shared/options.ts';
+import { mergeOptions, resolveDeploymentOptions } from '../shared/options.ts';
+import type { DeploymentOptions } from '../shared/options.ts';
 import { assignGpus, visibleGpus } from './gpu.ts';
+import { GpuPool } from './gpu-pool.ts';
+import { availableParallelism } from 'node:os';
+import { realClock } from '../shared/clock.ts';
+import { Autoscaler } from './autoscaler.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import type { TargetRef } from '../shared/protocol.ts';
@@ -50,6 +55,8 @@ interface PlannedDeployment {
 export interface Plan {
   apps: AppSpec[];
   deployments: Map<string, PlannedDeployment>;
+  /** The device ids this process may use (empty when no deployment asks for GPUs). */
+  gpus: number[];
 }
 
 /** Validates the graphs of all applications; throws OptionsError before anything starts. */
@@ -57,6 +64,8 @@ export function plan(
   apps: Record<string, BoundDeployment>,
   routeOverrides: Record<string, string | null | undefined> = {},
   gpus: () => number[] = () => visibleGpus(),
+  /** Options per deployment name over the code's (a config file, a redeploy). */
+  optionOverrides: Readonly<Record<string, DeploymentOptions>> = {},
 ): Plan {
   const deployments = new Map<string, PlannedDeployment>();
   const byBound = new Map<BoundDeployment, string>();
@@ -66,7 +75,8 @@ export function plan(
     if (known) return known;
     const deployment = toDeployment(bound.deployment);
     if (!deployment) throw new OptionsError(`${path.join(' -> ')}: not a deployment`);
-    const options = resolveDeploymentOptions(deployment.className, deployment.rawOptions);
+    const override = optionOverrides[deployment.rawOptions.name ?? deployment.className];
+    const options = resolveDeploymentOptions(deployment.className, override ? mergeOptions(deployment.rawOptions, override) : deployment.rawOptions);
     const name = options.name;
     if (path.includes(name)) throw new OptionsError(`deployment "${name}" depends on itself: ${[...path, name].join(' -> ')}`);
     if (deployments.has(name)) {
@@ -128,25 +138,41 @@ export function plan(
     }
     specs.push({ name: appName, route, ingress });
   }
-  placeGpus(deployments, gpus);
-  return { apps: specs, deployments };
+  return { apps: specs, deployments, gpus: placeGpus(deployments, gpus) };
 }
 
-/** Assigns device ids to every replica slot, or refuses (before any thread starts). */
-function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => number[]): void {
+/** Assigns device ids to every first replica, or refuses (before any thread starts); returns the visible ids. */
+function placeGpus(deployments: Map<string, PlannedDeployment>, gpus: () => number[]): number[] {
   const requests = [...deployments.values()].map((d) => ({
     deployment: d.options.name,
     numReplicas: d.options.numReplicas,
     numGpus: d.options.numGpus,
   }));
-  if (!requests.some((r) => r.numGpus > 0)) return;
+  if (!requests.some((r) => r.numGpus > 0)) return [];
+  const visible = gpus();
   let assignment;
   try {
-    assignment = assignGpus(requests, gpus());
+    assignment = assignGpus(requests, visible);
   } catch (err) {
     throw new OptionsError((err as Error).message);
   }
   for (const d of deployments.values()) d.gpuSlots = assignment[d.options.name] ?? [];
+  return visible;
+}
+
+/**
+ * The replica thread budget: `given`, or twice the cores (a replica waiting on another step or
+ * on I/O leaves its core to others; CPU-bound services do better with the core count). It must
+ * hold the replicas every deployment starts with.
+ */
+export function replicaThreadBudget(plan: Plan, given: number | undefined): number {
+  let starting = 0;
+  for (const d of plan.deployments.values()) starting += d.options.numReplicas;
+  if (given === undefined) return Math.max(2 * availableParallelism(), starting);
+  if (given < starting) {
+    throw new OptionsError(`serve: maxReplicaThreads ${given} is less than the ${starting} replicas the deployments start with`);
+  }
+  return given;
 }
 
 export class Application {
@@ -155,19 +181,29 @@ export class Application {
   /** Compiled copies of the TypeScript replicas import; the getters below read it when replicas start. */
   private readonly modules: ReplicaModules;
   readonly links: ReplicaLinks;
+  readonly gpus: GpuPool;
+  readonly autoscaler: Autoscaler;
 
   constructor(
     readonly plan: Plan,
     private readonly log: Logger,
+    /** The most replica threads the process runs at once (see replicaThreadBudget). */
+    maxReplicaThreads: number = replicaThreadBudget(plan, undefined),
     /** Set when an OpenTelemetry SDK is registered (tracing.ts). */
     private readonly tracing: Tracing | undefined = undefined,
   ) {
     this.metrics = new Metrics({
-      deployments: () => this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, replicas: r.status() })),
+      deployments: () =>
+        this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, target: r.target, waitingForGpu: r.waitingForGpu, replicas: r.status() })),
       replicaHeaps: async () => (await Promise.all(this.allRunners().map((r) => r.heaps(HEAP_ANSWER_S)))).flat(),
     });
-    let replicasInProcess = 0;
-    for (const d of plan.deployments.values()) replicasInProcess += d.options.numReplicas;
+    const gpus = (this.gpus = new GpuPool(plan.gpus));
+    for (const d of plan.deployments.values()) for (const ids of d.gpuSlots) gpus.reserve(ids, d.options.numGpus);
+    // Room freed by one deployment may let another start the replicas it is waiting for.
+    gpus.onRelease(() => {
+      for (const r of this.runners.values()) if (r.waitingForGpu > 0) void r.reconcile();
+    });
+    const replicasInProcess = () => this.allRunners().reduce((n, r) => n + Math.max(r.target, r.replicaCount), 0);
     const modules = (this.modules = new ReplicaModules([...plan.deployments.values()].map((d) => d.deployment.moduleUrl)));
     const tables = new Map([...plan.deployments.keys()].map((name) => [name, SlotTable.create()]));
     const targetRef = (name: string): TargetRef => ({
@@ -183,7 +219,8 @@ export class Application {
           get classKey() { return modules.classKey(d.deployment.key, d.deployment.moduleUrl); },
           args: d.args,
           gpuSlots: d.gpuSlots,
-          replicasInProcess,
+          gpus,
+          get replicasInProcess() { return replicasInProcess(); },
           workerBootstrap: workerBootstrapUrl,
           get workerEntry() { return modules.workerEntry; },
           get execArgv() { return modules.execArgv; },
@@ -203,6 +240,7 @@ export class Application {
       );
       this.runners.set(name, runner);
     }
+    this.autoscaler = new Autoscaler(() => this.allRunners(), maxReplicaThreads, realClock, log, this.metrics);
   }
 
   async start(): Promise<void> {
@@ -213,6 +251,7 @@ export class Application {
       await this.stop();
       throw failed.reason;
     }
+    this.autoscaler.start();
   }
 
   /** `signal` drops the call while it still waits in the deployment's queue (Router.call). */
@@ -251,6 +290,7 @@ export class Application {
 
   /** Waits for calls to finish (up to the longest graceful timeout), then stops every replica. */
   async stop(): Promise<void> {
+    this.autoscaler.stop();
     const runners = [...this.runners.values()];
     const timeoutS = Math.max(0, ...runners.map((r) => r.spec.options.gracefulShutdownTimeoutS));
     const deadline = Date.now() + timeoutS * 1000;

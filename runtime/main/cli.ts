@@ -1,17 +1,13 @@
 /**
- * `threadserve run <app>`: imports an application module, serves its (default or named)
- * export, prints the routes and replicas once ready, and drains on SIGINT/SIGTERM.
+ * The `threadserve` command line: `run` (an application module or a config file), `build`
+ * (a config file from an application). The commands live in cli-*.ts.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isBound } from '../shared/deployment.ts';
+import { buildCommand, runCommand } from './cli-run.ts';
+import { deployCommand, statusCommand } from './cli-admin.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
-import { run } from './serve.ts';
 import { VERSION } from './version.ts';
-import { LOG_LEVELS, isPretty } from './logger.ts';
-import type { LogFormat, LogLevel } from './logger.ts';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.ts';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -19,44 +15,22 @@ function parsePort(value: string): number {
   return n;
 }
 
-/**
- * A CommonJS project (what `npm init -y` writes) loads app.ts as CommonJS: threadserve is an
- * ES module with top-level await, which CommonJS cannot require, and a top-level `await` in the
- * app itself does not compile to CommonJS. Say what to do instead of esbuild's or Node's words.
- */
-function explainImportError(err: Error, file: string): Error {
-  const code = (err as { code?: string }).code;
-  const cjs =
-    code === 'ERR_REQUIRE_ESM' ||
-    code === 'ERR_REQUIRE_ASYNC_MODULE' ||
-    /Top-level await is currently not supported with the "cjs" output format/.test(err.message);
-  if (!cjs) return err;
-  const detail = /ERROR: (.*)/.exec(err.message)?.[1] ?? err.message.split('\n')[0];
-  return new Error(
-    `${file} was loaded as CommonJS, and threadserve is an ES module. Add "type": "module" to your ` +
-      `package.json, or name the file with .mts. (${detail})`,
-  );
-}
-
-function parseBytes(value: string): number {
+function parsePositiveInteger(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be a positive integer of bytes, got "${value}"`);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`must be a positive integer, got "${value}"`);
   return n;
 }
 
-interface RunOptions {
-  host: string;
-  port?: number;
-  grpcPort?: number;
-  /** false with --no-grpc. */
-  grpc: boolean;
-  grpcMaxMessageBytes?: number;
-  export: string;
-  logLevel: string;
-  logFormat: string;
-  accessLog: boolean;
-  route?: string;
-  dashboard: string;
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number, got "${value}"`);
+  return n;
+}
+
+function parseNonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be a non-negative number, got "${value}"`);
+  return n;
 }
 
 function parseChoice(choices: readonly string[]) {
@@ -66,62 +40,6 @@ function parseChoice(choices: readonly string[]) {
   };
 }
 
-async function runCommand(file: string, opts: RunOptions) {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`application file not found: ${file}`);
-  const mod = (await import(pathToFileURL(path).href).catch((err: Error) => {
-    throw explainImportError(err, file);
-  })) as Record<string, unknown>;
-  const app = mod[opts.export];
-  if (app === undefined) {
-    const names = Object.keys(mod).filter((k) => isBound(mod[k]));
-    throw new Error(`${file} has no export "${opts.export}"${names.length ? `; bound deployments exported: ${names.join(', ')}` : ''}`);
-  }
-  if (!isBound(app)) throw new Error(`export "${opts.export}" of ${file} is not a bound deployment: export Ingress.bind(...)`);
-  const instance = await run(app, {
-    host: opts.host,
-    ...(opts.port !== undefined ? { port: opts.port } : {}),
-    ...(opts.route !== undefined ? { route: opts.route } : {}),
-    ...(!opts.grpc ? { grpcPort: false as const } : opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
-    ...(opts.grpcMaxMessageBytes !== undefined ? { grpcMaxMessageBytes: opts.grpcMaxMessageBytes } : {}),
-    logLevel: opts.logLevel as LogLevel,
-    logFormat: opts.logFormat as LogFormat,
-    accessLog: opts.accessLog,
-    dashboard: opts.dashboard as never,
-  });
-  const log = instance.logger;
-  // Start-up output in the logs' own format: a table for a person, one JSON line for a collector.
-  if (isPretty(opts.logFormat as LogFormat)) {
-    const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
-    process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n\n${instance.statusText()}\n`);
-  } else {
-    log.info({ ...instance.status(), grpc: instance.grpcAddress }, 'threadserve is serving');
-  }
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting without draining');
-      log.flush();
-      process.exit(130);
-    }
-    log.info({ signal }, 'draining');
-    instance.close().then(
-      () => {
-        log.info('stopped');
-        log.flush();
-        process.exit(0);
-      },
-      (err: Error) => {
-        log.error({ err }, 'shutdown failed');
-        log.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('threadserve')
     .description('Serve TypeScript deployments as worker-thread actor pools')
@@ -129,20 +47,49 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   program
     .command('run')
-    .description('serve an application module')
-    .argument('<app>', 'module whose export is a bound ingress deployment')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (default: $PORT or 8000)', parsePort)
+    .description('serve an application module, or the applications of a config file (.yaml)')
+    .argument('<app>', 'module whose export is a bound ingress deployment, or a config file')
+    .option('--host <host>', 'address to listen on (default: the config file\'s, or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default: the config file\'s, $PORT or 8000)', parsePort)
     .option('--grpc-port <port>', 'gRPC port (Open Inference Protocol; default: 8001, or 0 when --port is 0)', parsePort)
     .option('--no-grpc', 'serve no gRPC')
-    .option('--grpc-max-message-bytes <bytes>', 'largest gRPC message in or out (default: 4194304)', parseBytes)
+    .option('--grpc-max-message-bytes <bytes>', 'largest gRPC message in or out (default: 4194304)', parsePositiveInteger)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
-    .option('--log-level <level>', LOG_LEVELS.join(', '), parseChoice(LOG_LEVELS), 'info')
-    .option('--log-format <format>', 'auto (pretty on a terminal, JSON lines otherwise), json or pretty', parseChoice(['auto', 'json', 'pretty']), 'auto')
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default: the config file's, or info)`, parseChoice(LOG_LEVELS))
+    .option('--log-format <format>', 'auto (pretty on a terminal, JSON lines otherwise), json or pretty', parseChoice(LOG_FORMATS), 'auto')
     .option('--no-access-log', 'no log line per HTTP request (5xx answers are still logged)')
+    .option('--body-timeout-s <seconds>', 'time a client has to send a request\'s headers and body (default: 30)', parsePositive)
+    .option('--memory-budget-mb <MiB>', 'memory requests in flight may make the server allocate: decoded pixels, tensors (default: 512)', parsePositive)
+    .option('--memory-wait-s <seconds>', 'how long a request waits for room in the memory budget before 503 (default: 5)', parseNonNegative)
+    .option('--max-replica-threads <n>', 'most replica threads at once (default: twice the cores)', parsePositiveInteger)
+    .option('--admin-port <port>', 'admin API port for status and deploy (default 8265; 0: any free port)', parsePort)
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; any other needs a token)')
+    .option('--admin-token <token>', 'token the admin API requires (default: $THREADSERVE_ADMIN_TOKEN)')
     .addOption(new Option('--dashboard <access>', 'who may open /-/dashboard: loopback clients, everyone, or nobody').choices(DASHBOARD_ACCESS).default('local'))
     .action(runCommand);
+  program
+    .command('status')
+    .description("print a running server's applications, deployments, replicas and autoscaling decisions")
+    .option('--address <url>', 'the admin API', 'http://127.0.0.1:8265')
+    .option('--token <token>', 'admin token (default: $THREADSERVE_ADMIN_TOKEN)')
+    .option('--json', 'print the status as JSON')
+    .action(statusCommand);
+  program
+    .command('deploy')
+    .description('apply a config file to a running server: replica counts, user_config and autoscaling live; new code rolls replicas')
+    .argument('<config>', 'config file (.yaml)')
+    .option('--address <url>', 'the admin API', 'http://127.0.0.1:8265')
+    .option('--token <token>', 'admin token (default: $THREADSERVE_ADMIN_TOKEN)')
+    .action(deployCommand);
+  program
+    .command('build')
+    .description('print the config file of an application with every option and its value')
+    .argument('<app>', 'module whose export is a bound ingress deployment')
+    .option('--export <name>', 'export to build', 'default')
+    .option('--name <name>', 'application name', 'default')
+    .option('-o, --output <file>', 'write the config to this file (import_path relative to it) instead of printing it')
+    .action(buildCommand);
   await program.parseAsync(argv);
 }
 

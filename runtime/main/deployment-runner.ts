@@ -1,7 +1,9 @@
 /**
- * Runs one deployment: its replicas and its router. Starts replicas, replaces the ones that
- * die or fail health checks, and drains them at shutdown; tells the replica links of each
- * change, and gives each replica a slot in the deployment's shared in-flight table.
+ * Runs one deployment: its replicas and its router. Keeps as many replicas live as its target
+ * asks (the target changes at run time: `scaleTo`), replaces the ones that die or fail health
+ * checks, drains the surplus and, at shutdown, all of them; tells the replica links of each
+ * change, and gives each replica a slot in the deployment's shared in-flight table and its
+ * GPU share from the process's pool.
  */
 import type { Logger } from 'pino';
 import { DeploymentUnavailableError } from '../shared/errors.ts';
@@ -11,20 +13,26 @@ import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import type { DirectCalls, TargetRef } from '../shared/protocol.ts';
 import type { SpanRecord } from '../shared/trace-context.ts';
 import { SlotAllocator, SlotTable } from '../shared/slot-table.ts';
+import type { GpuPool } from './gpu-pool.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
-import type { Metrics, RestartCause } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import type { ReplicaLinks } from './replica-links.ts';
+import { HealthChecks } from './health-checks.ts';
 import { Router } from './router.ts';
+import { chooseSurplus } from './surplus-choice.ts';
 
 export interface RunnerSpec {
   options: ResolvedDeploymentOptions;
   moduleUrl: string;
   classKey: string;
   args: unknown[];
-  /** Device ids per replica slot (from assignGpus); a replacement takes its predecessor's slot. */
+  /** Device ids of the first replicas (placed by assignGpus, already reserved in `gpus`). */
   gpuSlots: number[][];
-  replicasInProcess: number;
+  /** The process's GPU room: replicas started later take their share here. */
+  gpus: GpuPool;
+  /** Replicas in the whole process when a replica starts (it sizes its thread pools by it). */
+  readonly replicasInProcess: number;
   workerBootstrap: string;
   workerEntry: string;
   execArgv: string[];
@@ -35,6 +43,9 @@ export interface RunnerSpec {
   /** Replicas time their outbound calls as spans (an OpenTelemetry SDK is registered). */
   tracing: boolean;
 }
+
+/** What a replica runs: the module and class, its constructor arguments, its thread's entry and flags. */
+export type ReplicaCode = Pick<RunnerSpec, 'moduleUrl' | 'classKey' | 'args' | 'workerEntry' | 'execArgv'>;
 
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 /** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
@@ -66,12 +77,29 @@ export interface AutoscalingDecision {
 export class DeploymentRunner {
   readonly router: Router;
   private readonly replicas = new Set<Replica>();
-  private readonly slotOf = new Map<Replica, number>();
+  /** Replicas told to go while still starting: they are drained as soon as they are up. */
+  private readonly cancelled = new Set<Replica>();
   private readonly tableSlots = new SlotAllocator();
   private nextIndex = 0;
   private restarts = 0;
   private stopping = false;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly health = new HealthChecks(
+    () => this.replicas,
+    () => this.spec.options,
+    (r, err) => {
+      if (this.stopping) return;
+      this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
+      this.metrics.replicaRestarted(this.name, 'health_check');
+      void this.retire(r, this.spec.options.gracefulShutdownTimeoutS);
+      this.retryLater();
+    },
+  );
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Replicas the deployment should have live (starting or running). */
+  private targetCount: number;
+  private rolling = false;
+  /** Replicas wanted that no GPU has room for (0 when all fit); logged once per shortage. */
+  waitingForGpu = 0;
   /** Replica-count changes, oldest first; empty unless an autoscaler records them (recordAutoscalingDecision). */
   readonly autoscalingDecisions: AutoscalingDecision[] = [];
 
@@ -84,6 +112,7 @@ export class DeploymentRunner {
     private readonly onDirectCalls: DirectCallSink,
   ) {
     const o = spec.options;
+    this.targetCount = o.numReplicas;
     this.router = new Router(o.name, o.maxOngoingRequests, o.maxQueuedRequests, spec.table, metrics.forDeployment(o.name));
   }
 
@@ -95,16 +124,25 @@ export class DeploymentRunner {
     return this.replicas.size;
   }
 
-  /** True when as many replicas run as the deployment asks for. */
-  get ready(): boolean {
+  /** The replica count the deployment is scaling to. */
+  get target(): number {
+    return this.targetCount;
+  }
+
+  get running(): number {
     let running = 0;
     for (const r of this.replicas) if (r.state === 'running') running++;
-    return running >= this.spec.options.numReplicas;
+    return running;
+  }
+
+  /** True when as many replicas run as the deployment asks for. */
+  get ready(): boolean {
+    return this.running >= this.targetCount;
   }
 
   async start(): Promise<void> {
     const starts = [];
-    for (let i = 0; i < this.spec.options.numReplicas; i++) starts.push(this.startReplica(i));
+    for (let i = 0; i < this.targetCount; i++) starts.push(this.startReplica(this.spec.gpuSlots[i] ?? []));
     const results = await Promise.allSettled(starts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -113,10 +151,76 @@ export class DeploymentRunner {
       err.stack = `${err.stack}\nCaused by: ${cause?.stack ?? cause}`;
       throw err;
     }
-    this.scheduleHealthChecks();
+    this.health.start();
   }
 
-  private async startReplica(slot: number): Promise<Replica> {
+  /**
+   * Changes the replica count of the running deployment. Up: starts replicas as far as GPU room
+   * allows (the rest wait for room: logged once, counted in `waitingForGpu`), and resolves once
+   * they run. Down: the surplus (chooseSurplus) stops taking calls at once, so calls queued go
+   * to the others; each is unlinked from its callers, finishes the calls it has, and only then
+   * is its thread stopped. Resolves once the surplus is gone.
+   */
+  async scaleTo(n: number): Promise<void> {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`deployment "${this.name}": replica count must be a non-negative integer, got ${n}`);
+    this.targetCount = n;
+    await this.reconcile();
+  }
+
+  /** Replicas counted toward the target: starting or running, not told to go. */
+  private live(): Replica[] {
+    return [...this.replicas].filter((r) => (r.state === 'starting' || r.state === 'running') && !this.cancelled.has(r));
+  }
+
+  /** Starts or drains replicas until the live count meets the target. */
+  async reconcile(): Promise<void> {
+    // A roll replaces replicas one by one with one extra live: counting now would stop the new ones.
+    if (this.stopping || this.rolling) return;
+    const live = this.live();
+    const work: Promise<unknown>[] = [];
+    let missing = this.targetCount - live.length;
+    for (; missing > 0; missing--) {
+      const gpuIds = this.spec.gpus.take(this.spec.options.numGpus);
+      if (gpuIds === undefined) break;
+      work.push(
+        this.startReplica(gpuIds).then(
+          () => (this.restarts = 0),
+          (err: Error) => {
+            this.log.error({ deployment: this.name, err: err.message }, 'replica failed to start; retrying');
+            this.metrics.replicaRestarted(this.name, 'start_failed');
+            this.retryLater();
+          },
+        ),
+      );
+    }
+    this.noteGpuShortage(missing);
+    for (const r of chooseSurplus(live, live.length - this.targetCount)) work.push(this.retire(r, undefined));
+    await Promise.all(work);
+  }
+
+  private noteGpuShortage(missing: number): void {
+    if (missing > 0 && this.waitingForGpu === 0) {
+      this.log.warn(
+        { deployment: this.name, missing, numGpus: this.spec.options.numGpus, free: this.spec.gpus.freeShares() },
+        'no GPU room for more replicas; serving with fewer until room frees',
+      );
+    }
+    this.waitingForGpu = Math.max(0, missing);
+  }
+
+  /** Starts missing replicas after the restart backoff (replicas that keep dying or failing to start). */
+  private retryLater(): void {
+    if (this.stopping || this.retryTimer) return;
+    const delay = this.restarts === 0 ? 0 : RESTART_BACKOFF_MS[Math.min(this.restarts - 1, RESTART_BACKOFF_MS.length - 1)]!;
+    this.restarts++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reconcile();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private async startReplica(gpuIds: number[]): Promise<Replica> {
     const index = this.nextIndex++;
     const o = this.spec.options;
     const { slot: tableSlot, gen } = this.tableSlots.take();
@@ -129,7 +233,7 @@ export class DeploymentRunner {
       args: this.spec.args,
       userConfig: o.userConfig,
       hasUserConfig: o.userConfig !== undefined,
-      gpuIds: this.spec.gpuSlots[slot] ?? [],
+      gpuIds,
       replicasInProcess: this.spec.replicasInProcess,
       workerBootstrap: this.spec.workerBootstrap,
       workerEntry: this.spec.workerEntry,
@@ -147,17 +251,17 @@ export class DeploymentRunner {
       onReplicaEvent: (e) => this.metrics.replicaEvent(o.name, e),
     });
     this.replicas.add(replica);
-    this.slotOf.set(replica, slot);
     try {
       await replica.start();
     } catch (err) {
       this.replicas.delete(replica);
-      this.slotOf.delete(replica);
+      this.cancelled.delete(replica);
       this.tableSlots.give(tableSlot);
+      this.spec.gpus.give(gpuIds, o.numGpus);
       throw err;
     }
-    if (this.stopping) {
-      await this.retire(replica);
+    if (this.stopping || this.cancelled.delete(replica)) {
+      await this.retire(replica, o.gracefulShutdownTimeoutS);
       return replica;
     }
     this.router.add(replica);
@@ -167,64 +271,99 @@ export class DeploymentRunner {
     return replica;
   }
 
-  /** Drains a replica that no longer takes calls, then frees its place. */
-  private async retire(replica: Replica): Promise<void> {
+  /**
+   * Stops a replica from taking calls (router and links first), lets it finish its calls, then
+   * frees its place. `timeoutS`: stop the thread anyway after that long (shutdown, a failed
+   * health check); undefined: wait as long as its calls run (scale-down), with a warning when
+   * that passes gracefulShutdownTimeoutS.
+   */
+  private async retire(replica: Replica, timeoutS: number | undefined): Promise<void> {
+    if (replica.state === 'starting') {
+      this.cancelled.add(replica);
+      return;
+    }
     this.router.remove(replica);
     this.links.down(this.name, replica);
-    await replica.drain(this.spec.options.gracefulShutdownTimeoutS);
+    const slowDrain =
+      timeoutS === undefined
+        ? setTimeout(() => {
+            this.log.warn({ deployment: this.name, replica: replica.id, inFlight: replica.inFlight }, 'scale-down waits for calls still running on the replica');
+          }, this.spec.options.gracefulShutdownTimeoutS * 1000)
+        : undefined;
+    slowDrain?.unref();
+    await replica.drain(timeoutS);
+    clearTimeout(slowDrain);
     this.links.gone(this.name, replica);
-    this.replicas.delete(replica);
+    this.release(replica);
+  }
+
+  /** The replica's thread is gone: its table slot and GPU share are free. */
+  private release(replica: Replica): void {
+    if (!this.replicas.delete(replica)) return;
     this.tableSlots.give(replica.spec.slot.slot);
+    this.spec.gpus.give(replica.spec.gpuIds, this.spec.options.numGpus);
   }
 
   private onReplicaDied(replica: Replica, cause: Error): void {
     this.metrics.replicaDied(this.name);
-    this.replicas.delete(replica);
     this.router.remove(replica);
     this.links.gone(this.name, replica);
-    this.tableSlots.give(replica.spec.slot.slot);
-    const slot = this.slotOf.get(replica) ?? 0;
-    this.slotOf.delete(replica);
+    this.release(replica);
     if (this.stopping) return;
     this.log.warn({ deployment: this.name, replica: replica.id, err: cause.message }, 'replica died; starting a replacement');
-    this.replace(slot, (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'died');
+    this.metrics.replicaRestarted(this.name, (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'died');
+    this.retryLater();
   }
 
-  private replace(slot: number, cause: RestartCause): void {
-    this.metrics.replicaRestarted(this.name, cause);
-    const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]!;
-    this.restarts++;
-    const timer = setTimeout(() => {
-      if (this.stopping) return;
-      this.startReplica(slot).then(
-        () => {
-          this.restarts = 0;
-        },
-        (err: Error) => {
-          this.log.error({ deployment: this.name, err: err.message }, 'replacement replica failed to start');
-          this.replace(slot, 'start_failed');
-        },
-      );
-    }, this.restarts === 1 ? 0 : delay);
-    timer.unref();
+  /**
+   * Options a redeploy changes live: the count (fixed) or autoscaling settings (the autoscaler
+   * reads them each turn), user_config (reconfigure() on every replica), health-check and
+   * shutdown timings. The caller has refused changes that need new replicas.
+   */
+  async update(options: ResolvedDeploymentOptions): Promise<void> {
+    const before = this.spec.options;
+    this.spec.options = options;
+    if (options.healthCheckPeriodS !== before.healthCheckPeriodS && this.health.running) this.health.start();
+    const work: Promise<void>[] = [];
+    if (JSON.stringify(options.userConfig) !== JSON.stringify(before.userConfig)) work.push(this.reconfigure(options.userConfig));
+    if (!options.autoscalingConfig) work.push(this.scaleTo(options.numReplicas));
+    await Promise.all(work);
   }
 
-  private scheduleHealthChecks(): void {
-    const { healthCheckPeriodS, healthCheckTimeoutS } = this.spec.options;
-    this.healthTimer = setInterval(() => {
-      for (const r of this.replicas) {
-        if (r.state !== 'running') continue;
-        r.checkHealth(healthCheckTimeoutS).catch((err: Error) => {
-          if (r.state !== 'running' || this.stopping) return;
-          this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
-          const slot = this.slotOf.get(r) ?? 0;
-          this.slotOf.delete(r);
-          void this.retire(r);
-          this.replace(slot, 'health_check');
-        });
+  /**
+   * Replaces every replica with one running new code, one at a time: a new replica starts and
+   * takes calls before an old one drains (so capacity never drops). If a new replica fails to
+   * start, the old code stays and the rest of the old replicas keep serving.
+   */
+  async roll(code: ReplicaCode, options: ResolvedDeploymentOptions): Promise<void> {
+    const before: ReplicaCode = { moduleUrl: this.spec.moduleUrl, classKey: this.spec.classKey, args: this.spec.args, workerEntry: this.spec.workerEntry, execArgv: this.spec.execArgv };
+    const setCode = (c: ReplicaCode) => {
+      for (const [k, v] of Object.entries(c)) Object.defineProperty(this.spec, k, { value: v, writable: true, configurable: true, enumerable: true });
+    };
+    setCode(code);
+    this.rolling = true;
+    try {
+      for (const old of this.live()) {
+        if (this.stopping) return;
+        // Room for the new replica first: its GPU share, or the old one's once it is gone.
+        let gpuIds = this.spec.gpus.take(this.spec.options.numGpus);
+        if (gpuIds === undefined) {
+          await this.retire(old, undefined);
+          gpuIds = this.spec.gpus.take(this.spec.options.numGpus) ?? [];
+          await this.startReplica(gpuIds);
+          continue;
+        }
+        await this.startReplica(gpuIds);
+        await this.retire(old, undefined);
       }
-    }, healthCheckPeriodS * 1000);
-    this.healthTimer.unref();
+    } catch (err) {
+      setCode(before);
+      this.rolling = false;
+      void this.reconcile();
+      throw err;
+    }
+    this.rolling = false;
+    await this.update(options);
   }
 
   /** The V8 heap of each running replica that answers within `timeoutS`. */
@@ -254,9 +393,11 @@ export class DeploymentRunner {
   /** Stops taking calls, drains every replica, and stops its thread. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.healthTimer);
+    this.health.stop();
+    clearTimeout(this.retryTimer);
     this.router.close(new DeploymentUnavailableError(`deployment "${this.name}" is shutting down`));
-    await Promise.all([...this.replicas].map((r) => this.retire(r)));
+    const timeoutS = this.spec.options.gracefulShutdownTimeoutS;
+    await Promise.all([...this.replicas].map((r) => this.retire(r, timeoutS)));
   }
 
   /** Keeps a replica-count change for /-/status and the dashboard (the last 50). */

@@ -89,7 +89,7 @@ export type GpuAssignment = Record<string, number[][]>;
  * Capacity is counted in integer units so that, say, three replicas of 1/3 fit one device
  * exactly and float rounding never decides a placement.
  */
-const UNITS = 1_000_000;
+export const UNITS = 1_000_000;
 
 interface Item {
   request: number;

@@ -5,13 +5,15 @@
  */
 import accepts from '@fastify/accepts';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Packr } from 'msgpackr';
-import { ThreadserveError } from '../shared/errors.ts';
 import { codedError } from '../shared/error-codes.ts';
 import type { Application } from './application.ts';
 import { registerAppRoute } from './app-routes.ts';
+import { checkParsedValues } from './body-guard.ts';
+import { ConnectionGuard } from './connection-guard.ts';
+import { clientErrorHandler, sendError } from './http-errors.ts';
 import { VERSION } from './version.ts';
 import { registerDashboard } from './dashboard/plugin.ts';
 import type { DashboardAccess } from './dashboard/plugin.ts';
@@ -26,6 +28,8 @@ import { openApiPlugin } from './openapi.ts';
 export interface IngressOptions {
   bodyLimit: number;
   requestTimeoutS: number | undefined;
+  /** Time a client has to send its headers and body; past it: 408 CLIENT_TIMEOUT and the connection closes. */
+  bodyTimeoutS: number;
   logger: Logger;
   accessLog: boolean;
   httpMetrics: boolean;
@@ -33,50 +37,81 @@ export interface IngressOptions {
   dashboard: DashboardAccess;
 }
 
-const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
+export interface Ingress {
+  http: FastifyInstance;
+  connections: ConnectionGuard;
+  /** Every HTTP route, as registered (filled in as routes are added). */
+  routes: RouteInfo[];
+}
 
-/** Fastify's own error codes, renamed to the runtime's stable codes. */
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  FST_REQ_FILE_TOO_LARGE: 'BODY_TOO_LARGE',
-  FST_FILES_LIMIT: 'BODY_TOO_LARGE',
-  FST_PARTS_LIMIT: 'BODY_TOO_LARGE',
-  FST_INVALID_MULTIPART_CONTENT_TYPE: 'MALFORMED_BODY',
-};
+const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
 
 const packr = new Packr({ useRecords: false });
 
 
-export function buildIngress(app: Application, opts: IngressOptions): { http: FastifyInstance; routes: RouteInfo[] } {
+export function buildIngress(app: Application, opts: IngressOptions): Ingress {
+  const bodyTimeoutMs = Math.round(opts.bodyTimeoutS * 1000);
   const http = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit,
-    return503OnClosing: true,
+    // Node's own clock on slow clients: the whole request (headers and body) within bodyTimeoutS.
+    // Node checks connections every connectionsCheckingInterval (30 s by default): check often
+    // enough that the timeout means what it says.
+    requestTimeout: bodyTimeoutMs,
+    http: {
+      headersTimeout: bodyTimeoutMs,
+      requestTimeout: bodyTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bodyTimeoutMs / 4))),
+    },
+    // Shutdown answers UNAVAILABLE in the catalogue's shape (ConnectionGuard), not fastify's own 503.
+    return503OnClosing: false,
     genReqId: requestIdOf,
+    clientErrorHandler: clientErrorHandler(opts.logger),
+    // The access log (http-observability.ts) logs every 5xx with its stack: not again here.
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply, undefined),
     // fastify's own request logging makes a child logger and two lines per request: the
     // access log (http-observability.ts) writes one line from the root logger instead.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const connections = new ConnectionGuard(http);
+  connections.install();
   const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: opts.httpMetrics ? app.metrics.http : undefined, tracer: opts.tracer });
   void http.register(accepts);
   registerDashboard(http, app, opts.dashboard);
+
+  // JSON bodies: parsed, then checked for non-finite numbers (`1e999`) and reserved key names.
+  http.removeContentTypeParser('application/json');
+  http.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    if (text === '') return done(codedError('MALFORMED_BODY', 'request body is empty; send a JSON value'), undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text as string);
+    } catch (err) {
+      return done(codedError('MALFORMED_BODY', `malformed JSON body: ${(err as Error).message}`), undefined);
+    }
+    try {
+      checkParsedValues(value);
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    done(null, value);
+  });
 
   // Ingress bodies are JSON or msgpack; fastify's default text/plain parser would hand user
   // code a string its schema never expected, so other types answer 415.
   http.removeContentTypeParser('text/plain');
   http.addContentTypeParser(MSGPACK_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
-      done(null, packr.unpack(body as Buffer));
+      const value: unknown = packr.unpack(body as Buffer);
+      checkParsedValues(value);
+      done(null, value);
     } catch (err) {
+      if ((err as { code?: unknown }).code === 'INVALID_INPUT') return done(err as Error, undefined);
       done(codedError('MALFORMED_BODY', `malformed msgpack body: ${(err as Error).message}`), undefined);
     }
   });
 
-  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply));
+  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply, undefined));
   http.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
   });
@@ -104,40 +139,5 @@ export function buildIngress(app: Application, opts: IngressOptions): { http: Fa
   for (const spec of app.plan.apps) {
     if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });
   }
-  return { http, routes };
-}
-
-function extraTypesHint(req: FastifyRequest): string {
-  const extra = req.routeOptions.config?.acceptContentTypes;
-  return extra?.length ? ` (or ${extra.join(', ')})` : '';
-}
-
-function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
-  let status = 500;
-  let code = 'INTERNAL';
-  let details: Record<string, unknown> | undefined;
-  if (err instanceof ThreadserveError) {
-    status = err.statusCode;
-    code = err.code;
-    details = err.details;
-  } else {
-    const fe = err as FastifyError;
-    const known = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500;
-    if (known) {
-      status = fe.statusCode!;
-      code = FASTIFY_CODES[fe.code] ?? (err instanceof SyntaxError ? 'MALFORMED_BODY' : 'BAD_REQUEST');
-    } else if (typeof (err as { code?: unknown }).code === 'string') {
-      code = (err as { code: string }).code;
-    }
-  }
-  if (code === 'BACKPRESSURE') void reply.header('retry-after', String(details?.retryAfterS ?? 1));
-  let message = err.message;
-  if (code === 'UNSUPPORTED_MEDIA_TYPE') {
-    message = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json or application/msgpack${extraTypesHint(req)}`;
-  } else if (code === 'BODY_TOO_LARGE') {
-    message = `request body is too large: the limit is ${req.routeOptions.bodyLimit ?? '?'} bytes`;
-  }
-  const body: { error: Record<string, unknown> } = { error: { code, message } };
-  if (details?.issues) body.error.issues = details.issues;
-  void reply.status(status).type('application/json').send(body);
+  return { http, connections, routes };
 }

@@ -7,7 +7,8 @@ import { destination, pino } from 'pino';
 import type { Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-export type LogFormat = 'auto' | 'json' | 'pretty';
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 const BUFFER_BYTES = 8 * 1024;
 const FLUSH_MS = 200;

@@ -12,7 +12,15 @@ import { HttpMetrics } from './http-metrics.ts';
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface GaugeSource {
-  deployments(): Array<{ name: string; queued: number; replicas: Array<{ id: string; inFlight: number; state: string }> }>;
+  deployments(): Array<{
+    name: string;
+    queued: number;
+    /** The replica count the deployment is scaling to. */
+    target: number;
+    /** Replicas wanted that no GPU has room for. */
+    waitingForGpu: number;
+    replicas: Array<{ id: string; inFlight: number; state: string }>;
+  }>;
   /** Each running replica's V8 heap, asked of its thread (replicas that do not answer in time are left out). */
   replicaHeaps?(): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>>;
 }
@@ -42,6 +50,7 @@ export class Metrics {
   private readonly modelLoadTime: Histogram<'deployment'>;
   private readonly replicaRestarts: Counter<'deployment' | 'cause'>;
   readonly http: HttpMetrics;
+  private readonly autoscalingDecisions: Counter<'deployment' | 'reason'>;
 
   constructor(source: GaugeSource) {
     const registers = [this.registry];
@@ -106,6 +115,12 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
+    this.autoscalingDecisions = new Counter({
+      name: 'threadserve_autoscaling_decisions_total',
+      help: 'Autoscaling decisions by reason: upscale, downscale, bounds (limits changed), budget (held back by maxReplicaThreads), yield (an idle deployment shrank to make room), downstream (held: a step it calls is saturated)',
+      labelNames: ['deployment', 'reason'],
+      registers,
+    });
     new Gauge({
       name: 'threadserve_queue_length',
       help: 'Calls waiting in the router queue',
@@ -132,6 +147,24 @@ export class Metrics {
       registers,
       collect() {
         for (const d of source.deployments()) this.set({ deployment: d.name }, d.replicas.filter((r) => r.state === 'running').length);
+      },
+    });
+    new Gauge({
+      name: 'threadserve_replicas_desired',
+      help: 'Replicas each deployment is scaling to (its numReplicas, or the autoscaler\'s decision)',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        for (const d of source.deployments()) this.set({ deployment: d.name }, d.target);
+      },
+    });
+    new Gauge({
+      name: 'threadserve_replicas_waiting_for_gpu',
+      help: 'Replicas a deployment wants that no GPU has room for (it serves with fewer)',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        for (const d of source.deployments()) this.set({ deployment: d.name }, d.waitingForGpu);
       },
     });
   }
@@ -162,6 +195,10 @@ export class Metrics {
     }
     this.modelEvents.inc({ deployment, event: e.event });
     if (e.event === 'load' && e.seconds !== undefined) this.modelLoadTime.observe({ deployment }, e.seconds);
+  }
+
+  autoscalingDecision(deployment: string, reason: string): void {
+    this.autoscalingDecisions.inc({ deployment, reason });
   }
 
   replicaStarted(deployment: string): void {

@@ -8,6 +8,7 @@
  * batching is several times that. Piscina still owns the thread: creation, execArgv,
  * resourceLimits, and the task failure that tells us the thread died.
  */
+import { memoryBudgetBuffer } from '../shared/memory-budget.ts';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -21,8 +22,9 @@ import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import { withTimeout } from '../shared/timeout.ts';
-import type { DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { CallMessage, DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { SlotTable } from '../shared/slot-table.ts';
+import { wireTrace } from '../shared/trace-context.ts';
 import type { SpanRecord } from '../shared/trace-context.ts';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
@@ -107,7 +109,8 @@ export class Replica {
     this.writer = new PortWriter<ToReplica>(port1, (m, err) => this.onCloneError(m, err));
     const pool = new Piscina({
       filename: this.spec.workerBootstrap,
-      workerData: { threadserveEntry: this.spec.workerEntry },
+      // The process's memory budget counters are shared with every replica thread.
+      workerData: { threadserveEntry: this.spec.workerEntry, threadserveMemoryBudget: memoryBudgetBuffer() },
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
@@ -123,7 +126,7 @@ export class Replica {
     return new Promise<void>((resolve, reject) => {
       port1.on('message', (batch: FromReplica[]) => {
         for (const msg of batch) {
-          if (msg.k === 'ready') {
+          if (!Array.isArray(msg) && msg.k === 'ready') {
             this.methods = msg.methods;
             this.state = 'running';
             resolve();
@@ -150,14 +153,10 @@ export class Replica {
       return Promise.reject(new DeploymentUnavailableError(`replica ${this.id} is ${this.state}`));
     }
     const id = this.pending.id();
-    const msg: ToReplica = { k: 'call', id, m: method, a: args };
-    if (options.multiplexedModelId !== undefined) msg.mm = options.multiplexedModelId;
+    const modelId = options.multiplexedModelId;
     const t = options.trace;
-    if (t !== undefined) {
-      if (t.rid !== undefined) msg.rid = t.rid;
-      if (t.tp !== undefined) msg.tp = t.tp;
-      if (t.tl !== undefined) msg.tl = t.tl;
-    }
+    const msg: CallMessage =
+      t !== undefined ? [id, method, args, modelId, wireTrace(t)] : modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer!.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.spec.slot.slot, this.spec.slot.gen);
@@ -191,15 +190,19 @@ export class Replica {
 
   /**
    * Stops taking calls, waits for the running ones (the thread finishes them and returns from
-   * its task), then stops the thread. After `timeoutS` the thread is stopped anyway.
+   * its task), then stops the thread. After `timeoutS` the thread is stopped anyway; with no
+   * timeout it is stopped only once its calls are done (scale-down: onnxruntime aborts the whole
+   * process when a thread is stopped inside session.run).
    */
-  async drain(timeoutS: number): Promise<void> {
+  async drain(timeoutS: number | undefined): Promise<void> {
     if (this.state === 'stopped' || this.state === 'dead') return;
     this.state = 'draining';
     this.table.close(this.spec.slot.slot);
     this.writer!.send({ k: 'drain' });
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutS * 1000)));
+    const timedOut = new Promise<'timeout'>((r) => {
+      if (timeoutS !== undefined) timer = setTimeout(() => r('timeout'), timeoutS * 1000);
+    });
     const outcome = await Promise.race([this.lifetime!.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
     this.takeWaitingAnswers();
@@ -214,8 +217,9 @@ export class Replica {
   }
 
   private onMessage(msg: FromReplica): void {
-    if (msg.k === 'res') {
-      if (this.pending.settle(msg)?.tag) this.events.onSlotFree(this);
+    if (Array.isArray(msg)) {
+      // An answer (protocol.ts); only user calls free a slot.
+      if (this.pending.settleWith(msg[0], msg[1] === 1, msg[2])?.tag) this.events.onSlotFree(this);
     } else if (msg.k === 'free') {
       this.events.onSlotFree(this);
     } else if (msg.k === 'served') {
@@ -229,7 +233,7 @@ export class Replica {
       const options: CallOptions = {};
       if (msg.t !== undefined) options.timeoutS = msg.t;
       if (msg.mm !== undefined) options.multiplexedModelId = msg.mm;
-      if (msg.rid !== undefined || msg.tp !== undefined) options.trace = { rid: msg.rid, tp: msg.tp, tl: msg.tl };
+      if (msg.tr !== undefined) options.trace = msg.tr;
       const fail = (e: unknown) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) });
       this.events.onHandleCall(msg.d, msg.m, msg.a, options).then((v) => {
         const problem = this.writer?.send({ k: 'hres', id, ok: true, v }, v);
@@ -239,9 +243,9 @@ export class Replica {
   }
 
   private onCloneError(m: ToReplica, err: Error): void {
-    if (m.k !== 'call') return;
-    const failed = new BadCallError(`arguments to ${this.spec.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
-    if (!this.pending.reject(m.id, failed)) return;
+    if (!Array.isArray(m)) return;
+    const failed = new BadCallError(`arguments to ${this.spec.deployment}.${m[1]}() cannot be sent between threads: ${err.message}`);
+    if (!this.pending.reject(m[0], failed)) return;
     this.table.release(this.spec.slot.slot, this.spec.slot.gen);
     this.events.onSlotFree(this);
   }
@@ -263,7 +267,7 @@ export class Replica {
     const port = this.port;
     if (!port) return;
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-      for (const msg of m.message as FromReplica[]) if (msg.k === 'res') this.onMessage(msg);
+      for (const msg of m.message as FromReplica[]) if (Array.isArray(msg)) this.onMessage(msg);
     }
   }
 

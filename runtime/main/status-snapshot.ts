@@ -8,6 +8,7 @@
 import type { AppSpec, Application } from './application.ts';
 import type { AutoscalingDecision, ReplicaStatus } from './deployment-runner.ts';
 import type { RouterStats } from './router.ts';
+import type { RecordedDecision } from './autoscaler.ts';
 
 export interface DeploymentStatus extends RouterStats {
   name: string;
@@ -28,6 +29,8 @@ export interface DeploymentStatus extends RouterStats {
 export interface StatusSnapshot {
   applications: AppSpec[];
   deployments: DeploymentStatus[];
+  /** The replica thread budget and the autoscaler's recent decisions (all deployments). */
+  autoscaling: { maxReplicaThreads: number; decisions: readonly RecordedDecision[] };
 }
 
 export function statusSnapshot(app: Application): StatusSnapshot {
@@ -38,7 +41,8 @@ export function statusSnapshot(app: Application): StatusSnapshot {
       const planned = app.plan.deployments.get(r.name);
       return {
         name: r.name,
-        numReplicas: o.numReplicas,
+        // The count it is scaling to (scale(), a deploy or the autoscaler may have changed it).
+        numReplicas: r.target,
         maxOngoingRequests: o.maxOngoingRequests,
         maxQueuedRequests: o.maxQueuedRequests,
         numGpus: o.numGpus,
@@ -50,5 +54,6 @@ export function statusSnapshot(app: Application): StatusSnapshot {
         autoscalingDecisions: r.autoscalingDecisions.slice(-20),
       };
     }),
+    autoscaling: { maxReplicaThreads: app.autoscaler.budget, decisions: app.autoscaler.recent() },
   };
 }

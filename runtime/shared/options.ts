@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { OptionsError } from './errors.ts';
+import { AUTO_REPLICAS_DEFAULTS, autoscalingConfigSchema, startingReplicas } from './autoscaling-options.ts';
+import type { ResolvedAutoscalingConfig } from './autoscaling-options.ts';
 
 const positiveInt = (what = 'a positive integer') =>
   z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
@@ -30,7 +32,13 @@ export const deploymentOptionsSchema = z.strictObject({
     .string({ error: 'must be a non-empty name of letters, digits, "_", "-" or "."' })
     .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a non-empty name of letters, digits, "_", "-" or "."' })
     .optional(),
-  numReplicas: positiveInt().default(1),
+  /** A fixed count, or 'auto': autoscale (with Ray's 'auto' defaults under autoscalingConfig). */
+  numReplicas: z
+    .custom<number | 'auto'>((v) => v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v > 0), {
+      error: 'must be a positive integer or "auto"',
+    })
+    .optional(),
+  autoscalingConfig: z.unknown().optional(),
   // In-flight counts live in 16 bits of a shared word (slot-table.ts).
   maxOngoingRequests: positiveInt('an integer from 1 to 65535').max(65535, { error: 'must be an integer from 1 to 65535' }).default(5),
   maxQueuedRequests: z
@@ -68,8 +76,12 @@ export const deploymentOptionsSchema = z.strictObject({
 });
 
 export type DeploymentOptions = z.input<typeof deploymentOptionsSchema>;
-export type ResolvedDeploymentOptions = Readonly<z.output<typeof deploymentOptionsSchema>> & {
+export type ResolvedDeploymentOptions = Readonly<Omit<z.output<typeof deploymentOptionsSchema>, 'numReplicas' | 'autoscalingConfig'>> & {
   readonly name: string;
+  /** Replicas at start: the fixed count, or the autoscaler's initial count. */
+  readonly numReplicas: number;
+  /** Set when the deployment autoscales (fully defaulted). */
+  readonly autoscalingConfig: ResolvedAutoscalingConfig | undefined;
 };
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -116,7 +128,42 @@ export function resolveDeploymentOptions(
     throw new OptionsError(formatIssues(`deployment "${label}"`, options, parsed.error.issues));
   }
   const name = parsed.data.name ?? className;
-  const resolved = { ...parsed.data, name };
+  const autoscalingConfig = resolveAutoscaling(`deployment "${name}"`, parsed.data.numReplicas, parsed.data.autoscalingConfig);
+  const numReplicas = autoscalingConfig ? startingReplicas(autoscalingConfig) : ((parsed.data.numReplicas as number | undefined) ?? 1);
+  const resolved = { ...parsed.data, name, numReplicas, autoscalingConfig };
   if (resolved.resourceLimits) Object.freeze(resolved.resourceLimits);
   return Object.freeze(resolved);
+}
+
+/**
+ * `numReplicas: 'auto'` and/or `autoscalingConfig` into one defaulted, frozen config, or
+ * undefined for a fixed count. A fixed count with an autoscalingConfig is refused, as Ray does:
+ * the two would disagree about who sets the count.
+ */
+function resolveAutoscaling(label: string, numReplicas: number | 'auto' | undefined, given: unknown): ResolvedAutoscalingConfig | undefined {
+  if (given === undefined || given === null) {
+    return numReplicas === 'auto' ? Object.freeze(autoscalingConfigSchema.parse(AUTO_REPLICAS_DEFAULTS)) : undefined;
+  }
+  if (numReplicas !== 'auto' && numReplicas !== undefined) {
+    throw new OptionsError(`${label}: numReplicas ${numReplicas} cannot be set with autoscalingConfig; use numReplicas: "auto" or autoscalingConfig.initialReplicas`);
+  }
+  const input = numReplicas === 'auto' && typeof given === 'object' ? { ...AUTO_REPLICAS_DEFAULTS, ...given } : given;
+  const parsed = autoscalingConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ ...i, path: ['autoscalingConfig', ...i.path] }));
+    throw new OptionsError(formatIssues(label, { autoscalingConfig: input }, issues));
+  }
+  return Object.freeze(parsed.data);
+}
+
+/**
+ * Options from a config file over the code's: each option the file sets wins. The file decides
+ * how the count is set as a whole: a fixed num_replicas drops the code's autoscalingConfig, and
+ * an autoscaling_config drops the code's fixed numReplicas.
+ */
+export function mergeOptions(code: DeploymentOptions, file: DeploymentOptions): DeploymentOptions {
+  const merged: DeploymentOptions = { ...code, ...file };
+  if (file.autoscalingConfig !== undefined && file.numReplicas === undefined && code.numReplicas !== 'auto') delete merged.numReplicas;
+  if (typeof file.numReplicas === 'number') delete merged.autoscalingConfig;
+  return merged;
 }

@@ -30,10 +30,15 @@ export class PendingCalls<X = undefined> {
 
   /** Settles the call an answer is for; returns its tag, or undefined for an unknown id. */
   settle(answer: Answer): { tag: X } | undefined {
-    const w = this.take(answer.id);
+    return answer.ok ? this.settleWith(answer.id, true, answer.v) : this.settleWith(answer.id, false, answer.e);
+  }
+
+  /** The same, from an answer's parts: `value` is the result, or the serialized error when not `ok`. */
+  settleWith(id: number, ok: boolean, value: unknown): { tag: X } | undefined {
+    const w = this.take(id);
     if (!w) return undefined;
-    if (answer.ok) w.resolve(answer.v);
-    else w.reject(deserializeError(answer.e));
+    if (ok) w.resolve(value);
+    else w.reject(deserializeError(value as SerializedError));
     return w;
   }
 
@@ -44,11 +49,12 @@ export class PendingCalls<X = undefined> {
     return w;
   }
 
-  /** Fails every call still waiting. */
-  rejectAll(err: Error): void {
+  /** Fails every call still waiting; returns their tags. */
+  rejectAll(err: Error): X[] {
     const all = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of all) w.reject(err);
+    return all.map((w) => w.tag);
   }
 
   get size(): number {

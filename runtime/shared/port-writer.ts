@@ -82,12 +82,14 @@ export class PortWriter<M> {
     if (first !== undefined) this.batch.unshift(first);
     if (this.batch.length === 0) return;
     const batch = this.batch;
-    const transfer: TransferListItem[] | undefined =
-      this.transfer.size || this.ports.length ? [...this.transfer, ...this.ports] : undefined;
+    let transfer: TransferListItem[] | undefined;
+    if (this.transfer.size || this.ports.length) {
+      transfer = [...this.transfer, ...this.ports];
+      this.transfer = new Set();
+    }
     const ports = this.ports;
     this.batch = [];
-    this.transfer = new Set();
-    this.ports = [];
+    if (ports.length) this.ports = [];
     try {
       this.port.postMessage(batch, transfer);
     } catch (err) {

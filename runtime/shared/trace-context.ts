@@ -16,6 +16,18 @@ export interface CallTrace {
   ctx?: unknown;
 }
 
+/** The request id and trace context as a call carries them across threads (CallTrace without `ctx`). */
+export type WireTrace = Omit<CallTrace, 'ctx'>;
+
+/** A call context as it travels between threads: only the fields that are set, never `ctx`. */
+export function wireTrace(trace: CallTrace): WireTrace {
+  const w: WireTrace = {};
+  if (trace.rid !== undefined) w.rid = trace.rid;
+  if (trace.tp !== undefined) w.tp = trace.tp;
+  if (trace.tl !== undefined) w.tl = trace.tl;
+  return w;
+}
+
 /** A span a replica timed, sent to the main thread to be recorded with the user's SDK. */
 export interface SpanRecord {
   /** Trace id, the span's local id, its parent's id, and whether that parent id is local too. */

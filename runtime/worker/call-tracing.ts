@@ -12,7 +12,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import type { LinkCall } from '../shared/protocol.ts';
+import type { WireTrace } from '../shared/protocol.ts';
 import { epochMs, formatTraceparent, parseTraceparent } from '../shared/trace-context.ts';
 import type { CallTrace, SpanRecord } from '../shared/trace-context.ts';
 
@@ -31,9 +31,9 @@ export class CallTracing {
     private readonly record: (r: SpanRecord) => void,
   ) {}
 
-  /** Runs `fn` (serving `call`) with the call's context current. */
-  run<T>(call: LinkCall, fn: () => T): T {
-    if (call.rid === undefined && call.tp === undefined) return fn();
+  /** Runs `fn` (serving a call that carried `call`) with the call's context current. */
+  run<T>(call: WireTrace | undefined, fn: () => T): T {
+    if (call === undefined || (call.rid === undefined && call.tp === undefined)) return fn();
     const ctx: CallTrace = {};
     if (call.rid !== undefined) ctx.rid = call.rid;
     if (call.tp !== undefined) ctx.tp = call.tp;
@@ -66,13 +66,6 @@ export class CallTracing {
   }
 }
 
-/** Copies a call context onto a message (only the fields that are set). */
-export function withTrace<M extends { rid?: string; tp?: string; tl?: 1 }>(msg: M, trace: CallTrace): M {
-  if (trace.rid !== undefined) msg.rid = trace.rid;
-  if (trace.tp !== undefined) msg.tp = trace.tp;
-  if (trace.tl !== undefined) msg.tl = trace.tl;
-  return msg;
-}
 
 /** Closes an outbound call's span when the call settles. */
 export function endWhenSettled(p: Promise<unknown>, out: Outbound | undefined, replica: () => string | undefined): Promise<unknown> {

@@ -6,40 +6,43 @@
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, serializeError } from '../shared/errors.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { LinkCall, LinkReply } from '../shared/protocol.ts';
+import type { AnswerMessage, CallMessage, LinkReply, WireTrace } from '../shared/protocol.ts';
 
-/** Where an answer goes: the main thread's port or one link's. */
+/** Where an answer goes: the main thread's port or one link's. Both are synchronous: the answer is queued. */
 export interface AnswerSink {
-  answer(id: number, p: Promise<unknown>): Promise<void>;
+  ok(id: number, v: unknown): void;
+  fail(id: number, e: unknown): void;
+}
+
+/** What answering needs of a port writer (the main thread's or a link's). */
+interface AnswerWriter {
+  send(message: AnswerMessage, payload?: unknown): string | undefined;
 }
 
 /**
  * Sends answers over a port writer. A result that cannot cross threads faithfully (a class
  * instance, a function) is answered with BAD_CALL naming where it is in the result.
  */
-export function answerOver<M extends { k: string }>(writer: PortWriter<M>, deployment: string): AnswerSink {
-  const fail = (id: number, e: unknown) => writer.send({ k: 'res', id, ok: false, e: serializeError(e) } as unknown as M);
+export function answerOver(writer: AnswerWriter, deployment: string): AnswerSink {
+  const fail = (id: number, e: unknown) => {
+    writer.send([id, 0, serializeError(e)]);
+  };
   return {
-    answer: (id, p) =>
-      p.then(
-        (v) => {
-          const problem = writer.send({ k: 'res', id, ok: true, v } as unknown as M, v);
-          if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
-        },
-        (e) => {
-          fail(id, e);
-        },
-      ),
+    ok: (id, v) => {
+      const problem = writer.send([id, 1, v], v);
+      if (problem !== undefined) fail(id, new BadCallError(`the result of a call to deployment "${deployment}": result${problem}`));
+    },
+    fail,
   };
 }
 
 /** The clone-error handler for answer writers: the caller still gets an answer, as BAD_CALL. */
-export function failUncloneableResult<M extends { k: string }>(deployment: string, writer: () => PortWriter<M>) {
-  return (m: M, err: Error): void => {
-    const res = m as unknown as { k: string; id: number };
-    if (res.k !== 'res') return;
+export function failUncloneableResult(deployment: string, writer: () => AnswerWriter) {
+  return (m: unknown, err: Error): void => {
+    // Of the messages a replica sends, only answers are arrays (protocol.ts).
+    if (!Array.isArray(m)) return;
     const e = new BadCallError(`the result of a call to deployment "${deployment}" cannot be sent between threads: ${err.message}`);
-    writer().send({ k: 'res', id: res.id, ok: false, e: serializeError(e) } as unknown as M);
+    writer().send([(m as AnswerMessage)[0], 0, serializeError(e)]);
   };
 }
 
@@ -50,7 +53,7 @@ export class InboundLinks {
 
   constructor(
     private readonly deployment: string,
-    private readonly run: (call: LinkCall, sink: AnswerSink) => void,
+    private readonly run: (id: number, method: string, args: unknown[], modelId: string | undefined, trace: WireTrace | undefined, sink: AnswerSink) => void,
   ) {}
 
   /** A caller replica's link: serve what comes in over it until either side closes it. */
@@ -62,8 +65,8 @@ export class InboundLinks {
     const sink = answerOver(writer, this.deployment);
     this.writers.add(writer);
     this.ports.add(port);
-    port.on('message', (batch: LinkCall[]) => {
-      for (const call of batch) this.run(call, sink);
+    port.on('message', (batch: CallMessage[]) => {
+      for (const call of batch) this.run(call[0], call[1], call[2], call[3], call[4], sink);
     });
     port.on('close', () => {
       writer.close();

@@ -21,13 +21,17 @@ import { BadCallError, ReplicaDiedError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
 import type { CallOptions, HandleCall } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { DirectCalls, FromReplica, LinkCall, LinkReply, TargetRef } from '../shared/protocol.ts';
+import type { DirectCalls, FromReplica, CallMessage, LinkReply, TargetRef } from '../shared/protocol.ts';
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { withTimeout } from '../shared/timeout.ts';
-import type { CallTrace, SpanRecord } from '../shared/trace-context.ts';
-import { endWhenSettled, withTrace } from './call-tracing.ts';
-import type { CallTracing } from './call-tracing.ts';
+import { wireTrace } from '../shared/trace-context.ts';
+import type { SpanRecord } from '../shared/trace-context.ts';
+import { endWhenSettled } from './call-tracing.ts';
+import type { CallTracing, Outbound } from './call-tracing.ts';
+
+/** A call's send time; with its span's closer when the call is traced. */
+type SentTag = number | { t0: number; end: NonNullable<Outbound['end']> };
 
 /** Compare-and-swap races lost before the call goes to the main thread's queue instead. */
 const ADMIT_ATTEMPTS = 4;
@@ -37,8 +41,9 @@ class Link {
   models = new Set<string>();
   closing = false;
   private closed = false;
-  private readonly pending = new PendingCalls();
-  private readonly writer: PortWriter<LinkCall>;
+  /** Tagged with the time each call was sent, for the report of its duration. */
+  private readonly pending = new PendingCalls<SentTag>();
+  private readonly writer: PortWriter<CallMessage>;
 
   constructor(
     readonly replicaId: string,
@@ -47,8 +52,9 @@ class Link {
     private readonly port: MessagePort,
     private readonly table: SlotTable,
     private readonly deployment: string,
+    private readonly report: CallReporter,
   ) {
-    this.writer = new PortWriter<LinkCall>(port, (m, err) => this.onCloneError(m, err));
+    this.writer = new PortWriter<CallMessage>(port, (m, err) => this.onCloneError(m, err));
     port.on('message', (batch: LinkReply[]) => {
       for (const msg of batch) this.onReply(msg);
     });
@@ -65,32 +71,49 @@ class Link {
   }
 
   /** Sends a call that was already admitted on this replica's slot. */
-  call(method: string, args: unknown[], modelId: string | undefined, trace: CallTrace | undefined): Promise<unknown> {
+  call(method: string, args: unknown[], modelId: string | undefined, out: Outbound | undefined): Promise<unknown> {
+    const trace = out?.trace;
     const id = this.pending.id();
-    const msg: LinkCall = { k: 'call', id, m: method, a: args };
-    if (modelId !== undefined) msg.mm = modelId;
-    if (trace !== undefined) withTrace(msg, trace);
+    const msg: CallMessage =
+      trace !== undefined ? [id, method, args, modelId, wireTrace(trace)] : modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.slot, this.gen);
-      return Promise.reject(new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`));
+      this.report(this.deployment, 0, false);
+      const bad = new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`);
+      out?.end?.(bad, undefined);
+      return Promise.reject(bad);
     }
-    return this.pending.wait(id, undefined);
+    const t0 = performance.now();
+    return this.pending.wait(id, out?.end === undefined ? t0 : { t0, end: out.end });
   }
 
   private onReply(msg: LinkReply): void {
-    if (msg.k === 'models') {
+    if (!Array.isArray(msg)) {
       this.models = new Set(msg.ids);
       return;
     }
-    if (!this.pending.settle(msg)) return;
+    const ok = msg[1] === 1;
+    const settled = this.pending.settleWith(msg[0], ok, msg[2]);
+    if (!settled) return;
+    this.settled(settled.tag, ok ? undefined : msg[2]);
     if (this.closing && this.pending.size === 0 && !this.closed) this.close();
   }
 
   /** The arguments could not be sent: the callee never saw the call, so its slot is given back here. */
-  private onCloneError(m: LinkCall, err: Error): void {
-    const failed = new BadCallError(`arguments to ${this.deployment}.${m.m}() cannot be sent between threads: ${err.message}`);
-    if (this.pending.reject(m.id, failed)) this.table.release(this.slot, this.gen);
+  private onCloneError(m: CallMessage, err: Error): void {
+    const failed = new BadCallError(`arguments to ${this.deployment}.${m[1]}() cannot be sent between threads: ${err.message}`);
+    const gone = this.pending.reject(m[0], failed);
+    if (!gone) return;
+    this.table.release(this.slot, this.gen);
+    this.settled(gone.tag, failed);
+  }
+
+  /** Reports a call's duration and outcome, and closes its span when it has one. */
+  private settled(tag: SentTag, error: unknown): void {
+    const traced = typeof tag !== 'number';
+    this.report(this.deployment, (performance.now() - (traced ? tag.t0 : tag)) / 1000, error === undefined);
+    if (traced) tag.end(error, this.replicaId);
   }
 
   /** No new calls; the link closes once the calls in flight are answered (or at once, failing them, if `died`). */
@@ -102,7 +125,8 @@ class Link {
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         for (const reply of m.message as LinkReply[]) this.onReply(reply);
       }
-      this.pending.rejectAll(new ReplicaDiedError(died));
+      const err = new ReplicaDiedError(died);
+      for (const sent of this.pending.rejectAll(err)) this.settled(sent, err);
     }
     if (this.pending.size === 0) this.close();
   }
@@ -142,18 +166,8 @@ export class TargetRouter {
     const out = this.tracing.outbound(this.deployment, method);
     const link = this.admit(modelId);
     if (!link) return endWhenSettled(this.toMain(method, args, out ? { ...options, trace: out.trace } : options), out, () => undefined);
-    const t0 = performance.now();
-    const answered = link.call(method, args, modelId, out?.trace).then(
-      (v) => {
-        this.report(this.deployment, (performance.now() - t0) / 1000, true);
-        return v;
-      },
-      (e: unknown) => {
-        this.report(this.deployment, (performance.now() - t0) / 1000, false);
-        throw e;
-      },
-    );
-    const p = endWhenSettled(answered, out, () => link.replicaId);
+    // The link reports the call's duration and outcome, and closes its span, when it settles.
+    const p = link.call(method, args, modelId, out);
     return options.timeoutS === undefined ? p : withTimeout(p, options.timeoutS, `${this.deployment}.${method}()`);
   };
 
@@ -178,7 +192,7 @@ export class TargetRouter {
   }
 
   link(replicaId: string, slot: number, gen: number, port: MessagePort): void {
-    this.links = [...this.links, new Link(replicaId, slot, gen, port, this.table, this.deployment)];
+    this.links = [...this.links, new Link(replicaId, slot, gen, port, this.table, this.deployment, this.report)];
   }
 
   unlink(slot: number, gen: number, died: string | undefined): void {

@@ -11,7 +11,7 @@ import { PendingCalls } from '../shared/pending-calls.ts';
 import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, LinkCall, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { FromReplica, StartMessage, ToReplica, WireTrace } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { runWithModelId, setEventSink, setLoadingReporter, setModelReporter } from './call-context.ts';
@@ -20,7 +20,8 @@ import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
 import { DirectCallReport, targetRouters } from './outbound-links.ts';
-import { CallTracing, endWhenSettled, withTrace } from './call-tracing.ts';
+import { CallTracing, endWhenSettled } from './call-tracing.ts';
+import { wireTrace } from '../shared/trace-context.ts';
 import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
 
@@ -28,6 +29,10 @@ import { setReplicaContext } from './replica-context.ts';
 const RESERVED = new Set(['constructor', 'init', 'reconfigure', 'checkHealth', 'shutdown']);
 
 type Instance = Record<string, unknown>;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
 
 export class ReplicaHost {
   readonly stopped: Promise<void>;
@@ -63,7 +68,7 @@ export class ReplicaHost {
     );
     this.fromMain = answerOver(this.writer, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
-    this.inbound = new InboundLinks(start_.deployment, (call, sink) => this.runCall(call, sink));
+    this.inbound = new InboundLinks(start_.deployment, (id, m, a, mm, tr, sink) => this.runCall(id, m, a, mm, tr, sink));
     this.tracing = new CallTracing(start_.tracing, (r) => {
       this.report.addSpan(r);
       this.writer.requestFlush();
@@ -137,17 +142,18 @@ export class ReplicaHost {
     const msg: FromReplica & { k: 'hcall' } = { k: 'hcall', id, d: deployment, m, a };
     if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
     if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
-    if (trace !== undefined) withTrace(msg, trace);
+    if (trace !== undefined) msg.tr = wireTrace(trace);
     const problem = this.writer.send(msg, a);
     if (problem !== undefined) return Promise.reject(new BadCallError(`arguments to ${deployment}.${m}(): args${problem}`));
     return endWhenSettled(this.relayed.wait(id, undefined), out, () => undefined);
   }
 
   private onMessage(msg: ToReplica): void {
+    if (Array.isArray(msg)) {
+      this.runCall(msg[0], msg[1], msg[2], msg[3], msg[4], this.fromMain);
+      return;
+    }
     switch (msg.k) {
-      case 'call':
-        this.runCall(msg, this.fromMain);
-        return;
       case 'hres':
         this.relayed.settle(msg);
         return;
@@ -168,7 +174,7 @@ export class ReplicaHost {
         return;
       case 'heap': {
         const h = getHeapStatistics();
-        void this.fromMain.answer(msg.id, Promise.resolve({ used: h.used_heap_size, total: h.total_heap_size }));
+        this.fromMain.ok(msg.id, { used: h.used_heap_size, total: h.total_heap_size });
         return;
       }
       case 'reconf':
@@ -192,39 +198,53 @@ export class ReplicaHost {
   private runHook(id: number, name: string, args: unknown[]): void {
     const fn = this.instance![name];
     if (typeof fn !== 'function') {
-      void this.fromMain.answer(id, Promise.resolve(undefined));
+      this.fromMain.ok(id, undefined);
       return;
     }
     this.track(id, this.invoke(fn as (...a: unknown[]) => unknown, args), this.fromMain, false);
   }
 
   /** A user call, admitted on this replica's slot by whoever sent it; released when it ends. */
-  private runCall(call: LinkCall, sink: AnswerSink): void {
-    const { m } = call;
+  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined, trace: WireTrace | undefined, sink: AnswerSink): void {
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
-      const err = new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`);
-      this.track(call.id, Promise.reject(err), sink, true);
+      this.callEnded();
+      sink.fail(id, new BadCallError(`deployment "${this.start_.deployment}" has no method "${m}"`));
+      this.maybeFinishDrain();
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
-    if (this.passesTraceOn) {
-      this.tracing.run(call, () => this.runUserCall(call, f, sink));
+    if (this.passesTraceOn && trace !== undefined) {
+      this.tracing.run(trace, () => this.runUserCall(id, f, a, modelId, sink));
       return;
     }
-    this.runUserCall(call, f, sink);
+    this.runUserCall(id, f, a, modelId, sink);
   }
 
-  private runUserCall(call: LinkCall, f: (...a: unknown[]) => unknown, sink: AnswerSink): void {
-    const { a, mm: modelId } = call;
+  private runUserCall(id: number, f: (...a: unknown[]) => unknown, a: unknown[], modelId: string | undefined, sink: AnswerSink): void {
     if (modelId === undefined && !this.leases) {
-      this.track(call.id, this.invoke(f, a), sink, true);
+      // The common case, without a promise per call when the method answers synchronously.
+      let result: unknown;
+      try {
+        result = f.apply(this.instance, a);
+      } catch (err) {
+        this.callEnded();
+        sink.fail(id, err);
+        this.maybeFinishDrain();
+        return;
+      }
+      if (isThenable(result)) this.track(id, Promise.resolve(result), sink, true);
+      else {
+        this.callEnded();
+        sink.ok(id, result);
+        this.maybeFinishDrain();
+      }
       return;
     }
     // Models a call gets from a @multiplexed loader stay loaded until the call ends. Async
     // context costs every promise in the thread, so only calls that need it get it.
     const run = this.leases ? () => withModelLeases(() => this.invoke(f, a)) : () => this.invoke(f, a);
-    this.track(call.id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true);
+    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true);
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {
@@ -235,25 +255,26 @@ export class ReplicaHost {
     }
   }
 
-  /** `counted`: a user call, admitted on this replica's slot (health checks and reconfigures are not). */
+  /**
+   * Answers a call when its promise settles. `counted`: a user call, admitted on this
+   * replica's slot (health checks and reconfigures are not).
+   */
   private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean): void {
     this.inFlight++;
-    const settled = counted
-      ? p.then(
-          (v) => {
-            this.callEnded();
-            return v;
-          },
-          (e: unknown) => {
-            this.callEnded();
-            throw e;
-          },
-        )
-      : p;
-    void sink.answer(id, settled).finally(() => {
-      this.inFlight--;
-      this.maybeFinishDrain();
-    });
+    p.then(
+      (v) => {
+        if (counted) this.callEnded();
+        sink.ok(id, v);
+        this.inFlight--;
+        this.maybeFinishDrain();
+      },
+      (e: unknown) => {
+        if (counted) this.callEnded();
+        sink.fail(id, e);
+        this.inFlight--;
+        this.maybeFinishDrain();
+      },
+    );
   }
 
   /** Frees the slot before the answer leaves, so the caller may send the next call at once. */
@@ -271,7 +292,7 @@ export class ReplicaHost {
   }
 
   private onCloneError(m: FromReplica, err: Error): void {
-    if (m.k === 'res') {
+    if (Array.isArray(m)) {
       failUncloneableResult(this.start_.deployment, () => this.writer)(m, err);
     } else if (m.k === 'hcall') {
       this.relayed.reject(m.id, new BadCallError(`arguments to ${m.d}.${m.m}() cannot be sent between threads: ${err.message}`));

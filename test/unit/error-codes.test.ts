@@ -49,9 +49,10 @@ describe('error catalogue', () => {
   it('is the README table, code by code, with the same statuses', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     for (const [code, info] of Object.entries(ERROR_CODES)) {
-      const row = new RegExp(`^\\| \`${code}\` \\| ([^|]+) \\|`, 'm').exec(readme);
+      const row = new RegExp(`^\\| \`${code}\` \\| ([^|]+) \\| (.*) \\|$`, 'm').exec(readme);
       assert.ok(row, `README's error table has no row for ${code}`);
       if (info.status > 0) assert.ok(row[1]!.trim().startsWith(String(info.status)), `${code}: README says ${row[1]}, catalogue ${info.status}`);
+      assert.equal(row[2], info.when, `${code}: README's "when" differs from the catalogue's`);
     }
   });
 

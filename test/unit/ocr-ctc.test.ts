@@ -69,3 +69,22 @@ test('bad shapes are rejected', () => {
   assert.throws(() => ctcGreedyDecode(new Float32Array(4), [1, 1, 5], charset), /need 5/);
   assert.throws(() => ctcGreedyDecode(new Float32Array(6), [1, 1, 6], charset), /outputs 6/);
 });
+
+test('spaceThreshold reads a space where the blank won the gap but the space class came close', () => {
+  // a, then a blank step where the space class has 0.3 (blank 0.6), then b: greedy reads "ab".
+  const c = charset.length, space = c - 1;
+  const probs = new Float32Array(3 * c);
+  const step = (s: number, values: Record<number, number>) => {
+    for (const [k, p] of Object.entries(values)) probs[s * c + Number(k)] = p;
+  };
+  step(0, { 1: 0.9, 0: 0.1 });
+  step(1, { 0: 0.6, [space]: 0.3, 1: 0.1 });
+  step(2, { 2: 0.9, 0: 0.1 });
+  const dims: [number, number, number] = [1, 3, c];
+  assert.equal(ctcGreedyDecode(probs, dims, charset)[0]!.text, 'ab');
+  assert.equal(ctcGreedyDecode(probs, dims, charset, undefined, 0.25)[0]!.text, 'a b');
+  assert.equal(ctcGreedyDecode(probs, dims, charset, undefined, 0.35)[0]!.text, 'ab', 'under the threshold: no space');
+  // No space before the first character, and never two in a row.
+  step(0, { 1: 0, 0: 0.6, [space]: 0.4 });
+  assert.equal(ctcGreedyDecode(probs, dims, charset, undefined, 0.25)[0]!.text, 'b');
+});

@@ -89,6 +89,10 @@ test('reading order: same line left to right even when the right word sits highe
   const box = (x0: number, y0: number, x1: number, y1: number) => new Float64Array([x0, y0, x1, y0, x1, y1, x0, y1]);
   const order = readingOrder([box(60, 8, 90, 28), box(5, 60, 40, 80), box(10, 12, 50, 32)]);
   assert.deepEqual(order, [2, 0, 1]);
+  // A line rotated by 3 degrees, read as four word boxes (40 high, each 9 px higher than the
+  // one to its left), then a second line below: the words chain into one row.
+  const words = [0, 1, 2, 3].map((i) => box(40 + 170 * i, 70 - 9 * i, 175 + 170 * i, 110 - 9 * i));
+  assert.deepEqual(readingOrder([words[3]!, words[1]!, box(40, 160, 300, 200), words[0]!, words[2]!]), [3, 1, 4, 0, 2]);
 });
 
 test('maxCandidates bounds the regions examined', () => {

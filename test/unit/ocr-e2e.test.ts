@@ -62,7 +62,7 @@ test('a large image is shrunk for detection and boxes map back to original pixel
   const { lines } = await ocr.run(png);
   assert.deepEqual(lines.map((l) => l.text), ['Hello World 123']);
   const [[x0], , [x2, y2]] = lines[0]!.box;
-  assert.ok(x0 > 270 && x0 < 310 && x2 > 1200 && x2 < 1330 && y2 > 144 && y2 < 200, `box ${JSON.stringify(lines[0]!.box)}`);
+  assert.ok(x0 > 270 && x0 < 330 && x2 > 1200 && x2 < 1330 && y2 > 144 && y2 < 200, `box ${JSON.stringify(lines[0]!.box)}`);
 });
 
 test('a blank image has no lines', async () => {
@@ -91,9 +91,11 @@ test('close waits for runs in flight and refuses new ones', async () => {
   await assert.rejects(other.run(png), /closed/);
 });
 
-test('options merge key by key: overriding one DB setting keeps the pipeline\'s unclip ratio', () => {
-  const o = resolveOcrOptions({ db: { thresh: 0.4 }, crop: { minWidth: 0 } });
-  assert.deepEqual(o.db, { unclipRatio: 2.2, thresh: 0.4 });
+test('options merge key by key: overriding one setting keeps the others', () => {
+  const o = resolveOcrOptions({ db: { thresh: 0.4 }, crop: { minWidth: 0 }, direction: { threshold: 0.8 } });
+  assert.deepEqual(o.db, { thresh: 0.4 });
   assert.deepEqual(o.crop, { minWidth: 0 });
+  assert.deepEqual(o.direction, { threshold: 0.8 });
+  assert.equal(o.classifyDirection, false);
   assert.equal(o.maxPixels, 16_000_000);
 });

@@ -18,7 +18,7 @@ describe('deployment options', () => {
 
   it('names the deployment, the option and the value in each error', () => {
     const cases: Array<[unknown, string]> = [
-      [{ numReplicas: 0 }, 'deployment "Pre": numReplicas must be a positive integer, got 0'],
+      [{ numReplicas: 0 }, 'deployment "Pre": numReplicas must be a positive integer or "auto", got 0'],
       [{ maxOngoingRequests: 'many' }, 'deployment "Pre": maxOngoingRequests must be an integer from 1 to 65535, got "many"'],
       [{ maxOngoingRequests: 70000 }, 'deployment "Pre": maxOngoingRequests must be an integer from 1 to 65535, got 70000'],
       [{ maxQueuedRequests: -2 }, 'deployment "Pre": maxQueuedRequests must be -1 (no limit) or a non-negative integer, got -2'],

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { HttpError } from '../../shared/errors.ts';
 import { codedError } from '../../shared/error-codes.ts';
+import { RESERVED_NAMES, checkParsedValues } from '../body-guard.ts';
 import { DATATYPES, elementSize, fromBinary, fromJson, isDatatype, toBinary, toJsonText, toOutputData } from './datatypes.ts';
 import type { OutputData, TensorData } from './datatypes.ts';
 import type { V2RequestedOutput, V2Tensor } from './model-registry.ts';
@@ -105,7 +106,13 @@ function parseHeader(json: Buffer): z.infer<typeof requestSchema> {
   }
   if (!isObject(value)) throw bad('request body must be a JSON object');
   const parsed = requestSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Parameters pass to models as they came: no reserved keys, no non-finite numbers in them.
+    checkParsedValues(parsed.data.parameters, 'parameters');
+    parsed.data.inputs.forEach((x, i) => checkParsedValues(x.parameters, `inputs[${i}].parameters`));
+    parsed.data.outputs?.forEach((x, i) => checkParsedValues(x.parameters, `outputs[${i}].parameters`));
+    return parsed.data;
+  }
   const path = (keys: PropertyKey[]) => keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
   const issues = parsed.error.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`);
   throw bad(`invalid inference request: ${issues.join('; ')}`);
@@ -135,6 +142,7 @@ export function decodeInferRequest(body: Buffer | undefined, headerLength: strin
   const names = new Set<string>();
   const inputs = header.inputs.map((input): DecodedInput => {
     const where = `input '${input.name}'`;
+    if (RESERVED_NAMES.has(input.name)) throw bad(`inputs[${names.size}].name: '${input.name}' is a reserved name and cannot name an input`);
     if (names.has(input.name)) throw bad(`duplicate input name '${input.name}'`);
     names.add(input.name);
     if (!isDatatype(input.datatype)) throw bad(`${where}: unknown datatype '${input.datatype}'; expected one of ${DATATYPES.join(', ')}`);
@@ -168,6 +176,7 @@ export function decodeInferRequest(body: Buffer | undefined, headerLength: strin
   if (offset !== tail.length) throw bad(`${tail.length - offset} bytes of binary data are not claimed by any input's binary_data_size`);
   const outputNames = new Set<string>();
   for (const o of header.outputs ?? []) {
+    if (RESERVED_NAMES.has(o.name)) throw bad(`outputs: '${o.name}' is a reserved name and cannot name an output`);
     if (outputNames.has(o.name)) throw bad(`duplicate requested output name '${o.name}'`);
     outputNames.add(o.name);
     binaryFlag(o.parameters, 'binary_data', `output '${o.name}'`);
@@ -177,6 +186,16 @@ export function decodeInferRequest(body: Buffer | undefined, headerLength: strin
   if (header.parameters !== undefined) decoded.parameters = header.parameters;
   if (header.outputs !== undefined) decoded.outputs = header.outputs;
   return decoded;
+}
+
+/** Bytes the decoded tensors hold: typed arrays exactly, BOOL and BYTES lists estimated (8 bytes a slot plus string lengths). */
+export function tensorBytes(req: DecodedRequest): number {
+  let bytes = 0;
+  for (const x of req.inputs) {
+    if (ArrayBuffer.isView(x.data)) bytes += x.data.byteLength;
+    else for (const v of x.data as unknown[]) bytes += 8 + (typeof v === 'string' ? v.length * 2 : v instanceof Uint8Array ? v.byteLength : 0);
+  }
+  return bytes;
 }
 
 /** The model's outputs the client asked for, in the order asked; all of them when it did not ask. */

@@ -62,11 +62,14 @@ export function elementSize(dt: string): number | undefined {
 }
 
 function bad(where: string, i: number, v: unknown, needs: string): HttpError {
-  const shown = JSON.stringify(v) ?? String(v);
+  const shown = (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v)) ?? String(v);
   return new HttpError(400, `${where}: element ${i} is ${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}; expected ${needs}`);
 }
 
 /** Converts flat JSON values to the datatype's form, rejecting wrong types and out-of-range values. */
+/** Magnitudes from which a float rounds to FP16 infinity (65504 is the largest finite half). */
+const FP16_OVERFLOW = 65520;
+
 export function fromJson(dt: string, values: unknown[], where: string): TensorData {
   if (dt === 'BOOL' || dt === 'BYTES') {
     const type = dt === 'BOOL' ? 'boolean' : 'string';
@@ -95,6 +98,11 @@ export function fromJson(dt: string, values: unknown[], where: string): TensorDa
       if (v < (t.min as number) || v > (t.max as number)) throw bad(where, i, v, `a value in ${dt} range ${t.min}..${t.max}`);
       w[i] = v;
     } else {
+      // JSON's 1e999 parses to Infinity, and a float64 past FP32's range becomes Infinity when stored.
+      const stored = dt === 'FP32' ? Math.fround(v) : dt === 'FP16' && Math.abs(v) >= FP16_OVERFLOW ? Infinity : v;
+      if (!Number.isFinite(stored)) {
+        throw bad(where, i, v, `a finite number in ${dt} range`);
+      }
       w[i] = t.kind === 'half' ? floatToHalf(v) : v;
     }
   }

@@ -8,7 +8,9 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../../shared/errors.ts';
-import { decodeInferRequest, encodeInferResponse } from './codec.ts';
+import { answerMessage, classifyError } from '../http-errors.ts';
+import { admitMemory } from '../../shared/memory-budget.ts';
+import { decodeInferRequest, encodeInferResponse, tensorBytes } from './codec.ts';
 import type { DecodedRequest } from './codec.ts';
 import { callTraceOf } from '../http-observability.ts';
 import type { ModelRegistry, V2InferRequest, V2ModelMetadata, V2TensorMetadata } from './model-registry.ts';
@@ -80,13 +82,13 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err: Error & { statusCode?: unknown; retryAfterS?: unknown }, req, reply) => {
-    const code = err.statusCode;
-    const status = typeof code === 'number' && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 500;
-    // 503 is routine (not ready, backpressure); the rest of 5xx is a bug worth a log line.
-    if (status >= 500 && status !== 503) req.log.error({ err, reqId: req.id }, 'v2 request failed');
-    if (typeof err.retryAfterS === 'number') void reply.header('retry-after', String(Math.ceil(err.retryAfterS)));
-    void reply.status(status).type('application/json; charset=utf-8').send({ error: err.message });
+  app.setErrorHandler((err: Error, req, reply) => {
+    // The protocol's shape, `{"error": "message"}`, with the same statuses and clean messages as
+    // the rest of the ingress; a fault of the server is logged once, with its stack.
+    const answer = classifyError(err);
+    if (answer.fault) req.log.error({ err, reqId: req.id }, 'v2 request failed');
+    if (answer.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(answer.retryAfterS))));
+    void reply.status(answer.status).type('application/json; charset=utf-8').send({ error: answer.code === 'BODY_TOO_LARGE' ? answerMessage(answer, err, req) : answer.message });
   });
 
   app.get('/v2/health/live', async () => ({ live: true }));
@@ -113,6 +115,16 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
     const { model, version } = req.params;
     const headerLength = req.headers['inference-header-content-length'];
     const decoded = decodeInferRequest(req.body as Buffer | undefined, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+    // The decoded tensors count against the process's memory budget until the answer is encoded.
+    const lease = await admitMemory(tensorBytes(decoded), `an inference request for model '${model}'`);
+    try {
+      return await answer(req, reply, model, version, decoded);
+    } finally {
+      lease.release();
+    }
+  };
+
+  const answer = async (req: FastifyRequest, reply: FastifyReply, model: string, version: string | undefined, decoded: DecodedRequest) => {
     const result = await registry.infer(model, version, toRegistryRequest(decoded), undefined, callTraceOf(req));
     const modelVersion = result.model_version ?? version;
     const encoded = encodeInferResponse(
