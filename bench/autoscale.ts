@@ -24,7 +24,7 @@ const MAX_REPLICA_THREADS = 8;
 
 interface Sample { at: number; ms: number; ok: boolean; phase: number }
 
-const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'bench/autoscale-app.ts', '--port', '0', '--admin-port', '0', '--log-level', 'warn', '--max-replica-threads', String(MAX_REPLICA_THREADS)], {
+const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'bench/autoscale-app.ts', '--port', '0', '--admin-port', '0', '--log-level', 'warn', '--log-format', 'pretty', '--max-replica-threads', String(MAX_REPLICA_THREADS)], {
   cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -40,7 +40,7 @@ export async function runCore(opts: ChildOptions & { only?: string; rounds?: num
   const rounds = opts.rounds ?? CORE_ROUNDS;
   for (let round = 1; round <= rounds; round++) {
     for (const c of CORE_CASES) {
-      if (opts.only && opts.only !== c.key) continue;
+      if (opts.only && !opts.only.split(',').includes(c.key)) continue;
       process.stderr.write(`core round ${round}/${rounds}: ${c.key}\n`);
       const caseOpts: ChildOptions = opts.profDir ? { profDir: `${opts.profDir}/core-${c.key}` } : {};
       const r = await runJson<CoreCaseResult>(c.script, [c.key], caseOpts);

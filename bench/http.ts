@@ -2,7 +2,7 @@
  * Part 2: HTTP on loopback. For each server: start it in its own process, check once that it
  * echoes the body, load it from a separate load-generator process (bench/loadgen.ts, autocannon),
  * stop it. The servers run one after the other, never together, in interleaved rounds
- * (fastify, one-hop, two-hop, pipeline, fastify, ...) because other work on the machine comes
+ * (fastify, one-hop, observed one-hop, two-hop, pipeline, fastify, ...) because other work on the machine comes
  * and goes. bench/http-report.ts turns the rounds into the tables and targets.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -18,7 +18,7 @@ export const HTTP_ROUNDS = 3;
 export const BODY = { name: 'Ada', id: 42, tags: ['a', 'b'], ok: true };
 
 export interface HttpCase {
-  key: 'fastify' | 'onehop' | 'twohop' | 'pipeline';
+  key: 'fastify' | 'onehop' | 'observed' | 'twohop' | 'pipeline';
   /** Handle calls one request makes beyond the ingress's own hop. */
   extraHops: number;
   label: string;
@@ -29,6 +29,13 @@ export interface HttpCase {
 export const HTTP_CASES: HttpCase[] = [
   { key: 'fastify', label: '(a) bare fastify 5 POST echo', extraHops: 0, script: 'servers/fastify.ts', args: [] },
   { key: 'onehop', label: '(b) threadserve one-hop ingress', extraHops: 0, script: 'servers/threadserve.ts', args: ['onehop'] },
+  {
+    key: 'observed',
+    label: '(b2) the same, with access log (JSON to stdout), HTTP metrics and tracing (no SDK)',
+    extraHops: 0,
+    script: 'servers/threadserve.ts',
+    args: ['onehop', 'observed'],
+  },
   { key: 'twohop', label: '(c) threadserve ingress -> A', extraHops: 1, script: 'servers/threadserve.ts', args: ['twohop'] },
   { key: 'pipeline', label: '(d) threadserve ingress -> A -> B -> C', extraHops: 3, script: 'servers/threadserve.ts', args: ['pipeline'] },
 ];
@@ -86,7 +93,7 @@ export async function runHttp(
   const rounds = opts.rounds ?? HTTP_ROUNDS;
   for (let round = 1; round <= rounds; round++) {
     for (const c of HTTP_CASES) {
-      if (opts.only && opts.only !== c.key) continue;
+      if (opts.only && !opts.only.split(',').includes(c.key)) continue;
       process.stderr.write(`http round ${round}/${rounds}: ${c.key}\n`);
       (results[c.key] ??= []).push(await runOne(c, opts.durationS ?? DURATION_S, opts));
     }

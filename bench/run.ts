@@ -3,8 +3,8 @@
  *
  *   part         all (default) | core | http | memory | transport (not in all: a spike's
  *                micro-bench, the shared-memory ring against a MessageChannel)
- *   --only=KEY   run one case of the part: postmessage|piscina|handle|channel|replica,
- *                fastify|onehop|twohop|pipeline
+ *   --only=KEYS  run only these cases of the part (comma-separated): postmessage|piscina|handle|channel|replica,
+ *                fastify|onehop|observed|twohop|pipeline
  *   --prof=DIR   write V8 CPU profiles of the measured processes (and their worker threads)
  *                under DIR/<part>-<case>/; summarise them with bench/profile-summary.ts
  *   --duration=S seconds of measured HTTP load per server and round (default 8)
@@ -37,7 +37,7 @@ function parseArgs(argv: string[]): Args {
   for (const a of argv) {
     const [flag, value] = a.split('=', 2) as [string, string | undefined];
     if ((PARTS as readonly string[]).includes(a)) args.part = a as Args['part'];
-    else if (flag === '--only' && value && [...CORE_CASES, ...HTTP_CASES].some((c) => c.key === value)) args.only = value;
+    else if (flag === '--only' && value && value.split(',').every((v) => [...CORE_CASES, ...HTTP_CASES].some((c) => c.key === v))) args.only = value;
     else if (flag === '--prof' && value) args.profDir = value;
     else if (flag === '--duration' && value && Number(value) > 0) args.durationS = Number(value);
     else if (flag === '--rounds' && value && Number.isInteger(Number(value)) && Number(value) > 0) args.rounds = Number(value);

@@ -10,6 +10,7 @@ import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { RequestContext } from '../shared/protocol.ts';
 import type { AppSpec, Application } from './application.ts';
+import { callTraceOf } from './http-observability.ts';
 import { toJson } from './json.ts';
 import { MULTIPART_DEFAULTS, registerMultipart } from './multipart-body.ts';
 
@@ -66,7 +67,7 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
       };
       args.push(ctx);
     }
-    const callOptions: CallOptions = {};
+    const callOptions: CallOptions = { trace: callTraceOf(req) };
     if (opts.requestTimeoutS !== undefined) callOptions.timeoutS = opts.requestTimeoutS;
     const modelId = req.headers[MODEL_ID_HEADER];
     if (typeof modelId === 'string' && modelId !== '') callOptions.multiplexedModelId = modelId;

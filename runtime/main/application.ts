@@ -24,6 +24,10 @@ import { ReplicaLinks } from './replica-links.ts';
 import { Metrics } from './metrics.ts';
 import { workerBootstrapUrl } from './worker-setup.ts';
 import { ReplicaModules } from './replica-modules.ts';
+import type { Tracing } from './tracing.ts';
+
+/** How long /metrics waits for a replica to report its heap (a replica busy in synchronous code cannot). */
+const HEAP_ANSWER_S = 1;
 
 export interface AppSpec {
   name: string;
@@ -185,10 +189,13 @@ export class Application {
     private readonly log: Logger,
     /** The most replica threads the process runs at once (see replicaThreadBudget). */
     maxReplicaThreads: number = replicaThreadBudget(plan, undefined),
+    /** Set when an OpenTelemetry SDK is registered (tracing.ts). */
+    private readonly tracing: Tracing | undefined = undefined,
   ) {
     this.metrics = new Metrics({
       deployments: () =>
         this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, target: r.target, waitingForGpu: r.waitingForGpu, replicas: r.status() })),
+      replicaHeaps: async () => (await Promise.all(this.allRunners().map((r) => r.heaps(HEAP_ANSWER_S)))).flat(),
     });
     const gpus = (this.gpus = new GpuPool(plan.gpus));
     for (const d of plan.deployments.values()) for (const ids of d.gpuSlots) gpus.reserve(ids, d.options.numGpus);
@@ -219,14 +226,16 @@ export class Application {
           get execArgv() { return modules.execArgv; },
           table: tables.get(name)!,
           targets: Object.fromEntries(d.targets.map((t) => [t, targetRef(t)])),
+          tracing: tracing !== undefined,
         },
         // Handle calls from replicas that found no linked replica with room.
         (target, method, args, options) => this.relay(target, method, args, options),
         log,
         this.metrics,
         this.links,
-        (calls) => {
+        (calls, spans) => {
           for (const [target, c] of Object.entries(calls)) this.runners.get(target)?.router.served(c.s, c.e);
+          if (spans !== undefined) this.tracing?.record(spans);
         },
       );
       this.runners.set(name, runner);
@@ -249,12 +258,14 @@ export class Application {
   call(deployment: string, method: string, args: unknown[], options: CallOptions = {}, signal?: AbortSignal): Promise<unknown> {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
+    if (this.tracing !== undefined) return this.tracing.call(deployment, method, options, (o) => runner.router.call(method, args, o, signal));
     return runner.router.call(method, args, options, signal);
   }
 
   private relay(deployment: string, method: string, args: unknown[], options: CallOptions): Promise<unknown> {
     const runner = this.runners.get(deployment);
     if (!runner) return Promise.reject(new BadCallError(`no deployment named "${deployment}"`));
+    if (this.tracing !== undefined) return this.tracing.call(deployment, method, options, (o) => runner.router.relay(method, args, o));
     return runner.router.relay(method, args, options);
   }
 

@@ -8,10 +8,10 @@
  */
 import type { Metric, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
 
-type Values = MetricObjectWithValues<MetricValueWithName<string>>;
+export type Values = MetricObjectWithValues<MetricValueWithName<string>>;
 
 /** What the registry needs of a metric: its name, and its values when scraped. */
-abstract class ScrapedMetric {
+export abstract class ScrapedMetric {
   constructor(
     readonly name: string,
     readonly help: string,

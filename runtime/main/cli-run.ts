@@ -10,6 +10,8 @@ import { loadApplication } from './app-module.ts';
 import { loadConfiguredApps } from './config-apps.ts';
 import { buildConfig } from './config-build.ts';
 import { loadServeConfig } from './config-file.ts';
+import { isPretty } from './logger.ts';
+import type { LogFormat } from './logger.ts';
 import { run } from './serve.ts';
 import type { ServeInstance, ServeOptions } from './serve.ts';
 
@@ -18,6 +20,10 @@ export interface RunFlags {
   port?: number;
   export: string;
   logLevel?: string;
+  /** auto, json or pretty. */
+  logFormat?: string;
+  /** false with --no-access-log. */
+  accessLog?: boolean;
   route?: string;
   maxReplicaThreads?: number;
   adminHost?: string;
@@ -41,6 +47,8 @@ export async function startFromCli(target: string, flags: RunFlags): Promise<Ser
     ...(flags.host !== undefined ? { host: flags.host } : {}),
     ...(flags.port !== undefined ? { port: flags.port } : {}),
     ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel as never } : {}),
+    ...(flags.logFormat !== undefined ? { logFormat: flags.logFormat as LogFormat } : {}),
+    ...(flags.accessLog !== undefined ? { accessLog: flags.accessLog } : {}),
     ...(flags.maxReplicaThreads !== undefined ? { maxReplicaThreads: flags.maxReplicaThreads } : {}),
     ...(flags.dashboard !== undefined ? { dashboard: flags.dashboard as never } : {}),
     ...(flags.grpc === false ? { grpcPort: false as const } : flags.grpcPort !== undefined ? { grpcPort: flags.grpcPort } : {}),
@@ -82,20 +90,32 @@ export async function startFromCli(target: string, flags: RunFlags): Promise<Ser
 
 export async function runCommand(target: string, flags: RunFlags): Promise<void> {
   const instance = await startFromCli(target, flags);
-  const admin = instance.adminUrl ? `admin API at ${instance.adminUrl} (threadserve status / deploy --address ${instance.adminUrl})\n` : '';
-  const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
-  process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n${admin}\n${instance.statusText()}\n`);
+  const log = instance.logger;
+  // Start-up output in the logs' own format: a table for a person, one JSON line for a collector.
+  if (isPretty((flags.logFormat ?? 'auto') as LogFormat)) {
+    const admin = instance.adminUrl ? `admin API at ${instance.adminUrl} (threadserve status / deploy --address ${instance.adminUrl})\n` : '';
+    const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
+    process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n${admin}\n${instance.statusText()}\n`);
+  } else {
+    log.info({ ...instance.status(), grpc: instance.grpcAddress, admin: instance.adminUrl }, 'threadserve is serving');
+  }
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {
-      process.stderr.write(`second ${signal}: exiting without draining\n`);
+      log.warn({ signal }, 'second signal: exiting without draining');
+      log.flush();
       process.exit(130);
     }
-    process.stdout.write(`${signal}: draining...\n`);
+    log.info({ signal }, 'draining');
     instance.close().then(
-      () => process.exit(0),
+      () => {
+        log.info('stopped');
+        log.flush();
+        process.exit(0);
+      },
       (err: Error) => {
-        process.stderr.write(`shutdown failed: ${err.stack ?? err.message}\n`);
+        log.error({ err }, 'shutdown failed');
+        log.flush();
         process.exit(1);
       },
     );

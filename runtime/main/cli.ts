@@ -7,6 +7,7 @@ import { buildCommand, runCommand } from './cli-run.ts';
 import { deployCommand, statusCommand } from './cli-admin.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { VERSION } from './version.ts';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.ts';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -32,6 +33,13 @@ function parseNonNegative(value: string): number {
   return n;
 }
 
+function parseChoice(choices: readonly string[]) {
+  return (value: string): string => {
+    if (!choices.includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}, got "${value}"`);
+    return value;
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('threadserve')
     .description('Serve TypeScript deployments as worker-thread actor pools')
@@ -48,7 +56,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--grpc-max-message-bytes <bytes>', 'largest gRPC message in or out (default: 4194304)', parsePositiveInteger)
     .option('--export <name>', 'export to serve', 'default')
     .option('--route <prefix>', 'route prefix, overriding the ingress deployment\'s route')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default: the config file's, or info)`, parseChoice(LOG_LEVELS))
+    .option('--log-format <format>', 'auto (pretty on a terminal, JSON lines otherwise), json or pretty', parseChoice(LOG_FORMATS), 'auto')
+    .option('--no-access-log', 'no log line per HTTP request (5xx answers are still logged)')
     .option('--body-timeout-s <seconds>', 'time a client has to send a request\'s headers and body (default: 30)', parsePositive)
     .option('--memory-budget-mb <MiB>', 'memory requests in flight may make the server allocate: decoded pixels, tensors (default: 512)', parsePositive)
     .option('--memory-wait-s <seconds>', 'how long a request waits for room in the memory budget before 503 (default: 5)', parseNonNegative)

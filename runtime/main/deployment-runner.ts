@@ -11,6 +11,7 @@ import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
 import type { DirectCalls, TargetRef } from '../shared/protocol.ts';
+import type { SpanRecord } from '../shared/trace-context.ts';
 import { SlotAllocator, SlotTable } from '../shared/slot-table.ts';
 import type { GpuPool } from './gpu-pool.ts';
 import { Replica } from './replica.ts';
@@ -39,6 +40,8 @@ export interface RunnerSpec {
   table: SlotTable;
   /** The deployments this one holds handles to: their tables and limits. */
   targets: Record<string, TargetRef>;
+  /** Replicas time their outbound calls as spans (an OpenTelemetry SDK is registered). */
+  tracing: boolean;
 }
 
 /** What a replica runs: the module and class, its constructor arguments, its thread's entry and flags. */
@@ -46,7 +49,7 @@ export type ReplicaCode = Pick<RunnerSpec, 'moduleUrl' | 'classKey' | 'args' | '
 
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 /** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
-export type DirectCallSink = (calls: Record<string, DirectCalls>) => void;
+export type DirectCallSink = (calls: Record<string, DirectCalls>, spans: SpanRecord[] | undefined) => void;
 
 /** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
 const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];
@@ -86,6 +89,7 @@ export class DeploymentRunner {
     (r, err) => {
       if (this.stopping) return;
       this.log.warn({ deployment: this.name, replica: r.id, err: err.message }, 'health check failed; replacing replica');
+      this.metrics.replicaRestarted(this.name, 'health_check');
       void this.retire(r, this.spec.options.gracefulShutdownTimeoutS);
       this.retryLater();
     },
@@ -183,6 +187,7 @@ export class DeploymentRunner {
           () => (this.restarts = 0),
           (err: Error) => {
             this.log.error({ deployment: this.name, err: err.message }, 'replica failed to start; retrying');
+            this.metrics.replicaRestarted(this.name, 'start_failed');
             this.retryLater();
           },
         ),
@@ -235,6 +240,7 @@ export class DeploymentRunner {
       execArgv: this.spec.execArgv,
       slot: { table: this.spec.table.buffer, slot: tableSlot, gen },
       targets: this.spec.targets,
+      tracing: this.spec.tracing,
       ...(o.resourceLimits ? { resourceLimits: { ...o.resourceLimits } } : {}),
     };
     const replica = new Replica(spec, {
@@ -305,6 +311,7 @@ export class DeploymentRunner {
     this.release(replica);
     if (this.stopping) return;
     this.log.warn({ deployment: this.name, replica: replica.id, err: cause.message }, 'replica died; starting a replacement');
+    this.metrics.replicaRestarted(this.name, (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'died');
     this.retryLater();
   }
 
@@ -357,6 +364,13 @@ export class DeploymentRunner {
     }
     this.rolling = false;
     await this.update(options);
+  }
+
+  /** The V8 heap of each running replica that answers within `timeoutS`. */
+  async heaps(timeoutS: number): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>> {
+    const running = [...this.replicas].filter((r) => r.state === 'running');
+    const answers = await Promise.all(running.map((r) => r.heap(timeoutS).then((h) => ({ deployment: this.name, replica: r.id, ...h }), () => undefined)));
+    return answers.filter((a) => a !== undefined);
   }
 
   /** Sends userConfig to every running replica's reconfigure(). */

@@ -99,9 +99,10 @@ export function answerMessage(answer: ErrorAnswer, err: Error, req: FastifyReque
   return answer.message;
 }
 
-export function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
+/** `log`: where faults go; undefined when the access log already logs every 5xx. */
+export function sendError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply, log: Logger | undefined): void {
   const answer = classifyError(err);
-  if (answer.fault) log.error({ reqId: req.id, err }, 'request failed');
+  if (answer.fault) log?.error({ reqId: req.id, err }, 'request failed');
   if (answer.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(answer.retryAfterS))));
   const body: { error: Record<string, unknown> } = { error: { code: answer.code, message: answerMessage(answer, err, req) } };
   if (answer.issues !== undefined) body.error.issues = answer.issues;

@@ -20,6 +20,10 @@ import type { DashboardAccess } from './dashboard/plugin.ts';
 import { statusSnapshot } from './status-snapshot.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { v2Plugin } from './v2/plugin.ts';
+import { installHttpObservability, requestIdOf } from './http-observability.ts';
+import type { RouteInfo } from './http-observability.ts';
+import type { IngressTracer } from './tracing.ts';
+import { openApiPlugin } from './openapi.ts';
 
 export interface IngressOptions {
   bodyLimit: number;
@@ -27,12 +31,17 @@ export interface IngressOptions {
   /** Time a client has to send its headers and body; past it: 408 CLIENT_TIMEOUT and the connection closes. */
   bodyTimeoutS: number;
   logger: Logger;
+  accessLog: boolean;
+  httpMetrics: boolean;
+  tracer: IngressTracer | undefined;
   dashboard: DashboardAccess;
 }
 
 export interface Ingress {
   http: FastifyInstance;
   connections: ConnectionGuard;
+  /** Every HTTP route, as registered (filled in as routes are added). */
+  routes: RouteInfo[];
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -56,13 +65,17 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
     },
     // Shutdown answers UNAVAILABLE in the catalogue's shape (ConnectionGuard), not fastify's own 503.
     return503OnClosing: false,
+    genReqId: requestIdOf,
     clientErrorHandler: clientErrorHandler(opts.logger),
-    frameworkErrors: (err, req, reply) => sendError(err, req, reply, opts.logger),
-    // A log line per request costs more than a no-op call; errors are logged by the handler.
+    // The access log (http-observability.ts) logs every 5xx with its stack: not again here.
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply, undefined),
+    // fastify's own request logging makes a child logger and two lines per request: the
+    // access log (http-observability.ts) writes one line from the root logger instead.
     logController: new LogController({ disableRequestLogging: true }),
   });
   const connections = new ConnectionGuard(http);
   connections.install();
+  const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: opts.httpMetrics ? app.metrics.http : undefined, tracer: opts.tracer });
   void http.register(accepts);
   registerDashboard(http, app, opts.dashboard);
 
@@ -98,7 +111,7 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
     }
   });
 
-  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply, opts.logger));
+  http.setErrorHandler((err: FastifyError | Error, req, reply) => sendError(err, req, reply, undefined));
   http.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url.split('?')[0]}` } });
   });
@@ -121,8 +134,10 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   // Every model deployment also speaks the Open Inference Protocol under /v2.
   void http.register(v2Plugin, { registry: new DeploymentModelRegistry(app), bodyLimit: opts.bodyLimit, serverVersion: VERSION });
 
+  void http.register(openApiPlugin, { app });
+
   for (const spec of app.plan.apps) {
     if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });
   }
-  return { http, connections };
+  return { http, connections, routes };
 }

@@ -4,9 +4,10 @@
  * Each serve instance has its own registry, so several instances in one process (tests) do
  * not collide. Gauges are read from the routers when scraped, not updated per call.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReplicaEvent } from '../shared/protocol.ts';
 import { DeploymentCounter, DeploymentHistogram } from './call-metrics.ts';
+import { HttpMetrics } from './http-metrics.ts';
 
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -20,7 +21,12 @@ export interface GaugeSource {
     waitingForGpu: number;
     replicas: Array<{ id: string; inFlight: number; state: string }>;
   }>;
+  /** Each running replica's V8 heap, asked of its thread (replicas that do not answer in time are left out). */
+  replicaHeaps?(): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>>;
 }
+
+/** Why a replica was replaced. */
+export type RestartCause = 'died' | 'out_of_memory' | 'health_check' | 'start_failed';
 
 /** What a router reports per call, with the deployment label already bound (cheaper per call). */
 export interface CallObserver {
@@ -42,11 +48,32 @@ export class Metrics {
   private readonly batchSize: Histogram<'deployment'>;
   private readonly modelEvents: Counter<'deployment' | 'event'>;
   private readonly modelLoadTime: Histogram<'deployment'>;
+  private readonly replicaRestarts: Counter<'deployment' | 'cause'>;
+  readonly http: HttpMetrics;
   private readonly autoscalingDecisions: Counter<'deployment' | 'reason'>;
 
   constructor(source: GaugeSource) {
     const registers = [this.registry];
     const reg = this.registry;
+    // The process's own: CPU, memory, event loop lag, heap spaces, GC, handles (Node's defaults).
+    collectDefaultMetrics({ register: reg });
+    this.http = new HttpMetrics(reg);
+    this.replicaRestarts = new Counter({
+      name: 'threadserve_replica_restarts_total',
+      help: 'Replicas replaced, by cause: died (crash, process.exit), out_of_memory (resourceLimits), health_check, start_failed (a replacement that failed to start)',
+      labelNames: ['deployment', 'cause'],
+      registers,
+    });
+    new Gauge({
+      name: 'threadserve_replica_heap_used_bytes',
+      help: "V8 heap in use in each replica's thread",
+      labelNames: ['deployment', 'replica'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const h of (await source.replicaHeaps?.()) ?? []) this.set({ deployment: h.deployment, replica: h.replica }, h.used);
+      },
+    });
     this.requests = new DeploymentCounter('threadserve_requests_total', 'Calls finished, per deployment', reg);
     this.errors = new DeploymentCounter('threadserve_request_errors_total', 'Calls that failed, per deployment', reg);
     this.backpressure = new DeploymentCounter(
@@ -176,6 +203,10 @@ export class Metrics {
 
   replicaStarted(deployment: string): void {
     this.replicaStarts.inc({ deployment });
+  }
+
+  replicaRestarted(deployment: string, cause: RestartCause): void {
+    this.replicaRestarts.inc({ deployment, cause });
   }
 
   replicaDied(deployment: string): void {

@@ -24,6 +24,8 @@ import { PortWriter } from '../shared/port-writer.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import type { CallMessage, DirectCalls, FromReplica, ReplicaEvent, StartMessage, ToReplica } from '../shared/protocol.ts';
 import { SlotTable } from '../shared/slot-table.ts';
+import { wireTrace } from '../shared/trace-context.ts';
+import type { SpanRecord } from '../shared/trace-context.ts';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped' | 'dead';
 
@@ -39,7 +41,7 @@ export interface ReplicaEvents {
   /** A call finished, or a slot freed while calls were queued: the router may send another. */
   onSlotFree(replica: Replica): void;
   /** The replica made handle calls over direct links (the main thread saw none of them). */
-  onDirectCalls(calls: Record<string, DirectCalls>): void;
+  onDirectCalls(calls: Record<string, DirectCalls>, spans: SpanRecord[] | undefined): void;
   /** The thread died after it started. */
   onDied(replica: Replica, cause: Error): void;
   /** The replica counted something for /metrics. */
@@ -152,7 +154,9 @@ export class Replica {
     }
     const id = this.pending.id();
     const modelId = options.multiplexedModelId;
-    const msg: CallMessage = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
+    const t = options.trace;
+    const msg: CallMessage =
+      t !== undefined ? [id, method, args, modelId, wireTrace(t)] : modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer!.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.spec.slot.slot, this.spec.slot.gen);
@@ -166,6 +170,11 @@ export class Replica {
   /** Runs the instance's checkHealth() (if any), failing after `timeoutS`. */
   checkHealth(timeoutS: number): Promise<void> {
     return this.control({ k: 'health', id: this.pending.id() }, timeoutS, 'health check').then(() => undefined);
+  }
+
+  /** The thread's V8 heap in use and reserved, in bytes; fails after `timeoutS` (a thread busy in synchronous code). */
+  heap(timeoutS: number): Promise<{ used: number; total: number }> {
+    return this.control({ k: 'heap', id: this.pending.id() }, timeoutS, 'heap statistics') as Promise<{ used: number; total: number }>;
   }
 
   reconfigure(cfg: unknown, timeoutS: number): Promise<void> {
@@ -214,7 +223,7 @@ export class Replica {
     } else if (msg.k === 'free') {
       this.events.onSlotFree(this);
     } else if (msg.k === 'served') {
-      this.events.onDirectCalls(msg.calls);
+      this.events.onDirectCalls(msg.calls, msg.spans);
     } else if (msg.k === 'models') {
       this.models = new Set(msg.ids);
     } else if (msg.k === 'ev') {
@@ -224,6 +233,7 @@ export class Replica {
       const options: CallOptions = {};
       if (msg.t !== undefined) options.timeoutS = msg.t;
       if (msg.mm !== undefined) options.multiplexedModelId = msg.mm;
+      if (msg.tr !== undefined) options.trace = msg.tr;
       const fail = (e: unknown) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) });
       this.events.onHandleCall(msg.d, msg.m, msg.a, options).then((v) => {
         const problem = this.writer?.send({ k: 'hres', id, ok: true, v }, v);

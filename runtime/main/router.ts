@@ -34,6 +34,8 @@ export interface RoutableReplica extends ModelCandidate {
   tryAcquire(maxOngoing: number): boolean;
   /** Sends a call admitted with tryAcquire(). */
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
+  /** For traces; absent in tests' fakes. */
+  readonly id?: string;
   /** The replica is about to load this multiplexed model (until it reports its models). */
   expectModel(modelId: string): void;
 }
@@ -122,6 +124,7 @@ export class Router {
       }
       if (replica) {
         this.observer?.started(0);
+        options.observe?.started(0, replica.id ?? '');
         return this.track(replica.call(method, args, options));
       }
     }
@@ -183,7 +186,9 @@ export class Router {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;
       }
-      this.observer?.started((performance.now() - q.enqueuedAt) / 1000);
+      const waitedS = (performance.now() - q.enqueuedAt) / 1000;
+      this.observer?.started(waitedS);
+      q.options.observe?.started(waitedS, replica.id ?? '');
       this.track(replica.call(q.method, q.args, q.options)).then(q.resolve, q.reject);
     }
     this.table.queued = this.queued;

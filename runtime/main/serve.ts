@@ -4,7 +4,6 @@
  * then calls, then threads).
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isBound } from '../shared/deployment.ts';
@@ -18,7 +17,11 @@ import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { GrpcInferenceServer } from './grpc/server.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
-import { formatStatus } from './status-table.ts';
+import { formatStatus, replicaLines, routeLines } from './status-table.ts';
+import type { ReplicaLine, RouteLine } from './status-table.ts';
+import type { RouteInfo } from './http-observability.ts';
+import { LOG_LEVELS, createLogger } from './logger.ts';
+import { Tracing, detectTracer } from './tracing.ts';
 import { DeploymentModelRegistry } from './v2/deployment-registry.ts';
 import { VERSION } from './version.ts';
 import { checkAdminOptions, startAdmin } from './admin.ts';
@@ -61,7 +64,13 @@ const serveOptionsSchema = z.strictObject({
   maxReplicaThreads: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).optional(),
   /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
   dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** 'auto': human-readable when stdout is a terminal, JSON lines otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
+  /** One log line per HTTP request (5xx answers are logged either way). */
+  accessLog: z.boolean({ error: 'must be true or false' }).default(true),
+  /** HTTP requests by route, method and status class, and their latency, in /metrics. */
+  httpMetrics: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export type ServeOptions = z.input<typeof serveOptionsSchema> & {
@@ -94,8 +103,12 @@ export interface ServeInstance {
   handle<T = unknown>(deployment: string): Handle<T>;
   /** Whether every replica of every deployment is running. */
   readonly ready: boolean;
+  /** Every HTTP route (application, Open Inference Protocol, `/-/` and `/metrics`), as registered. */
+  readonly routes: readonly RouteInfo[];
   /** Routes plus a deployments and replicas table. */
   statusText(): string;
+  /** The same as data (what the CLI logs when its output is JSON). */
+  status(): { url: string | undefined; routes: RouteLine[]; replicas: ReplicaLine[] };
   /** Runs `reconfigure(userConfig)` on every replica of a deployment. */
   reconfigure(deployment: string, userConfig: unknown): Promise<void>;
   /**
@@ -124,7 +137,10 @@ export async function run(
   const o = parsed.data;
   const port = o.port ?? defaultPort();
   if (admin) checkAdminOptions({ host: admin.host ?? '127.0.0.1', token: admin.token });
-  const logger = givenLogger ?? pino({ level: o.logLevel });
+  const logger = givenLogger ?? createLogger(o.logLevel, o.logFormat);
+  // Spans only when the user registered an OpenTelemetry SDK before this call.
+  const tracer = detectTracer();
+  const tracing = tracer === undefined ? undefined : new Tracing(tracer);
 
   const named: Record<string, BoundDeployment> = isBound(apps) ? { [o.name]: apps } : apps;
   if (!isBound(apps) && (typeof apps !== 'object' || apps === null || Object.keys(apps).length === 0)) {
@@ -134,9 +150,18 @@ export async function run(
   const graph = plan(named, routeOverrides, undefined, deploymentOptions);
 
   configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
-  const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads));
+  const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads), tracing);
   await app.start();
-  const { http, connections } = buildIngress(app, { bodyLimit: o.bodyLimit, requestTimeoutS: o.requestTimeoutS, bodyTimeoutS: o.bodyTimeoutS, logger, dashboard: o.dashboard });
+  const { http, connections, routes } = buildIngress(app, {
+    bodyLimit: o.bodyLimit,
+    requestTimeoutS: o.requestTimeoutS,
+    bodyTimeoutS: o.bodyTimeoutS,
+    logger,
+    accessLog: o.accessLog,
+    httpMetrics: o.httpMetrics,
+    tracer: tracing,
+    dashboard: o.dashboard,
+  });
   let url: string | undefined;
   let grpc: GrpcInferenceServer | undefined;
   let grpcAddress: string | undefined;
@@ -193,7 +218,9 @@ export async function run(
     get ready() {
       return app.ready;
     },
-    statusText: () => formatStatus(app, url),
+    routes,
+    statusText: () => formatStatus(app, url, routes),
+    status: () => ({ url, routes: routeLines(app, routes), replicas: replicaLines(app) }),
     reconfigure: async (name, userConfig) => {
       const runner = app.runner(name);
       if (!runner) throw new OptionsError(`reconfigure: no deployment named "${name}"`);

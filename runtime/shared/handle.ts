@@ -6,6 +6,7 @@
  */
 import type { PerItem } from './batch-types.ts';
 import { BadCallError } from './errors.ts';
+import type { CallTrace } from './trace-context.ts';
 
 declare const handleBrand: unique symbol;
 
@@ -21,6 +22,10 @@ export interface CallOptions {
    * and inside the replica `multiplexedModelId()` returns it.
    */
   multiplexedModelId?: string;
+  /** @internal The request id and trace context the call carries (set by the runtime). */
+  trace?: CallTrace;
+  /** @internal Told when a replica takes the call, after how long in the queue (tracing). */
+  observe?: { started(queuedS: number, replica: string): void };
 }
 
 /** Each method as an async call; a `@batch` method (`items: Batch<X>`) is called with one item. */

@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.ts';
 import type { HandleRef } from './handle.ts';
+import type { SpanRecord, WireTrace } from './trace-context.ts';
 
 /** Things a replica counts for the main thread's /metrics. */
 export type ReplicaEvent =
@@ -45,6 +46,8 @@ export interface StartMessage {
   slot: SlotRef;
   /** For each deployment this replica holds a handle to: its in-flight table and limit. */
   targets: Record<string, TargetRef>;
+  /** An OpenTelemetry SDK is registered on the main thread: time outbound calls as spans. */
+  tracing: boolean;
 }
 
 export interface SlotRef {
@@ -70,8 +73,13 @@ export interface DirectCalls {
  * bench (a fifth of a pipelined call's cost). An array is always a call or an answer.
  */
 
-/** A call: [call id, method, arguments, multiplexed model id?]. */
-export type CallMessage = [id: number, method: string, args: unknown[], modelId?: string];
+/**
+ * A call: [call id, method, arguments, multiplexed model id?, trace?]. The trace element (the
+ * request id and trace context, trace-context.ts) is there only when the call has them, with
+ * the model id slot left undefined when there is none.
+ */
+export type CallMessage = [id: number, method: string, args: unknown[], modelId?: string, trace?: WireTrace];
+
 
 /** The answer to a call, a health check or a reconfigure: [id, 1, result] or [id, 0, error]. */
 export type AnswerMessage = [id: number, ok: 1, v: unknown] | [id: number, ok: 0, e: SerializedError];
@@ -85,6 +93,8 @@ export type ToReplica =
   | { k: 'hres'; id: number; ok: true; v: unknown }
   | { k: 'hres'; id: number; ok: false; e: SerializedError }
   | { k: 'health'; id: number }
+  /** Asks for the thread's V8 heap statistics (for /metrics). */
+  | { k: 'heap'; id: number }
   | { k: 'reconf'; id: number; cfg: unknown }
   | { k: 'drain' }
   /** A direct link to replica `r` (slot `s`, generation `g`) of deployment `d`, for this replica's handles. */
@@ -98,7 +108,7 @@ export type ToReplica =
 export type FromReplica =
   | { k: 'ready'; methods: string[] }
   | AnswerMessage
-  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string }
+  | { k: 'hcall'; id: number; d: string; m: string; a: unknown[]; t?: number; mm?: string; tr?: WireTrace }
   /** The multiplexed model ids this replica holds now, most recently used first. */
   | { k: 'models'; ids: string[] }
   /** Counted events for /metrics (batch sizes, model loads and evictions). */
@@ -110,6 +120,6 @@ export type FromReplica =
    * deployment: durations (s) and failures. Sent ahead of the answers of the same turn, so
    * /metrics has counted the inner calls of a request by the time the request is answered.
    */
-  | { k: 'served'; calls: Record<string, DirectCalls> };
+  | { k: 'served'; calls: Record<string, DirectCalls>; spans?: SpanRecord[] }
 
-export type { HandleRef };
+export type { HandleRef, WireTrace };

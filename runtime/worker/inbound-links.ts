@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, serializeError } from '../shared/errors.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { AnswerMessage, CallMessage, LinkReply } from '../shared/protocol.ts';
+import type { AnswerMessage, CallMessage, LinkReply, WireTrace } from '../shared/protocol.ts';
 
 /** Where an answer goes: the main thread's port or one link's. Both are synchronous: the answer is queued. */
 export interface AnswerSink {
@@ -53,7 +53,7 @@ export class InboundLinks {
 
   constructor(
     private readonly deployment: string,
-    private readonly run: (id: number, method: string, args: unknown[], modelId: string | undefined, sink: AnswerSink) => void,
+    private readonly run: (id: number, method: string, args: unknown[], modelId: string | undefined, trace: WireTrace | undefined, sink: AnswerSink) => void,
   ) {}
 
   /** A caller replica's link: serve what comes in over it until either side closes it. */
@@ -66,7 +66,7 @@ export class InboundLinks {
     this.writers.add(writer);
     this.ports.add(port);
     port.on('message', (batch: CallMessage[]) => {
-      for (const call of batch) this.run(call[0], call[1], call[2], call[3], sink);
+      for (const call of batch) this.run(call[0], call[1], call[2], call[3], call[4], sink);
     });
     port.on('close', () => {
       writer.close();

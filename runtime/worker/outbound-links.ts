@@ -25,6 +25,13 @@ import type { DirectCalls, FromReplica, CallMessage, LinkReply, TargetRef } from
 import { chooseReplica, chooseReplicaForModel } from '../shared/replica-choice.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { withTimeout } from '../shared/timeout.ts';
+import { wireTrace } from '../shared/trace-context.ts';
+import type { SpanRecord } from '../shared/trace-context.ts';
+import { endWhenSettled } from './call-tracing.ts';
+import type { CallTracing, Outbound } from './call-tracing.ts';
+
+/** A call's send time; with its span's closer when the call is traced. */
+type SentTag = number | { t0: number; end: NonNullable<Outbound['end']> };
 
 /** Compare-and-swap races lost before the call goes to the main thread's queue instead. */
 const ADMIT_ATTEMPTS = 4;
@@ -35,7 +42,7 @@ class Link {
   closing = false;
   private closed = false;
   /** Tagged with the time each call was sent, for the report of its duration. */
-  private readonly pending = new PendingCalls<number>();
+  private readonly pending = new PendingCalls<SentTag>();
   private readonly writer: PortWriter<CallMessage>;
 
   constructor(
@@ -64,16 +71,21 @@ class Link {
   }
 
   /** Sends a call that was already admitted on this replica's slot. */
-  call(method: string, args: unknown[], modelId: string | undefined): Promise<unknown> {
+  call(method: string, args: unknown[], modelId: string | undefined, out: Outbound | undefined): Promise<unknown> {
+    const trace = out?.trace;
     const id = this.pending.id();
-    const msg: CallMessage = modelId === undefined ? [id, method, args] : [id, method, args, modelId];
+    const msg: CallMessage =
+      trace !== undefined ? [id, method, args, modelId, wireTrace(trace)] : modelId === undefined ? [id, method, args] : [id, method, args, modelId];
     const problem = this.writer.send(msg, args);
     if (problem !== undefined) {
       this.table.release(this.slot, this.gen);
       this.report(this.deployment, 0, false);
-      return Promise.reject(new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`));
+      const bad = new BadCallError(`arguments to ${this.deployment}.${method}(): args${problem}`);
+      out?.end?.(bad, undefined);
+      return Promise.reject(bad);
     }
-    return this.pending.wait(id, performance.now());
+    const t0 = performance.now();
+    return this.pending.wait(id, out?.end === undefined ? t0 : { t0, end: out.end });
   }
 
   private onReply(msg: LinkReply): void {
@@ -84,7 +96,7 @@ class Link {
     const ok = msg[1] === 1;
     const settled = this.pending.settleWith(msg[0], ok, msg[2]);
     if (!settled) return;
-    this.report(this.deployment, (performance.now() - settled.tag) / 1000, ok);
+    this.settled(settled.tag, ok ? undefined : msg[2]);
     if (this.closing && this.pending.size === 0 && !this.closed) this.close();
   }
 
@@ -94,7 +106,14 @@ class Link {
     const gone = this.pending.reject(m[0], failed);
     if (!gone) return;
     this.table.release(this.slot, this.gen);
-    this.report(this.deployment, (performance.now() - gone.tag) / 1000, false);
+    this.settled(gone.tag, failed);
+  }
+
+  /** Reports a call's duration and outcome, and closes its span when it has one. */
+  private settled(tag: SentTag, error: unknown): void {
+    const traced = typeof tag !== 'number';
+    this.report(this.deployment, (performance.now() - (traced ? tag.t0 : tag)) / 1000, error === undefined);
+    if (traced) tag.end(error, this.replicaId);
   }
 
   /** No new calls; the link closes once the calls in flight are answered (or at once, failing them, if `died`). */
@@ -106,8 +125,8 @@ class Link {
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         for (const reply of m.message as LinkReply[]) this.onReply(reply);
       }
-      const now = performance.now();
-      for (const sent of this.pending.rejectAll(new ReplicaDiedError(died))) this.report(this.deployment, (now - sent) / 1000, false);
+      const err = new ReplicaDiedError(died);
+      for (const sent of this.pending.rejectAll(err)) this.settled(sent, err);
     }
     if (this.pending.size === 0) this.close();
   }
@@ -136,6 +155,7 @@ export class TargetRouter {
     ref: TargetRef,
     private readonly toMain: HandleCall,
     private readonly report: CallReporter,
+    private readonly tracing: CallTracing,
   ) {
     this.table = new SlotTable(ref.table);
     this.maxOngoing = ref.maxOngoing;
@@ -143,10 +163,11 @@ export class TargetRouter {
 
   readonly call: HandleCall = (method, args, options) => {
     const modelId = options.multiplexedModelId;
+    const out = this.tracing.outbound(this.deployment, method);
     const link = this.admit(modelId);
-    if (!link) return this.toMain(method, args, options);
-    // The link reports the call's duration and outcome when it settles.
-    const p = link.call(method, args, modelId);
+    if (!link) return endWhenSettled(this.toMain(method, args, out ? { ...options, trace: out.trace } : options), out, () => undefined);
+    // The link reports the call's duration and outcome, and closes its span, when it settles.
+    const p = link.call(method, args, modelId, out);
     return options.timeoutS === undefined ? p : withTimeout(p, options.timeoutS, `${this.deployment}.${method}()`);
   };
 
@@ -200,9 +221,10 @@ export function targetRouters(
   targets: Record<string, TargetRef>,
   toMain: (deployment: string) => HandleCall,
   report: CallReporter,
+  tracing: CallTracing,
 ): Map<string, TargetRouter> {
   const routers = new Map<string, TargetRouter>();
-  for (const [name, ref] of Object.entries(targets)) routers.set(name, new TargetRouter(name, ref, toMain(name), report));
+  for (const [name, ref] of Object.entries(targets)) routers.set(name, new TargetRouter(name, ref, toMain(name), report, tracing));
   return routers;
 }
 
@@ -213,7 +235,14 @@ export function targetRouters(
  */
 export class DirectCallReport {
   private calls: Record<string, DirectCalls> = {};
+  private spans: SpanRecord[] = [];
   private any = false;
+
+  /** A span timed here, for the main thread to record (sent like the counts, ahead of answers). */
+  addSpan(r: SpanRecord): void {
+    this.spans.push(r);
+    this.any = true;
+  }
 
   add(deployment: string, seconds: number, ok: boolean): void {
     const c = (this.calls[deployment] ??= { s: [], e: 0 });
@@ -225,10 +254,12 @@ export class DirectCallReport {
   /** The report so far as a message (and a fresh start), or undefined when there is nothing to say. */
   take(): FromReplica | undefined {
     if (!this.any) return undefined;
-    const calls = this.calls;
+    const msg: FromReplica = { k: 'served', calls: this.calls };
+    if (this.spans.length > 0) msg.spans = this.spans;
     this.calls = {};
+    this.spans = [];
     this.any = false;
-    return { k: 'served', calls };
+    return msg;
   }
 }
 

@@ -4,13 +4,14 @@
  * instance's own handle calls go straight to the target's replicas over links
  * (outbound-links.ts), or to the main thread's router when none has room.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
 import { isHandleRef, isMultiplexedClass, makeHandle, methodNames } from '../shared/handle.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
-import type { FromReplica, StartMessage, ToReplica } from '../shared/protocol.ts';
+import type { FromReplica, StartMessage, ToReplica, WireTrace } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
 import { runWithModelId, setEventSink, setLoadingReporter, setModelReporter } from './call-context.ts';
@@ -19,6 +20,8 @@ import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
 import { clearModelCaches } from './multiplexed.ts';
 import { DirectCallReport, targetRouters } from './outbound-links.ts';
+import { CallTracing, endWhenSettled } from './call-tracing.ts';
+import { wireTrace } from '../shared/trace-context.ts';
 import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
 
@@ -51,6 +54,9 @@ export class ReplicaHost {
   private readonly report = new DirectCallReport();
   private readonly routers: Map<string, TargetRouter>;
   private freeSignalled = false;
+  private readonly tracing: CallTracing;
+  /** Only replicas that call other deployments keep a call's trace context while it runs. */
+  private readonly passesTraceOn: boolean;
 
   constructor(private readonly start_: StartMessage) {
     this.port = start_.port;
@@ -62,11 +68,16 @@ export class ReplicaHost {
     );
     this.fromMain = answerOver(this.writer, start_.deployment);
     this.table = new SlotTable(start_.slot.table);
-    this.inbound = new InboundLinks(start_.deployment, (id, m, a, mm, sink) => this.runCall(id, m, a, mm, sink));
+    this.inbound = new InboundLinks(start_.deployment, (id, m, a, mm, tr, sink) => this.runCall(id, m, a, mm, tr, sink));
+    this.tracing = new CallTracing(start_.tracing, (r) => {
+      this.report.addSpan(r);
+      this.writer.requestFlush();
+    });
+    this.passesTraceOn = Object.keys(start_.targets).length > 0;
     this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
       this.report.add(d, seconds, ok);
       this.writer.requestFlush();
-    });
+    }, this.tracing);
   }
 
   async start(): Promise<void> {
@@ -124,18 +135,22 @@ export class ReplicaHost {
 
   /** A handle call no linked replica could take: the main thread's router queues and routes it. */
   private callViaMain(deployment: string, m: string, a: unknown[], opts: CallOptions): Promise<unknown> {
+    // A TargetRouter that found no room passes its call's context; other handles take it here.
+    const out = opts.trace === undefined ? this.tracing.outbound(deployment, m) : undefined;
+    const trace = opts.trace ?? out?.trace;
     const id = this.relayed.id();
-    const msg: FromReplica = { k: 'hcall', id, d: deployment, m, a };
+    const msg: FromReplica & { k: 'hcall' } = { k: 'hcall', id, d: deployment, m, a };
     if (opts.timeoutS !== undefined) msg.t = opts.timeoutS;
     if (opts.multiplexedModelId !== undefined) msg.mm = opts.multiplexedModelId;
+    if (trace !== undefined) msg.tr = wireTrace(trace);
     const problem = this.writer.send(msg, a);
     if (problem !== undefined) return Promise.reject(new BadCallError(`arguments to ${deployment}.${m}(): args${problem}`));
-    return this.relayed.wait(id, undefined);
+    return endWhenSettled(this.relayed.wait(id, undefined), out, () => undefined);
   }
 
   private onMessage(msg: ToReplica): void {
     if (Array.isArray(msg)) {
-      this.runCall(msg[0], msg[1], msg[2], msg[3], this.fromMain);
+      this.runCall(msg[0], msg[1], msg[2], msg[3], msg[4], this.fromMain);
       return;
     }
     switch (msg.k) {
@@ -157,6 +172,11 @@ export class ReplicaHost {
       case 'health':
         this.runHook(msg.id, 'checkHealth', []);
         return;
+      case 'heap': {
+        const h = getHeapStatistics();
+        this.fromMain.ok(msg.id, { used: h.used_heap_size, total: h.total_heap_size });
+        return;
+      }
       case 'reconf':
         this.track(msg.id, this.reconfigure(msg.cfg), this.fromMain, false);
         return;
@@ -185,7 +205,7 @@ export class ReplicaHost {
   }
 
   /** A user call, admitted on this replica's slot by whoever sent it; released when it ends. */
-  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined, sink: AnswerSink): void {
+  private runCall(id: number, m: string, a: unknown[], modelId: string | undefined, trace: WireTrace | undefined, sink: AnswerSink): void {
     const fn = this.methods.has(m) ? this.instance![m] : undefined;
     if (typeof fn !== 'function') {
       this.callEnded();
@@ -194,6 +214,14 @@ export class ReplicaHost {
       return;
     }
     const f = fn as (...a: unknown[]) => unknown;
+    if (this.passesTraceOn && trace !== undefined) {
+      this.tracing.run(trace, () => this.runUserCall(id, f, a, modelId, sink));
+      return;
+    }
+    this.runUserCall(id, f, a, modelId, sink);
+  }
+
+  private runUserCall(id: number, f: (...a: unknown[]) => unknown, a: unknown[], modelId: string | undefined, sink: AnswerSink): void {
     if (modelId === undefined && !this.leases) {
       // The common case, without a promise per call when the method answers synchronously.
       let result: unknown;

@@ -55,7 +55,8 @@ ${greeter}
 `;
 
 async function startServer(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The text banner (on a pipe the ready line is a JSON log line otherwise).
+  const child = spawn(process.execPath, [cli, ...args, '--log-format', 'pretty'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -9,19 +9,35 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The ready banner: a line of text on a terminal (or --log-format pretty), a JSON log line otherwise. */
+const READY = /threadserve is serving at (\S+)|"url":"(http[^"]+)".*"msg":"threadserve is serving"/;
+
 /** Starts the CLI, waits for its ready banner, returns the base URL and the process. */
-async function startCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCli(args: string[], env: Record<string, string> = {}, detached = false) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  let stdout = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    stdout += d;
+  });
   child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 20000;
-  while (!/threadserve is serving at (\S+)/.test(out)) {
+  const deadline = Date.now() + 30000;
+  while (!READY.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`CLI did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const url = /threadserve is serving at (\S+)/.exec(out)![1]!;
-  return { child, url, output: () => out };
+  const m = READY.exec(out)!;
+  const url = (m[1] ?? m[2])!;
+  return { child, url, output: () => out, stdout: () => stdout };
+}
+
+async function waitFor(cond: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function stop(child: ChildProcess) {
@@ -46,12 +62,69 @@ describe('threadserve --version', () => {
 });
 
 describe('threadserve run', () => {
-  it('serves an app from source, prints routes and replicas, and exits 0 on SIGTERM', async () => {
-    const { child, url, output } = await startCli(['bin/threadserve.js', 'run', 'examples/hello/app.ts', '--port', '0']);
+  it('serves an app from source, prints every route and the replicas, and exits 0 on SIGTERM', async () => {
+    const { child, url, output } = await startCli(['bin/threadserve.js', 'run', 'examples/hello/app.ts', '--port', '0', '--log-format', 'pretty']);
     try {
-      assert.match(output(), /POST http:\/\/127\.0\.0\.1:\d+\/hello\s+->\s+default \(ingress Hello\)/);
+      assert.match(output(), /POST\s+http:\/\/127\.0\.0\.1:\d+\/hello\s+->\s+default \(ingress Hello\)/);
+      for (const route of ['/-/healthz', '/-/routes', '/-/status', '/metrics', '/v2/health/ready', '/v2/models/:model/infer']) {
+        assert.match(output(), new RegExp(`\\d+${route.replace(/[/.*]/g, '\\$&')}\\n`), `${route} printed`);
+      }
       assert.match(output(), /Hello\s+Hello#1\s+running/);
       assert.deepEqual(await hello(url), { status: 200, body: { greeting: 'Hello, Ada!', servedByThisReplica: 1 } });
+      // The access log line, human-readable.
+      await waitFor(() => /INFO.*: request\n\s+reqId: "/.test(output()));
+    } finally {
+      assert.equal(await stop(child), 0);
+    }
+  });
+
+  it('writes only JSON lines to a pipe: start-up, one access line per request, shutdown', async () => {
+    const { child, url, stdout } = await startCli(['bin/threadserve.js', 'run', 'examples/hello/app.ts', '--port', '0']);
+    let code: number;
+    try {
+      const r = await fetch(`${url}/hello`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'cli-1' }, body: '{"name":"Ada"}' });
+      assert.equal(r.headers.get('x-request-id'), 'cli-1');
+      await waitFor(() => stdout().includes('"reqId":"cli-1"'));
+    } finally {
+      code = await stop(child);
+    }
+    assert.equal(code, 0);
+    const lines = stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const ready = lines.find((l) => l.msg === 'threadserve is serving')!;
+    const urls = ready.routes.map((r: { url: string }) => r.url);
+    for (const route of ['/hello', '/-/healthz', '/metrics', '/v2', '/v2/models/:model/infer']) assert.ok(urls.includes(route), `${route} in ${urls}`);
+    assert.deepEqual(ready.replicas.map((r: { replica: string }) => r.replica), ['Hello#0', 'Hello#1']);
+    const access = lines.find((l) => l.reqId === 'cli-1')!;
+    assert.deepEqual([access.method, access.route, access.status], ['POST', '/hello', 200]);
+    assert.ok(lines.some((l) => l.msg === 'draining' && l.signal === 'SIGTERM'));
+  });
+
+  it('is human-readable on a terminal: the table, and pretty log lines, no JSON', async (t) => {
+    // util-linux's `script` gives the CLI a pseudo-terminal as stdout.
+    if (spawnSync('script', ['--version']).error) {
+      t.skip('`script` (util-linux) is not installed: no pseudo-terminal to run the CLI on');
+      return;
+    }
+    const cmd = `${JSON.stringify(process.execPath)} bin/threadserve.js run examples/hello/app.ts --port 0`;
+    const { child, url, output } = await startCli(['-e', `require('node:child_process').spawn('script', ['-qfec', ${JSON.stringify(cmd)}, '/dev/null'], { stdio: 'inherit' }).on('exit', (c) => process.exit(c ?? 1)); process.on('SIGTERM', () => {})`], {}, true);
+    try {
+      assert.equal((await hello(url)).status, 200);
+      const plain = () => output().replace(/\x1b\[[0-9;]*m/g, '');
+      await waitFor(() => /INFO.*: request\s+reqId: "/.test(plain()));
+      assert.match(plain(), /Routes:\s+POST\s+http:\/\/127\.0\.0\.1:\d+\/hello\s+->\s+default/);
+      assert.doesNotMatch(output(), /\{"level":/);
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  it('--no-access-log leaves requests unlogged', async () => {
+    const { child, url, stdout } = await startCli(['bin/threadserve.js', 'run', 'examples/hello/app.ts', '--port', '0', '--no-access-log']);
+    try {
+      assert.equal((await hello(url)).status, 200);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(!stdout().includes('"msg":"request"'), stdout());
     } finally {
       assert.equal(await stop(child), 0);
     }
@@ -68,6 +141,8 @@ describe('threadserve run', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, ['bin/threadserve.js', 'run', ...args], { cwd: root, encoding: 'utf8' });
     assert.match(run('examples/nope.ts').stderr, /application file not found: examples\/nope\.ts/);
     assert.match(run('examples/hello/app.ts', '--port', 'abc').stderr, /--port.*must be an integer port from 0 to 65535, got "abc"/);
+    assert.match(run('examples/hello/app.ts', '--log-level', 'loud').stderr, /--log-level.*must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+    assert.match(run('examples/hello/app.ts', '--log-format', 'xml').stderr, /--log-format.*must be one of auto, json, pretty, got "xml"/);
     assert.match(run('examples/hello/app.ts', '--export', 'Other').stderr, /has no export "Other"/);
     assert.match(run('examples/hello/app.ts', '--dashboard', 'public').stderr, /--dashboard <access>' argument 'public' is invalid\. Allowed choices are local, open, off/);
     const missing = run('examples/hello/app.ts', '--export', 'Hello');

@@ -15,7 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), 'threadserve-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function startCli(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The text banner (on a pipe the ready line is a JSON log line otherwise).
+  const child = spawn(process.execPath, [cli, ...args, '--log-format', 'pretty'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

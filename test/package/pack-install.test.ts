@@ -129,11 +129,21 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
     child.stderr.on('data', (d) => (out += d));
     try {
       const deadline = Date.now() + 60_000;
-      while (!/threadserve is serving at (\S+)/.test(out)) {
+      // On a pipe the CLI logs JSON lines; the ready line carries the URL.
+      const ready = /"url":"(http[^"]+)".*"msg":"threadserve is serving"/;
+      while (!ready.test(out)) {
         assert.ok(child.exitCode === null && Date.now() < deadline, `the CLI did not start:\n${out}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const url = /threadserve is serving at (\S+)/.exec(out)![1]!;
+      const url = ready.exec(out)![1]!;
+      // The OpenAPI document, and the docs page's assets found in the installed packages.
+      const openapi = await fetch(`${url}/-/openapi.json`);
+      assert.equal(openapi.status, 200);
+      assert.ok(((await openapi.json()) as { paths: Record<string, unknown> }).paths['/greet']);
+      const docs = await (await fetch(`${url}/-/docs/`)).text();
+      const asset = /src="\.\/(static\/[^"]+\.js)"/.exec(docs)?.[1];
+      assert.ok(asset, docs.slice(0, 300));
+      assert.equal((await fetch(`${url}/-/docs/${asset}`)).status, 200);
       const post = (body: unknown) =>
         fetch(`${url}/greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const good = await post({ name: 'ada' });
@@ -150,7 +160,8 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       }
 
       // gRPC beside HTTP, with a client made from the .proto the installed package names.
-      const grpcAddress = /\(gRPC: (\S+)\)/.exec(out)?.[1];
+      // On a pipe the ready line is JSON; its "grpc" field is the address.
+      const grpcAddress = /"grpc":"([^"]+)"/.exec(out)?.[1];
       assert.ok(grpcAddress, `the CLI names its gRPC address:\n${out}`);
       const printed = run(process.execPath, ['--input-type=module', '-e', "console.log((await import('threadserve')).GRPC_PROTO_PATH)"], project);
       const protoPath = printed.out.trim();

@@ -3,6 +3,7 @@
  * plugin knows models only through this interface, so the same routes serve plain deployments,
  * multiplexed per-country models or a test fake. Types only: nothing here runs.
  */
+import type { CallTrace } from '../../shared/trace-context.ts';
 
 /** A tensor as models see it. `data` is flat, row-major, with `product(shape)` elements. */
 export interface V2Tensor {
@@ -84,5 +85,5 @@ export interface ModelRegistry {
    * not loaded yet is loaded on demand here, so only the registry can say 503. `signal`: the
    * client gave up; a call that has not reached a replica yet should not run.
    */
-  infer(model: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResult>;
+  infer(model: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal, trace?: CallTrace): Promise<V2InferResult>;
 }

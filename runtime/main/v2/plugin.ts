@@ -12,6 +12,7 @@ import { answerMessage, classifyError } from '../http-errors.ts';
 import { admitMemory } from '../../shared/memory-budget.ts';
 import { decodeInferRequest, encodeInferResponse, tensorBytes } from './codec.ts';
 import type { DecodedRequest } from './codec.ts';
+import { callTraceOf } from '../http-observability.ts';
 import type { ModelRegistry, V2InferRequest, V2ModelMetadata, V2TensorMetadata } from './model-registry.ts';
 
 export interface V2PluginOptions {
@@ -124,7 +125,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
   };
 
   const answer = async (req: FastifyRequest, reply: FastifyReply, model: string, version: string | undefined, decoded: DecodedRequest) => {
-    const result = await registry.infer(model, version, toRegistryRequest(decoded));
+    const result = await registry.infer(model, version, toRegistryRequest(decoded), undefined, callTraceOf(req));
     const modelVersion = result.model_version ?? version;
     const encoded = encodeInferResponse(
       {
