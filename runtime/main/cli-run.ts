@@ -97,7 +97,8 @@ export async function runCommand(target: string, flags: RunFlags): Promise<void>
     const grpc = instance.grpcAddress === undefined ? '' : ` (gRPC: ${instance.grpcAddress})`;
     process.stdout.write(`threadserve is serving at ${instance.url}${grpc}\n${admin}\n${instance.statusText()}\n`);
   } else {
-    log.info({ ...instance.status(), grpc: instance.grpcAddress, admin: instance.adminUrl }, 'threadserve is serving');
+    // Printed whatever --log-level says: process managers and scripts wait for this line.
+    log.child({}, { level: 'info' }).info({ ...instance.status(), grpc: instance.grpcAddress, admin: instance.adminUrl }, 'threadserve is serving');
   }
   let signals = 0;
   const stop = (signal: string) => {

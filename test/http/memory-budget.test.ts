@@ -45,7 +45,7 @@ describe('memory budget', () => {
     const budgetMb = 256;
     const child = spawn(
       process.execPath,
-      ['bin/threadserve.js', 'run', 'examples/ocr/app.ts', '--port', '0', '--log-level', 'warn', '--memory-budget-mb', String(budgetMb), '--memory-wait-s', '2'],
+      ['bin/threadserve.js', 'run', 'examples/ocr/app.ts', '--port', '0', '--log-level', 'warn', '--log-format', 'pretty', '--memory-budget-mb', String(budgetMb), '--memory-wait-s', '2'],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
