@@ -155,6 +155,19 @@ export async function admitOcrRequest(imageBytes: Uint8Array, opts: Partial<OcrO
   return admitMemory(bytes, `OCR of a ${width}x${height} image`);
 }
 
+/**
+ * Runs `read` with the whole OCR request admitted against the memory budget (see
+ * admitOcrRequest), and releases it when `read` settles, whichever way.
+ */
+export async function readWithinBudget<T>(imageBytes: Uint8Array, opts: Partial<OcrOptions>, read: () => Promise<T>): Promise<T> {
+  const lease = await admitOcrRequest(imageBytes, opts);
+  try {
+    return await read();
+  } finally {
+    lease.release();
+  }
+}
+
 export async function preProcess(imageBytes: Uint8Array, opts: Partial<OcrOptions> = {}): Promise<DetInput> {
   const o = resolveOcrOptions(opts);
   const image = await decodeImage(imageBytes, { maxPixels: o.maxPixels, memoryBytesPerPixel: o.decodeBytesPerPixel });

@@ -2,7 +2,7 @@
 // copy of the detector and the recogniser, so N replicas hold N copies.
 import { deployment } from 'threadserve';
 import { OnnxModel } from 'threadserve/onnx';
-import { MODEL_PATHS, admitOcrRequest, decode, directionInput, findLines, preProcess, recognitionInput, turnLines } from 'threadserve/ocr';
+import { MODEL_PATHS, decode, directionInput, findLines, preProcess, readWithinBudget, recognitionInput, turnLines } from 'threadserve/ocr';
 import type { ModelOutput, OcrOptions, OcrResult } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
@@ -31,12 +31,7 @@ export class OcrHandler {
 
   /** One image, admitted against the memory budget as a whole (decode included) until it is read. */
   async infer(bytes: Uint8Array): Promise<OcrResult> {
-    const lease = await admitOcrRequest(bytes, this.options);
-    try {
-      return await this.run(bytes);
-    } finally {
-      lease.release();
-    }
+    return readWithinBudget(bytes, this.options, () => this.run(bytes));
   }
 
   private async run(bytes: Uint8Array): Promise<OcrResult> {

@@ -3,7 +3,7 @@
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import type { OnnxModel } from 'threadserve/onnx';
-import { admitOcrRequest, decode, postDetect, preProcess } from 'threadserve/ocr';
+import { decode, postDetect, preProcess, readWithinBudget } from 'threadserve/ocr';
 import type { ModelOutput, OcrOptions, OcrResult, OcrState } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
@@ -39,12 +39,7 @@ export class OcrPipeline {
     const bytes = imageBytes(body);
     // The request's pixels and tensors count against the process's memory budget until it
     // answers: over the budget, requests wait here (holding only their encoded bytes).
-    const lease = await admitOcrRequest(bytes, this.options);
-    try {
-      return await this.run(bytes);
-    } finally {
-      lease.release();
-    }
+    return readWithinBudget(bytes, this.options, () => this.run(bytes));
   }
 
   private async run(bytes: Uint8Array): Promise<OcrResult> {
