@@ -23,13 +23,13 @@ export interface Args {
   json?: string;
 }
 
-export function shape(text: string): MlpShape {
+function shape(text: string): MlpShape {
   const m = /^(\d+)x(\d+)$/.exec(text.trim());
   if (!m) throw new Error(`a model shape is HIDDENxLAYERS (e.g. 2048x2), got ${JSON.stringify(text)}`);
   return { hidden: Number(m[1]), layers: Number(m[2]) };
 }
 
-export function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]): Args {
   const list = (v: string) => v.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
   const a: Args = {
     parts: new Set([1, 2, 3]),

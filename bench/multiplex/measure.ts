@@ -60,7 +60,7 @@ export function resetWindow(): void {
   lastWindow = undefined;
 }
 
-export function loadSpec(url: string, ids: string[], clients: number, durationS: number, flag: boolean): LoadSpec {
+function loadSpec(url: string, ids: string[], clients: number, durationS: number, flag: boolean): LoadSpec {
   return { url, concurrency: clients, warmupS: 0, durationS, ids, zipfS: ZIPF_S, flag, seed: 7 };
 }
 
@@ -116,7 +116,7 @@ export async function handleCase(config: ServerConfig & { kind: 'single' }, prof
 }
 
 /** Sum of a counter over label sets that contain every `label="value"` given. */
-export function counter(m: Map<string, number>, name: string, ...labels: string[]): number {
+function counter(m: Map<string, number>, name: string, ...labels: string[]): number {
   let sum = 0;
   for (const [k, v] of m) if (k.startsWith(`${name}{`) && labels.every((l) => k.includes(l))) sum += v;
   return sum;

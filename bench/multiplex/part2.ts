@@ -100,14 +100,14 @@ export interface Part2 {
   sim: Array<{ countries: number; results: SimResult[] }>;
 }
 
-export function repoConfig(repository: string, maxNumModelsPerReplica = MAX_MODELS): ServerConfig {
+function repoConfig(repository: string, maxNumModelsPerReplica = MAX_MODELS): ServerConfig {
   return { kind: 'repo', repository, numReplicas: REPLICAS2, maxOngoingRequests: MAX_ONGOING2, maxNumModelsPerReplica };
 }
 
-export const V2_ROW = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0] }] });
+const V2_ROW = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0] }] });
 
 /** Distinct models loaded in any replica: READY rows of the V2 repository index. */
-export async function distinctLoaded(url: string): Promise<number> {
+async function distinctLoaded(url: string): Promise<number> {
   const r = await fetch(`${url}/v2/repository/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   const index = (await r.json()) as Array<{ name: string; state: string }>;
   return index.filter((m) => m.state === 'READY').length;
@@ -147,7 +147,7 @@ export async function repoCase(family: Family, countries: number, clients: numbe
 }
 
 /** RSS one loaded (and once run) model adds: `models` distinct ones loaded with no eviction. */
-export async function calibrate(family: Family, models: number): Promise<FamilyResult['calibration']> {
+async function calibrate(family: Family, models: number): Promise<FamilyResult['calibration']> {
   const repository = await family.repo(Math.max(models, 100));
   const server = await startServerChild(repoConfig(repository, models));
   try {

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeEvalSet, SETS, type EvalSet } from '../../test/fixtures/ocr-eval-set.ts';
+import { writeEvalSet, SETS } from '../../test/fixtures/ocr-eval-set.ts';
 import { scoreImage, type TextScore } from '../../test/fixtures/ocr-score.ts';
 import type { AccuracyCaseResult } from './accuracy-case.ts';
 import type { Manifest } from './images.ts';
@@ -28,7 +28,7 @@ interface Summary {
   imagesPerS: number;
 }
 
-function summarise(set: EvalSet, r: AccuracyCaseResult, scores: TextScore[]): Summary {
+function summarise(r: AccuracyCaseResult, scores: TextScore[]): Summary {
   return {
     meanCer: scores.reduce((s, x) => s + x.cer, 0) / scores.length,
     merged: scores.reduce((s, x) => s + x.mergedSpaces, 0),
@@ -53,7 +53,7 @@ export async function accuracyBench(dir: string, rounds: number): Promise<Accura
   const peer = await runCase('peer', dir, rounds);
   const score = (r: AccuracyCaseResult) => set.images.map((img) => scoreImage(img.lines, r.answers[img.file] ?? []));
   const oursScores = score(ours), peerScores = score(peer);
-  const a = summarise(set, ours, oursScores), b = summarise(set, peer, peerScores);
+  const a = summarise(ours, oursScores), b = summarise(peer, peerScores);
 
   const manifest: Manifest = {
     images: set.images.map((img) => ({ file: img.file, rendered: img.lines, expected: (ours.answers[img.file] ?? []).map((l) => l.text) })),

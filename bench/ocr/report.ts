@@ -15,10 +15,10 @@ export function best(rounds: Rounds, key: CaseKey): CaseResult | undefined {
   return rounds.get(key)?.reduce((a, b) => (b.load.imagesPerS > a.load.imagesPerS ? b : a));
 }
 
-export const cpuPerImage = (r: CaseResult) => r.cpuMs / r.load.images;
+const cpuPerImage = (r: CaseResult) => r.cpuMs / r.load.images;
 
 /** Cores other processes kept busy during a round's window (beyond the measured process and the load generator). */
-export function otherCores(r: CaseResult, args: Args): number {
+function otherCores(r: CaseResult, args: Args): number {
   return (r.machineMs - r.cpuMs - r.load.clientCpuMs) / (args.durationS * 1000);
 }
 
@@ -80,11 +80,11 @@ export function detailsTable(rounds: Rounds, args: Args): string {
   );
 }
 
-export interface CaseTarget extends Target {
+interface CaseTarget extends Target {
   cases: CaseKey[];
 }
 
-export function targets(rounds: Rounds): CaseTarget[] {
+function targets(rounds: Rounds): CaseTarget[] {
   const ips = (k: CaseKey) => best(rounds, k)?.load.imagesPerS ?? Number.NaN;
   const cpu = (k: CaseKey) => {
     const r = best(rounds, k);

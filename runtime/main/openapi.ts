@@ -76,7 +76,7 @@ function bodySchema(schema: z.ZodType, id: string): Schema {
   return json;
 }
 
-export function buildOpenApiDocument(app: Application): Schema {
+function buildOpenApiDocument(app: Application): Schema {
   const schemas: Record<string, Schema> = { ...V2_SCHEMAS };
   const paths: Record<string, Schema> = {};
   for (const spec of app.plan.apps) {
