@@ -16,6 +16,14 @@ import type { StreamMarker, StreamMessage } from './stream-wire.ts';
 
 type State = 'new' | 'open' | 'ended' | 'failed' | 'done' | 'moved';
 
+/** What reads a stream needs: the chunks, and a way to stop the producer. */
+export interface ChunkStream<T> extends AsyncIterableIterator<T> {
+  /** Stops reading (what `for await` calls on break): the producer is cancelled unless it ended. */
+  return(): Promise<IteratorResult<T>>;
+  /** Stops the stream: the producer's generator is returned; chunks not read are dropped. */
+  cancel(): Promise<void>;
+}
+
 /**
  * A stream dropped without being read or cancelled would keep its producer waiting for credit
  * (and its replica's slot taken) forever: when the garbage collector takes it, cancel it.
@@ -29,7 +37,7 @@ const dropped = new FinalizationRegistry<MessagePort>((port) => {
   }
 });
 
-export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
+export class ResponseStream<T = unknown> implements ChunkStream<T> {
   private readonly buffer: T[] = [];
   private state: State = 'new';
   private error: Error | undefined;
@@ -188,4 +196,21 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.port.close();
     this.wakeAll();
   }
+}
+
+/** The same stream with each chunk passed through `fn` (an encoder, say); cancelling it cancels the source. */
+export function mapChunks<T, U>(source: ChunkStream<T>, fn: (chunk: T) => U): ChunkStream<U> {
+  const mapped: ChunkStream<U> = {
+    async next() {
+      const r = await source.next();
+      return r.done ? { value: undefined, done: true } : { value: fn(r.value), done: false };
+    },
+    async return() {
+      await source.return();
+      return { value: undefined, done: true };
+    },
+    cancel: () => source.cancel(),
+    [Symbol.asyncIterator]: () => mapped,
+  };
+  return mapped;
 }
