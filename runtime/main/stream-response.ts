@@ -70,7 +70,11 @@ export async function sendStream(
       for (;;) {
         const r = await stream.next();
         if (r.done) break;
-        yield frame(format, encode(r.value));
+        // Chunks that arrived meanwhile go out in the same write: a socket write per chunk was
+        // most of a chunk's cost when the producer runs ahead (profiled: writev, 34%).
+        let text = frame(format, encode(r.value));
+        for (const chunk of stream.takeArrived()) text += frame(format, encode(chunk));
+        yield text;
       }
       if (format === 'sse') yield frame(format, '{}', 'end');
     } catch (err) {

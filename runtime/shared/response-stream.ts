@@ -22,6 +22,11 @@ export interface ChunkStream<T> extends AsyncIterableIterator<T> {
   return(): Promise<IteratorResult<T>>;
   /** Stops the stream: the producer's generator is returned; chunks not read are dropped. */
   cancel(): Promise<void>;
+  /**
+   * Reads, without waiting, the chunks that have already arrived (none if none has): a writer
+   * that is behind the producer sends them in one write instead of one write per chunk.
+   */
+  takeArrived(): T[];
 }
 
 /**
@@ -98,10 +103,7 @@ export class ResponseStream<T = unknown> implements ChunkStream<T> {
       if (this.state === 'new') this.open();
       if (this.buffer.length > 0) {
         const value = this.buffer.shift()!;
-        if (++this.unacked >= STREAM_WINDOW / 2 && this.state === 'open') {
-          this.port.postMessage(this.unacked);
-          this.unacked = 0;
-        }
+        this.consumed(1);
         return { value, done: false };
       }
       switch (this.state) {
@@ -119,6 +121,22 @@ export class ResponseStream<T = unknown> implements ChunkStream<T> {
         default:
           await new Promise<void>((resolve) => this.waiters.push(resolve));
       }
+    }
+  }
+
+  takeArrived(): T[] {
+    if (this.buffer.length === 0) return [];
+    const arrived = this.buffer.splice(0);
+    this.consumed(arrived.length);
+    return arrived;
+  }
+
+  /** Gives the producer credit for what was read, half a window at a time (one message per half window). */
+  private consumed(n: number): void {
+    this.unacked += n;
+    if (this.unacked >= STREAM_WINDOW / 2 && this.state === 'open') {
+      this.port.postMessage(this.unacked);
+      this.unacked = 0;
     }
   }
 
@@ -210,6 +228,7 @@ export function mapChunks<T, U>(source: ChunkStream<T>, fn: (chunk: T) => U): Ch
       return { value: undefined, done: true };
     },
     cancel: () => source.cancel(),
+    takeArrived: () => source.takeArrived().map(fn),
     [Symbol.asyncIterator]: () => mapped,
   };
   return mapped;
