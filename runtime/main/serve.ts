@@ -16,6 +16,7 @@ import type { DeploymentOptions } from '../shared/options.ts';
 import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { GrpcInferenceServer } from './grpc/server.ts';
+import { GrpcObserver } from './grpc/observe.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus, replicaLines, routeLines } from './status-table.ts';
 import type { ReplicaLine, RouteLine } from './status-table.ts';
@@ -175,7 +176,14 @@ export async function run(
       if (grpcPort !== false) {
         grpc = new GrpcInferenceServer(
           new DeploymentModelRegistry(app),
-          { host: o.host, port: grpcPort, maxMessageBytes: o.grpcMaxMessageBytes, serverVersion: VERSION, ready: () => app.ready },
+          {
+            host: o.host,
+            port: grpcPort,
+            maxMessageBytes: o.grpcMaxMessageBytes,
+            serverVersion: VERSION,
+            ready: () => app.ready,
+            observer: new GrpcObserver(logger, o.accessLog, o.httpMetrics ? app.metrics.grpc : undefined),
+          },
           logger,
         );
         grpcAddress = await grpc.listen();

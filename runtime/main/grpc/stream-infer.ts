@@ -12,6 +12,7 @@
  * a client that cancels the stream cancels the generator.
  */
 import { once } from 'node:events';
+import { status as Status } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ChunkStream } from '../../shared/response-stream.ts';
 import { toParameters } from './parameters.ts';
@@ -30,6 +31,8 @@ export interface StreamInferDeps {
   infer(request: ModelInferRequest, signal: AbortSignal): Promise<ModelInferResponse | ChunkStream<ModelInferResponse>>;
   /** Whether the server is shutting down (new requests are then refused). */
   closing(): boolean;
+  /** Each request's outcome, once answered (or its stream of answers ended), for the access log and metrics. */
+  record(model: string, code: Status, ms: number, err?: unknown): void;
 }
 
 /**
@@ -57,9 +60,22 @@ export function serveInferStream(call: ServerDuplexStream<ModelInferRequest, Str
       return;
     }
     running++;
-    const failed = (err: unknown) => call.write({ error_message: toStatus(err).details ?? String(err), infer_response: echo });
+    const t0 = performance.now();
+    const failed = (err: unknown) => {
+      const status = toStatus(err);
+      call.write({ error_message: status.details ?? String(err), infer_response: echo });
+      deps.record(request.model_name, status.code ?? Status.INTERNAL, performance.now() - t0, err);
+    };
+    const answered = () => deps.record(request.model_name, Status.OK, performance.now() - t0);
     deps.infer(request, abort.signal).then(
-      (res) => ('outputs' in res ? call.write({ infer_response: res }) : writeChunks(res, echo).catch(failed)),
+      (res) => {
+        if ('outputs' in res) {
+          call.write({ infer_response: res });
+          answered();
+          return undefined;
+        }
+        return writeChunks(res, echo).then(answered, failed);
+      },
       failed,
     ).finally(() => {
       running--;
