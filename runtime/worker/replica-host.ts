@@ -26,6 +26,7 @@ import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
 import { ResponseStream } from '../shared/response-stream.ts';
 import { isAsyncIterable } from '../shared/stream-wire.ts';
+import type { StreamMarker } from '../shared/stream-wire.ts';
 import { StreamProducer } from './stream-producer.ts';
 
 /** Lifecycle hooks a handle must never reach. */
@@ -248,7 +249,7 @@ export class ReplicaHost {
     // Models a call gets from a @multiplexed loader stay loaded until the call ends. Async
     // context costs every promise in the thread, so only calls that need it get it.
     const run = this.leases ? () => withModelLeases(() => this.invoke(f, a)) : () => this.invoke(f, a);
-    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true);
+    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true, modelId);
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {
@@ -263,12 +264,12 @@ export class ReplicaHost {
    * Answers a call when its promise settles. `counted`: a user call, admitted on this
    * replica's slot (health checks and reconfigures are not).
    */
-  private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean): void {
+  private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean, modelId?: string): void {
     this.inFlight++;
     p.then(
       (v) => {
         if (counted && isAsyncIterable(v)) {
-          this.serveStream(id, v, sink);
+          this.serveStream(id, v, sink, modelId);
           this.inFlight--;
           return;
         }
@@ -292,7 +293,7 @@ export class ReplicaHost {
    * stream from another deployment that nothing here has read is handed on whole instead: the
    * chunks then go from its producer straight to this call's caller.
    */
-  private serveStream(id: number, source: AsyncIterable<unknown>, sink: AnswerSink): void {
+  private serveStream(id: number, source: AsyncIterable<unknown>, sink: AnswerSink, modelId?: string): void {
     if (source instanceof ResponseStream && source.movable) {
       this.callEnded();
       sink.ok(id, source.move());
@@ -300,7 +301,17 @@ export class ReplicaHost {
       return;
     }
     this.inFlight++;
-    const marker = StreamProducer.start(source, this.start_.deployment, () => {
+    let marker!: StreamMarker;
+    const produce = () =>
+      new Promise<void>((ended) => {
+        marker = StreamProducer.start(source, this.start_.deployment, ended);
+      });
+    // A generator's body runs as the stream is read, after the call itself has returned: it
+    // must still see the call's multiplexed model id, and models it fetches stay pinned until
+    // the stream ends (the producer reads the generator from within this context).
+    const scoped = this.leases ? () => withModelLeases(produce) : produce;
+    const streamed = modelId === undefined ? scoped() : runWithModelId(modelId, scoped);
+    void streamed.then(() => {
       this.callEnded();
       this.inFlight--;
       this.maybeFinishDrain();

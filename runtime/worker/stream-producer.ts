@@ -7,6 +7,7 @@
  * `onEnd` runs once, after the iterator is finished or returned: the replica frees the call's
  * slot then.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { BadCallError, serializeError } from '../shared/errors.ts';
@@ -34,11 +35,14 @@ export class StreamProducer {
     private readonly onEnd: () => void,
   ) {
     this.writer = new PortWriter<StreamMessage>(port, (_m, err) => void this.abandon(this.unsendable(`: ${err.message}`)));
+    // Credit arrives in the port's own async context: resume the generator in the context it
+    // was started in (the call's multiplexed model id and model leases, replica-host.ts).
+    const pumpInContext = AsyncResource.bind(() => void this.pump());
     port.on('message', (n: number) => {
       if (n === CANCEL) void this.abandon(undefined);
       else {
         this.credits += n;
-        void this.pump();
+        pumpInContext();
       }
     });
     // The consumer's thread stopped (or it closed its end without a word): nobody will read.

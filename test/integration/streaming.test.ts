@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { serve, ResponseStream } from 'threadserve';
 import type { ServeInstance } from 'threadserve';
-import { Relay, Tokens, streamApp } from '../fixtures/streams.ts';
+import { ModelWords, Relay, Tokens, modelWordsApp, streamApp } from '../fixtures/streams.ts';
 
 /** Waits until `check` holds, polling; fails with `what` after 5 s. */
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
@@ -26,7 +26,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 describe('streaming through handles', () => {
   let s: ServeInstance;
   before(async () => {
-    s = await serve.run({ streams: streamApp }, { listen: false, logLevel: 'silent' });
+    s = await serve.run({ streams: streamApp, words: modelWordsApp }, { listen: false, logLevel: 'silent' });
   });
   after(() => s.close());
 
@@ -173,5 +173,18 @@ describe('streaming through handles', () => {
         throw e;
       }
     });
+  });
+
+  it('keeps a multiplexed stream’s model id and its model loaded until the stream ends', async () => {
+    const words = s.handle<ModelWords>('ModelWords');
+    const a = collect(words.options({ multiplexedModelId: 'a' }).words(8));
+    await sleep(30);
+    // Room for one model: b must not unload a while a's stream still reads it.
+    const b = await collect(words.options({ multiplexedModelId: 'b' }).words(2));
+    assert.deepEqual(b, ['b:0', 'b:1']);
+    const whileStreaming = await words.history();
+    assert.ok(whileStreaming.includes('load b'));
+    assert.ok(!whileStreaming.includes('unload a'), `a stays loaded while its stream runs: ${whileStreaming.join(', ')}`);
+    assert.deepEqual(await a, Array.from({ length: 8 }, (_, i) => `a:${i}`), 'every chunk saw its call\u2019s model id');
   });
 });
