@@ -2,8 +2,9 @@
  * `threadserve deploy config.yaml` on a running server: reads the new config (same checks and
  * messages as `run`), works out what changed, refuses what cannot change live before touching
  * anything, then applies: replica counts, autoscaling settings, user_config (reconfigure()) and
- * timings live; a changed import path or changed code (the application module or a file that
- * defines one of its deployment classes) rolls that application's replicas one at a time.
+ * timings live; a changed import path or changed code (any local file in the import graph of
+ * the application module and its deployments' modules, source-graph.ts) rolls that
+ * application's replicas one at a time.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { Application, Plan } from './application.ts';
 import { loadConfiguredApps } from './config-apps.ts';
 import { loadServeConfig } from './config-file.ts';
 import { ReplicaModules } from './replica-modules.ts';
+import { localSourceFiles } from './source-graph.ts';
 
 interface LoadedApp {
   path: string;
@@ -47,13 +49,14 @@ function hashFiles(files: readonly string[]): string {
   return h.digest('hex');
 }
 
-function sourceFiles(appPath: string, p: Plan): string[] {
-  const files = new Set([appPath]);
-  for (const d of p.deployments.values()) {
-    const url = new URL(d.deployment.moduleUrl);
-    if (url.protocol === 'file:') files.add(fileURLToPath(url));
+/** The application's local source files: its module's and its deployments' import graphs. */
+async function sourceFiles(appPath: string, p: Plan, names: readonly string[]): Promise<string[]> {
+  const entries = new Set([appPath]);
+  for (const name of names) {
+    const url = new URL(p.deployments.get(name)!.deployment.moduleUrl);
+    if (url.protocol === 'file:') entries.add(fileURLToPath(url));
   }
-  return [...files];
+  return localSourceFiles([...entries]);
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -61,19 +64,25 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export class Deployer {
   private readonly loaded = new Map<string, LoadedApp>();
   private versions = 0;
+  /** Walking the import graphs takes an esbuild run: started at construction, awaited by deploy. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly app: Application,
     private readonly log: Logger,
     sources: Record<string, { path: string; exportName: string }>,
   ) {
-    for (const [name, s] of Object.entries(sources)) {
-      const files = sourceFiles(s.path, app.plan);
-      this.loaded.set(name, { ...s, files, hash: hashFiles(files), version: undefined });
-    }
+    this.ready = Promise.all(
+      Object.entries(sources).map(async ([name, s]) => {
+        const spec = app.plan.apps.find((a) => a.name === name);
+        const files = await sourceFiles(s.path, app.plan, spec ? this.deploymentsOf(app.plan, spec.ingress) : []);
+        this.loaded.set(name, { ...s, files, hash: hashFiles(files), version: undefined });
+      }),
+    ).then(() => undefined);
   }
 
   async deploy(file: string, text: string): Promise<DeployResult> {
+    await this.ready;
     const config = loadServeConfig(file, text);
     const running = this.app.plan.apps.map((a) => a.name).sort();
     const wanted = config.applications.map((a) => a.name).sort();
@@ -123,7 +132,7 @@ export class Deployer {
         if (what.length) changes.push(`${name}: ${what.join('; ')}`);
       }
       const src = configured.sources[spec.name]!;
-      const files = sourceFiles(src.path, next);
+      const files = await sourceFiles(src.path, next, names);
       const version = rolled ? String(this.versions) : this.loaded.get(spec.name)!.version;
       this.loaded.set(spec.name, { ...src, files, hash: hashFiles(files), version });
     }
