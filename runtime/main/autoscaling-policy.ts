@@ -21,6 +21,7 @@
  * A step whose calls wait on a saturated step it calls (more ongoing calls there than its
  * target, or than a fixed deployment's replicas hold) does not grow: its ongoing calls are
  * mostly waiting downstream, and more replicas would only wait too. The bottleneck grows alone.
+ * Its upscale delay starts again once the step it calls keeps up.
  */
 import type { ResolvedAutoscalingConfig } from '../shared/autoscaling-options.ts';
 
@@ -92,6 +93,8 @@ interface Want {
   memory: { upSince?: number; downSince?: number; blocked?: boolean; downstream?: boolean };
   /** Growth it wanted, held because a step it calls is saturated. */
   downstream?: number;
+  /** Its own policy's count before the delays (undefined: no load sample yet, or new bounds). */
+  desired?: number;
 }
 
 /** More ongoing calls than the deployment aims for (autoscaled) or can run (fixed). */
@@ -116,16 +119,16 @@ function wish(load: DeploymentLoad, config: ResolvedAutoscalingConfig, before: S
     delete memory.downSince;
     memory.upSince ??= now;
     const coldStart = target === 0;
-    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'upscale', memory };
+    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'upscale', memory, desired };
   } else if (desired < target) {
     delete memory.upSince;
     memory.downSince ??= now;
-    if (now - memory.downSince >= config.downscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'downscale', memory };
+    if (now - memory.downSince >= config.downscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'downscale', memory, desired };
   } else {
     delete memory.upSince;
     delete memory.downSince;
   }
-  return { load, config, wanted: target, reason: 'upscale', memory };
+  return { load, config, wanted: target, reason: 'upscale', memory, desired };
 }
 
 export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, now: number, budget: number): ScalingOutcome {
@@ -138,9 +141,14 @@ export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, 
       continue;
     }
     const w = wish(load, load.config, before[load.name] ?? {}, now);
-    if (w.wanted > load.target && w.reason !== 'bounds' && (load.calls ?? []).some((c) => saturatedNames.has(c))) {
-      w.downstream = w.wanted;
+    if ((w.desired ?? 0) > load.target && (load.calls ?? []).some((c) => saturatedNames.has(c))) {
+      w.downstream = Math.max(w.wanted, w.desired!);
       w.wanted = load.target;
+      // Its delay counts from when the step it calls keeps up again: time spent waiting on that
+      // step says nothing about this one's own load. Counted through, the delay let the caller
+      // grow the moment the step it calls caught up (as a burst ended), while its look-back
+      // still averaged calls that had been waiting downstream (the autoscale bench's Fast 1 -> 2).
+      delete w.memory.upSince;
     }
     wants.push(w);
   }

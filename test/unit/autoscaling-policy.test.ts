@@ -112,6 +112,45 @@ describe('pipelines', () => {
     assert.equal(eased.targets.Fast, 6);
   });
 
+  it('counts the caller\'s upscale delay from when the step it calls keeps up, not through a burst', () => {
+    // The autoscale bench's shape: a burst saturates Slow for 30 s; once Slow has caught up, the
+    // caller's look-back still averages the calls that were waiting downstream for a moment.
+    const c3 = config({ upscaleDelayS: 3, downscaleDelayS: 10, maxReplicas: 6 });
+    let memory: ScalingMemory = {};
+    const targets: Record<string, number> = { Fast: 1, Slow: 6 };
+    const fastTargets: number[] = [];
+    const reasons: string[] = [];
+    for (let t = 0; t <= 40; t += 0.5) {
+      const burst = t < 30;
+      const loads: DeploymentLoad[] = [
+        // Fast's calls wait on Slow: many during the burst, still 6 on average 2 s after it.
+        { name: 'Fast', config: c3, target: targets.Fast!, running: targets.Fast!, ongoing: burst ? 40 : t < 32 ? 6 : 0.5, calls: ['Slow'] },
+        { name: 'Slow', config: c3, target: targets.Slow!, running: targets.Slow!, ongoing: burst ? 40 : 3 },
+      ];
+      const out = decide(loads, memory, t * S, 8);
+      memory = out.memory;
+      Object.assign(targets, out.targets);
+      fastTargets.push(targets.Fast!);
+      reasons.push(...out.decisions.filter((d) => d.deployment === 'Fast').map((d) => d.reason));
+    }
+    assert.ok(fastTargets.every((n) => n === 1), `Fast stayed at 1: ${fastTargets.join(',')}`);
+    // Told once that it was held for the step it calls.
+    assert.deepEqual(reasons, ['downstream']);
+  });
+
+  it('lets a caller grow once it stays busy for its delay after the step it calls keeps up', () => {
+    const c3 = config({ upscaleDelayS: 3, maxReplicas: 6 });
+    const fast = (ongoing: number, target: number): DeploymentLoad => ({ name: 'Fast', config: c3, target, running: target, ongoing, calls: ['Slow'] });
+    const slow = (ongoing: number): DeploymentLoad => ({ name: 'Slow', config: c3, target: 6, running: 6, ongoing });
+    let memory: ScalingMemory = {};
+    for (let t = 0; t < 10; t++) memory = decide([fast(40, 1), slow(40)], memory, t * S, 20).memory;
+    // Slow keeps up from t = 10; Fast's own work stays high: it grows 3 s later, not at once.
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 10 * S, 20).targets.Fast, 1);
+    memory = decide([fast(12, 1), slow(3)], memory, 10 * S, 20).memory;
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 12 * S, 20).targets.Fast, 1);
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 13 * S, 20).targets.Fast, 6);
+  });
+
   it('holds a caller back on a full fixed deployment too', () => {
     const out = decide(
       [
