@@ -24,6 +24,9 @@ import { CallTracing, endWhenSettled } from './call-tracing.ts';
 import { wireTrace } from '../shared/trace-context.ts';
 import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
+import { ResponseStream } from '../shared/response-stream.ts';
+import { isAsyncIterable } from '../shared/stream-wire.ts';
+import { StreamProducer } from './stream-producer.ts';
 
 /** Lifecycle hooks a handle must never reach. */
 const RESERVED = new Set(['constructor', 'init', 'reconfigure', 'checkHealth', 'shutdown']);
@@ -234,6 +237,7 @@ export class ReplicaHost {
         return;
       }
       if (isThenable(result)) this.track(id, Promise.resolve(result), sink, true);
+      else if (isAsyncIterable(result)) this.serveStream(id, result, sink);
       else {
         this.callEnded();
         sink.ok(id, result);
@@ -263,6 +267,11 @@ export class ReplicaHost {
     this.inFlight++;
     p.then(
       (v) => {
+        if (counted && isAsyncIterable(v)) {
+          this.serveStream(id, v, sink);
+          this.inFlight--;
+          return;
+        }
         if (counted) this.callEnded();
         sink.ok(id, v);
         this.inFlight--;
@@ -275,6 +284,28 @@ export class ReplicaHost {
         this.maybeFinishDrain();
       },
     );
+  }
+
+  /**
+   * A call whose result is an async iterable answers with a stream (stream-producer.ts); it
+   * keeps its slot, and counts as running for drain, until the stream ends or is cancelled. A
+   * stream from another deployment that nothing here has read is handed on whole instead: the
+   * chunks then go from its producer straight to this call's caller.
+   */
+  private serveStream(id: number, source: AsyncIterable<unknown>, sink: AnswerSink): void {
+    if (source instanceof ResponseStream && source.movable) {
+      this.callEnded();
+      sink.ok(id, source.move());
+      this.maybeFinishDrain();
+      return;
+    }
+    this.inFlight++;
+    const marker = StreamProducer.start(source, this.start_.deployment, () => {
+      this.callEnded();
+      this.inFlight--;
+      this.maybeFinishDrain();
+    });
+    sink.ok(id, marker);
   }
 
   /** Frees the slot before the answer leaves, so the caller may send the next call at once. */
