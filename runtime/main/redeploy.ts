@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { OptionsError } from '../shared/errors.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
@@ -17,14 +17,16 @@ import type { Application, Plan } from './application.ts';
 import { loadConfiguredApps } from './config-apps.ts';
 import { loadServeConfig } from './config-file.ts';
 import { ReplicaModules } from './replica-modules.ts';
-import { localSourceFiles } from './source-graph.ts';
+import { localSourceGraph, withImporters } from './source-graph.ts';
+import type { SourceGraph } from './source-graph.ts';
 
 interface LoadedApp {
   path: string;
   exportName: string;
-  /** The source files whose change means new code, and a hash of their contents when loaded. */
-  files: string[];
-  hash: string;
+  /** The source files whose change means new code, with who imports whom. */
+  graph: SourceGraph;
+  /** Each file's contents hashed when loaded. */
+  hashes: Map<string, string>;
   /** The version its module was last imported at (undefined: the first import). */
   version: string | undefined;
 }
@@ -37,27 +39,32 @@ export interface DeployResult {
 /** Options a running deployment cannot change: they shape its router, its callers' links or its routes. */
 const FIXED_OPTIONS = ['maxOngoingRequests', 'maxQueuedRequests', 'numGpus', 'route', 'bodyLimit', 'acceptContentTypes', 'resourceLimits'] as const;
 
-function hashFiles(files: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const f of files) {
-    try {
-      h.update(f).update(readFileSync(f));
-    } catch {
-      h.update(`${f}: missing`);
-    }
+function hashFile(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return 'missing';
   }
-  return h.digest('hex');
 }
 
 /** The application's local source files: its module's and its deployments' import graphs. */
-async function sourceFiles(appPath: string, p: Plan, names: readonly string[]): Promise<string[]> {
+async function sourceFiles(appPath: string, p: Plan, names: readonly string[]): Promise<{ graph: SourceGraph; hashes: Map<string, string> }> {
   const entries = new Set([appPath]);
   for (const name of names) {
     const url = new URL(p.deployments.get(name)!.deployment.moduleUrl);
-    if (url.protocol === 'file:') entries.add(fileURLToPath(url));
+    // A deployment class from a package (OnnxModelDeployment installed) is not the application's code.
+    if (url.protocol === 'file:' && !/[/\\]node_modules[/\\]/.test(url.pathname)) entries.add(fileURLToPath(url));
   }
-  return localSourceFiles([...entries]);
+  const graph = await localSourceGraph([...entries]);
+  return { graph, hashes: new Map(graph.files.map((f) => [f, hashFile(f)])) };
 }
+
+/** The files whose contents differ from when they were loaded. */
+const changedFiles = (app: LoadedApp) => app.graph.files.filter((f) => hashFile(f) !== app.hashes.get(f));
+
+/** The source hooks' way to re-import local files at a new version (source-hooks.mjs), when loaded. */
+type Reimport = (version: string, urls: string[]) => Promise<void>;
+const reimport = () => (globalThis as Record<symbol, Reimport | undefined>)[Symbol.for('threadserve.reimport')];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -75,8 +82,8 @@ export class Deployer {
     this.ready = Promise.all(
       Object.entries(sources).map(async ([name, s]) => {
         const spec = app.plan.apps.find((a) => a.name === name);
-        const files = await sourceFiles(s.path, app.plan, spec ? this.deploymentsOf(app.plan, spec.ingress) : []);
-        this.loaded.set(name, { ...s, files, hash: hashFiles(files), version: undefined });
+        const code = await sourceFiles(s.path, app.plan, spec ? this.deploymentsOf(app.plan, spec.ingress) : []);
+        this.loaded.set(name, { ...s, ...code, version: undefined });
       }),
     ).then(() => undefined);
   }
@@ -90,11 +97,16 @@ export class Deployer {
       throw new OptionsError(`${file}: deploy changes running applications only (running: ${running.join(', ')}; the file has: ${wanted.join(', ')}); adding or removing applications needs a restart`);
     }
     const newCode = new Set<string>();
-    const configured = await loadConfiguredApps(config, (name, path) => {
+    const configured = await loadConfiguredApps(config, async (name, path) => {
       const before = this.loaded.get(name)!;
-      if (before.path !== path || hashFiles(before.files) !== before.hash) {
+      const changed = changedFiles(before);
+      if (before.path !== path || changed.length > 0) {
         newCode.add(name);
-        return String(++this.versions);
+        const version = String(++this.versions);
+        // The application module is imported at the new version (app-module.ts); the files that
+        // changed and those importing them must be too, or the main thread keeps their old code.
+        await reimport()?.(version, [...withImporters(before.graph, changed)].map((f) => pathToFileURL(f).href));
+        return version;
       }
       return before.version;
     });
@@ -132,9 +144,9 @@ export class Deployer {
         if (what.length) changes.push(`${name}: ${what.join('; ')}`);
       }
       const src = configured.sources[spec.name]!;
-      const files = await sourceFiles(src.path, next, names);
+      const code = await sourceFiles(src.path, next, names);
       const version = rolled ? String(this.versions) : this.loaded.get(spec.name)!.version;
-      this.loaded.set(spec.name, { ...src, files, hash: hashFiles(files), version });
+      this.loaded.set(spec.name, { ...src, ...code, version });
     }
     if (config.maxReplicaThreads !== undefined && config.maxReplicaThreads !== this.app.autoscaler.budget) {
       changes.push(`maxReplicaThreads: ${this.app.autoscaler.budget} -> ${config.maxReplicaThreads}`);

@@ -179,21 +179,28 @@ export class Greeter {
   }
 }
 `);
-    const app = (schema: string) => `
+    // The ingress and its requestSchema live in a file the app module imports, as in examples/ocr.
+    const front = (schema: string) => `
 import { z } from '${zod}';
 import { deployment } from '${runtime}';
 import type { Handle } from '${runtime}';
-import { Greeter } from './greeter.ts';
+import type { Greeter } from './greeter.ts';
 class Front {
   constructor(private readonly greeter: Handle<Greeter>) {}
   call(body: { name: string }) {
     return this.greeter.greet(body.name);
   }
 }
-export default deployment(Front, { route: '/greet', requestSchema: z.object({ name: ${schema} }) }).bind(deployment(Greeter).bind());
+export const FrontD = deployment(Front, { route: '/greet', requestSchema: z.object({ name: ${schema} }) });
 `;
     writeFileSync(join(sub, 'helper.ts'), helper('h1'));
-    writeFileSync(join(sub, 'app.ts'), app('z.string()'));
+    writeFileSync(join(sub, 'front.ts'), front('z.string()'));
+    writeFileSync(join(sub, 'app.ts'), `
+import { deployment } from '${runtime}';
+import { FrontD } from './front.ts';
+import { Greeter } from './greeter.ts';
+export default FrontD.bind(deployment(Greeter).bind());
+`);
     const file = join(sub, 'serve.yaml');
     writeFileSync(file, config('        num_replicas: 2'));
     const { child, url, admin } = await startServer(['run', file, '--port', '0', '--admin-port', '0']);
@@ -214,9 +221,9 @@ export default deployment(Front, { route: '/greet', requestSchema: z.object({ na
       // Nothing changed since: a deploy of the same files rolls nothing.
       assert.doesNotMatch(tool('deploy', file, '--address', admin).stdout, /new code/);
 
-      // A new requestSchema in the app module: the route validates with it from then on.
+      // A new requestSchema in the ingress's file: the route validates with it from then on.
       assert.equal((await post('Grace')).status, 200);
-      writeFileSync(join(sub, 'app.ts'), app('z.string().max(3).transform((s) => s.toUpperCase())'));
+      writeFileSync(join(sub, 'front.ts'), front('z.string().max(3).transform((s) => s.toUpperCase())'));
       const reschema = tool('deploy', file, '--address', admin);
       assert.equal(reschema.status, 0, reschema.stderr);
       const upper = await traffic.next(10);
