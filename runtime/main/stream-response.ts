@@ -10,8 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import type { ResponseStream } from '../shared/response-stream.ts';
+import type { ChunkStream } from '../shared/response-stream.ts';
 import { classifyError } from './http-errors.ts';
 import { toJson } from './json.ts';
 
@@ -24,7 +23,10 @@ export const STREAM_TYPES: Record<string, StreamFormat> = {
 };
 
 /** The error line or event that ends a stream which failed after its first chunk. */
-function errorBody(err: unknown, log: Logger | undefined, req: FastifyRequest): string {
+/** Where a fault after the first chunk is logged (the access log has seen a 200 by then). */
+type FaultLog = { error(obj: object, msg: string): void } | undefined;
+
+function errorBody(err: unknown, log: FaultLog, req: FastifyRequest): string {
   const e = err instanceof Error ? err : new Error(String(err));
   const answer = classifyError(e);
   if (answer.fault) log?.error({ reqId: req.id, err: e }, 'stream failed after its first chunk');
@@ -39,9 +41,11 @@ function frame(format: StreamFormat, json: string, event?: string): string {
 export async function sendStream(
   req: FastifyRequest,
   reply: FastifyReply,
-  stream: ResponseStream,
+  stream: ChunkStream<unknown>,
   format: StreamFormat,
-  log: Logger | undefined,
+  log: FaultLog,
+  /** A chunk as JSON text (the runtime's JSON by default; the V2 response encoding for models). */
+  encode: (chunk: unknown) => string = toJson,
 ): Promise<FastifyReply> {
   // The client may leave before the first chunk: stop the producer then too.
   let answered = false;
@@ -62,11 +66,15 @@ export async function sendStream(
   async function* body(): AsyncGenerator<string> {
     try {
       if (first.done) return;
-      yield frame(format, toJson(first.value));
+      yield frame(format, encode(first.value));
       for (;;) {
         const r = await stream.next();
         if (r.done) break;
-        yield frame(format, toJson(r.value));
+        // Chunks that arrived meanwhile go out in the same write: a socket write per chunk was
+        // most of a chunk's cost when the producer runs ahead (profiled: writev, 34%).
+        let text = frame(format, encode(r.value));
+        for (const chunk of stream.takeArrived()) text += frame(format, encode(chunk));
+        yield text;
       }
       if (format === 'sse') yield frame(format, '{}', 'end');
     } catch (err) {

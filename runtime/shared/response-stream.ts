@@ -16,6 +16,19 @@ import type { StreamMarker, StreamMessage } from './stream-wire.ts';
 
 type State = 'new' | 'open' | 'ended' | 'failed' | 'done' | 'moved';
 
+/** What reads a stream needs: the chunks, and a way to stop the producer. */
+export interface ChunkStream<T> extends AsyncIterableIterator<T> {
+  /** Stops reading (what `for await` calls on break): the producer is cancelled unless it ended. */
+  return(): Promise<IteratorResult<T>>;
+  /** Stops the stream: the producer's generator is returned; chunks not read are dropped. */
+  cancel(): Promise<void>;
+  /**
+   * Reads, without waiting, the chunks that have already arrived (none if none has): a writer
+   * that is behind the producer sends them in one write instead of one write per chunk.
+   */
+  takeArrived(): T[];
+}
+
 /**
  * A stream dropped without being read or cancelled would keep its producer waiting for credit
  * (and its replica's slot taken) forever: when the garbage collector takes it, cancel it.
@@ -29,7 +42,7 @@ const dropped = new FinalizationRegistry<MessagePort>((port) => {
   }
 });
 
-export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
+export class ResponseStream<T = unknown> implements ChunkStream<T> {
   private readonly buffer: T[] = [];
   private state: State = 'new';
   private error: Error | undefined;
@@ -90,10 +103,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       if (this.state === 'new') this.open();
       if (this.buffer.length > 0) {
         const value = this.buffer.shift()!;
-        if (++this.unacked >= STREAM_WINDOW / 2 && this.state === 'open') {
-          this.port.postMessage(this.unacked);
-          this.unacked = 0;
-        }
+        this.consumed(1);
         return { value, done: false };
       }
       switch (this.state) {
@@ -111,6 +121,22 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
         default:
           await new Promise<void>((resolve) => this.waiters.push(resolve));
       }
+    }
+  }
+
+  takeArrived(): T[] {
+    if (this.buffer.length === 0) return [];
+    const arrived = this.buffer.splice(0);
+    this.consumed(arrived.length);
+    return arrived;
+  }
+
+  /** Gives the producer credit for what was read, half a window at a time (one message per half window). */
+  private consumed(n: number): void {
+    this.unacked += n;
+    if (this.unacked >= STREAM_WINDOW / 2 && this.state === 'open') {
+      this.port.postMessage(this.unacked);
+      this.unacked = 0;
     }
   }
 
@@ -188,4 +214,22 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.port.close();
     this.wakeAll();
   }
+}
+
+/** The same stream with each chunk passed through `fn` (an encoder, say); cancelling it cancels the source. */
+export function mapChunks<T, U>(source: ChunkStream<T>, fn: (chunk: T) => U): ChunkStream<U> {
+  const mapped: ChunkStream<U> = {
+    async next() {
+      const r = await source.next();
+      return r.done ? { value: undefined, done: true } : { value: fn(r.value), done: false };
+    },
+    async return() {
+      await source.return();
+      return { value: undefined, done: true };
+    },
+    cancel: () => source.cancel(),
+    takeArrived: () => source.takeArrived().map(fn),
+    [Symbol.asyncIterator]: () => mapped,
+  };
+  return mapped;
 }

@@ -138,6 +138,15 @@ describe('streaming through handles', () => {
     await eventually('cancelling the relay reached Tokens', async () => (await tokens.stats()).finallyRan > before2);
   });
 
+  it('streams calls that waited in the main thread’s queue (relayed) like direct ones', async () => {
+    const status = async () =>
+      ((await s.http.inject({ url: '/-/status' })).json() as { deployments: Array<{ name: string; relayed: number }> }).deployments.find((d) => d.name === 'Tokens')!;
+    const before = (await status()).relayed;
+    // Tokens takes 2 streams at once; the other 3 wait in the queue, relayed by the main thread.
+    assert.deepEqual(await s.handle<Relay>('Relay').concurrent(5, 5), [5, 5, 5, 5, 5]);
+    assert.ok((await status()).relayed - before >= 3, 'calls that found no room went through the main thread');
+  });
+
   it('hands a stream on whole: an ingress that returns a model\u2019s stream does not relay its chunks', async () => {
     const relay = s.handle<Relay>('Relay');
     const stream = (await relay.call({ n: 4 }, undefined as never)) as unknown as ResponseStream<number>;

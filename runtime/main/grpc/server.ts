@@ -16,7 +16,9 @@ import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import type { Logger } from 'pino';
 import { HttpError } from '../../shared/errors.ts';
 import { normalizeShapes } from '../v2/plugin.ts';
-import type { ModelRegistry } from '../v2/model-registry.ts';
+import type { ModelRegistry, V2InferResult } from '../v2/model-registry.ts';
+import { mapChunks } from '../../shared/response-stream.ts';
+import type { ChunkStream } from '../../shared/response-stream.ts';
 import { loadInferenceService, SERVICE_NAME } from './proto.ts';
 import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './proto.ts';
 import { toStatus } from './status.ts';
@@ -163,12 +165,22 @@ export class GrpcInferenceServer {
     };
   }
 
+  /** ModelInfer: one answer; a model that streams is refused, naming the call that reads streams. */
   private async infer(r: ModelInferRequest, signal: AbortSignal): Promise<ModelInferResponse> {
+    const out = await this.inferAny(r, signal);
+    if ('outputs' in out) return out;
+    await out.cancel();
+    throw new HttpError(400, `model "${r.model_name}" streams its answers (its predict() is a generator): call ModelStreamInfer`);
+  }
+
+  /** One answer, or for a model that streams, one answer per chunk. */
+  private async inferAny(r: ModelInferRequest, signal: AbortSignal): Promise<ModelInferResponse | ChunkStream<ModelInferResponse>> {
     if (r.model_name === '') throw new HttpError(400, 'model name is empty');
     const version = r.model_version === '' ? undefined : r.model_version;
     const request = decodeModelInfer(r);
     const result = await this.registry.infer(r.model_name, version, request, signal);
-    return encodeModelInfer(r.model_name, version, request, result, r.raw_input_contents.length > 0);
+    const encode = (x: V2InferResult) => encodeModelInfer(r.model_name, version, request, x, r.raw_input_contents.length > 0);
+    return 'outputs' in result ? encode(result) : mapChunks(result, encode);
   }
 
   private stream(call: ServerDuplexStream<ModelInferRequest, StreamInferResponse>): void {
@@ -176,7 +188,7 @@ export class GrpcInferenceServer {
       call.emit('error', { code: Status.UNAVAILABLE, details: 'the server is shutting down' });
       return;
     }
-    const { done, stop } = serveInferStream(call, { infer: (r, signal) => this.infer(r, signal), closing: () => this.closing });
+    const { done, stop } = serveInferStream(call, { infer: (r, signal) => this.inferAny(r, signal), closing: () => this.closing });
     this.streams.add(stop);
     this.running.add(done);
     void done.finally(() => {
