@@ -42,7 +42,8 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
   const options = planned.options;
   // Copying headers and query to the replica costs ~2 µs a request: only when call() takes them.
   const wantsRequest = planned.wantsRequest;
-  const schema = options.requestSchema as z.ZodType | undefined;
+  // Read per request from the live plan: a redeploy with new code may bring a new schema.
+  const schema = () => app.plan.deployments.get(spec.ingress)!.options.requestSchema as z.ZodType | undefined;
   const extraTypes = options.acceptContentTypes ?? [];
   const route = spec.route!;
   const prefix = route === '/' ? '' : route.replace(/\/+$/, '');
@@ -57,7 +58,8 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
     if (responseType === false) {
       throw codedError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`);
     }
-    const body = schema ? validateBody(schema, req.body) : req.body;
+    const requestSchema = schema();
+    const body = requestSchema ? validateBody(requestSchema, req.body) : req.body;
     const args: unknown[] = [body];
     if (wantsRequest) {
       const path = req.url.split('?')[0]!.slice(prefix.length);

@@ -152,7 +152,11 @@ export async function run(
 
   configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
   const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads), tracing);
+  // Walks and hashes the application's source files while replicas start: a file changed
+  // after start-up is new code for the next deploy (redeploy.ts).
+  const deployer = admin ? new Deployer(app, logger, appSources ?? {}) : undefined;
   await app.start();
+  await deployer?.ready;
   const { http, connections, routes } = buildIngress(app, {
     bodyLimit: o.bodyLimit,
     requestTimeoutS: o.requestTimeoutS,
@@ -198,8 +202,7 @@ export async function run(
   }
   let adminHttp: FastifyInstance | undefined;
   let adminUrl: string | undefined;
-  if (admin) {
-    const deployer = new Deployer(app, logger, appSources ?? {});
+  if (admin && deployer) {
     const adminOptions = { host: admin.host ?? '127.0.0.1', port: admin.port ?? 8265, token: admin.token };
     try {
       ({ http: adminHttp, url: adminUrl } = await startAdmin(app, deployer, adminOptions, logger));
