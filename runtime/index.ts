@@ -1,7 +1,8 @@
 /** threadserve's public surface: everything a user imports comes from here. */
 export { deployment, bind } from './shared/deployment.ts';
 export type { Deployment, BoundDeployment, BindArgs } from './shared/deployment.ts';
-export type { Handle, CallOptions } from './shared/handle.ts';
+export type { Handle, CallOptions, StreamCall } from './shared/handle.ts';
+export { ResponseStream } from './shared/response-stream.ts';
 export type { DeploymentOptions, ResolvedDeploymentOptions } from './shared/options.ts';
 export type { AutoscalingConfig, ResolvedAutoscalingConfig } from './shared/autoscaling-options.ts';
 export type { RequestContext } from './shared/protocol.ts';

@@ -80,7 +80,10 @@ export interface Ready {
   [key: string]: unknown;
 }
 
-export interface Server<R extends Ready = Ready> {
+/** A server that printed `LISTENING <url>`. */
+export type Listening = Ready & { url: string };
+
+export interface Server<R extends Ready = Listening> {
   pid: number;
   ready: R;
   /** Spawn to ready line: process start, imports, serve.run. */
@@ -92,7 +95,7 @@ export interface Server<R extends Ready = Ready> {
 }
 
 /** Starts a server script and waits (at most `timeoutS`) for its ready line. */
-export async function startServer<R extends Ready = Ready & { url: string }>(
+export async function startServer<R extends Ready = Listening>(
   script: string,
   args: string[],
   opts: ChildOptions & { timeoutS?: number } = {},

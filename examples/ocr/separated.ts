@@ -1,10 +1,11 @@
 // Separated OCR: pre-process and post-process (CPU-heavy, no model) scale on their own
-// replicas, while each model is one deployment holding one copy of its weights.
+// replicas, while each model is one deployment holding one copy of its weights. With
+// `classifyDirection: true` and a classifier deployment bound, upside-down lines read too.
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import type { OnnxModel } from 'threadserve/onnx';
-import { decode, postDetect, preProcess, readWithinBudget } from 'threadserve/ocr';
-import type { ModelOutput, OcrOptions, OcrResult, OcrState } from 'threadserve/ocr';
+import { decode, directionInput, findLines, postDetect, preProcess, readWithinBudget, recognitionInput, turnLines } from 'threadserve/ocr';
+import type { ModelOutput, OcrOptions, OcrResult, OcrState, RecBatch, RecInput } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 
@@ -21,6 +22,20 @@ export class OcrPostprocess {
   crops(prob: Float32Array, dims: number[], state: OcrState) {
     return postDetect(prob, dims, state, this.options);
   }
+  /**
+   * With the direction classifier, the step between the models splits around it: the boxes and
+   * the classifier's input (none when no text was found), and the pixels back to the caller
+   * (moved, not copied), since another post replica may cut the recogniser's crops.
+   */
+  lines(prob: Float32Array, dims: number[], state: OcrState): { boxes: Float32Array; direction: RecBatch | undefined; state: OcrState } {
+    const boxes = findLines(prob, dims, state, this.options);
+    return { boxes, direction: boxes.length > 0 ? directionInput(state, boxes, this.options) : undefined, state };
+  }
+  /** Turns the lines the classifier read as upside down, then cuts the recogniser's crops. */
+  turnedCrops(direction: ModelOutput | undefined, boxes: Float32Array, state: OcrState): RecInput {
+    if (direction) turnLines(direction, boxes, this.options);
+    return recognitionInput(state, boxes, this.options);
+  }
   decode(outputs: ModelOutput[], order: Int32Array, boxes: Float32Array): OcrResult {
     return decode(outputs, order, boxes, this.options);
   }
@@ -33,7 +48,11 @@ export class OcrPipeline {
     private readonly post: Handle<OcrPostprocess>,
     private readonly recognizer: Handle<OnnxModel>,
     private readonly options: Partial<OcrOptions> = {},
-  ) {}
+    /** The direction classifier (ch_ppocr_mobile_v2.0_cls), required with `classifyDirection: true`. */
+    private readonly classifier?: Handle<OnnxModel>,
+  ) {
+    if (options.classifyDirection && !classifier) throw new Error('classifyDirection: true needs the direction classifier bound as the last argument');
+  }
 
   async call(body: OcrRequest): Promise<OcrResult> {
     const bytes = imageBytes(body);
@@ -46,13 +65,26 @@ export class OcrPipeline {
     // Every hop moves its typed arrays (pixels, tensors) to the next thread without a copy.
     const { input, dims, state } = await this.pre.run(bytes, true);
     const prob = Object.values(await this.detector.predict({ x: { data: input, dims } }))[0]!;
-    const crops = await this.post.crops(prob.data as Float32Array, prob.dims, state);
+    const crops = this.options.classifyDirection
+      ? await this.classified(prob.data as Float32Array, prob.dims, state)
+      : await this.post.crops(prob.data as Float32Array, prob.dims, state);
     // One recogniser call per batch of similar-width crops; with several recogniser replicas they run in parallel.
     const outputs = await Promise.all(crops.batches.map(async ({ batch, dims }) => {
       const out = Object.values(await this.recognizer.predict({ x: { data: batch, dims } }))[0]!;
       return { data: out.data as Float32Array, dims: out.dims };
     }));
     return this.post.decode(outputs, crops.order, crops.boxes);
+  }
+
+  private async classified(prob: Float32Array, dims: number[], state: OcrState): Promise<RecInput> {
+    const found = await this.post.lines(prob, dims, state);
+    let direction: ModelOutput | undefined;
+    if (found.direction) {
+      const { batch, dims: clsDims } = found.direction;
+      const out = Object.values(await this.classifier!.predict({ x: { data: batch, dims: clsDims } }))[0]!;
+      direction = { data: out.data as Float32Array, dims: out.dims };
+    }
+    return this.post.turnedCrops(direction, found.boxes, found.state);
   }
 }
 

@@ -5,14 +5,17 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { codedError } from '../shared/error-codes.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import type { RequestContext } from '../shared/protocol.ts';
+import { ResponseStream } from '../shared/response-stream.ts';
 import type { AppSpec, Application } from './application.ts';
 import { callTraceOf } from './http-observability.ts';
 import { toJson } from './json.ts';
 import { MULTIPART_DEFAULTS, registerMultipart } from './multipart-body.ts';
+import { STREAM_TYPES, sendStream } from './stream-response.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,7 +24,7 @@ declare module 'fastify' {
   }
 }
 
-const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack'];
+const RESPONSE_TYPES = ['application/json', 'application/msgpack', 'application/x-msgpack', ...Object.keys(STREAM_TYPES)];
 const ALLOWED_METHODS = 'POST';
 /** Ray Serve's header naming the multiplexed model a request is for. */
 export const MODEL_ID_HEADER = 'serve_multiplexed_model_id';
@@ -30,6 +33,8 @@ export interface AppRouteOptions {
   requestTimeoutS: number | undefined;
   bodyLimit: number;
   packr: Packr;
+  /** Where a stream that fails after its first chunk is logged (the access log has seen a 200). */
+  logger: Logger;
 }
 
 export function registerAppRoute(http: FastifyInstance, app: Application, spec: AppSpec, opts: AppRouteOptions): void {
@@ -37,7 +42,8 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
   const options = planned.options;
   // Copying headers and query to the replica costs ~2 µs a request: only when call() takes them.
   const wantsRequest = planned.wantsRequest;
-  const schema = options.requestSchema as z.ZodType | undefined;
+  // Read per request from the live plan: a redeploy with new code may bring a new schema.
+  const schema = () => app.plan.deployments.get(spec.ingress)!.options.requestSchema as z.ZodType | undefined;
   const extraTypes = options.acceptContentTypes ?? [];
   const route = spec.route!;
   const prefix = route === '/' ? '' : route.replace(/\/+$/, '');
@@ -52,7 +58,8 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
     if (responseType === false) {
       throw codedError('NOT_ACCEPTABLE', `cannot answer in ${String(req.headers.accept)}; accepted: ${RESPONSE_TYPES.join(', ')}`);
     }
-    const body = schema ? validateBody(schema, req.body) : req.body;
+    const requestSchema = schema();
+    const body = requestSchema ? validateBody(requestSchema, req.body) : req.body;
     const args: unknown[] = [body];
     if (wantsRequest) {
       const path = req.url.split('?')[0]!.slice(prefix.length);
@@ -72,7 +79,9 @@ export function registerAppRoute(http: FastifyInstance, app: Application, spec: 
     const modelId = req.headers[MODEL_ID_HEADER];
     if (typeof modelId === 'string' && modelId !== '') callOptions.multiplexedModelId = modelId;
     const result = await app.call(spec.ingress, 'call', args, callOptions);
-    if (responseType === 'application/json') return reply.type('application/json').send(toJson(result));
+    if (result instanceof ResponseStream) return sendStream(req, reply, result, STREAM_TYPES[responseType] ?? 'ndjson', opts.logger);
+    // A client that asked for a stream gets the one value a call that does not stream answers.
+    if (responseType === 'application/json' || responseType in STREAM_TYPES) return reply.type('application/json').send(toJson(result));
     return reply.type(responseType).send(opts.packr.pack(result));
   };
 

@@ -4,7 +4,8 @@
  * the controller (autoscaler.ts) feeds it and applies its answer; tests feed it by hand.
  *
  * Per deployment it follows Ray Serve: with `ongoing` the mean of (running + queued) calls over
- * the look-back period and `running` the replicas serving,
+ * the look-back period, less the calls waiting on the steps it calls (ownOngoing: Ray Serve
+ * counts those, which grows a step that only waits), and `running` the replicas serving,
  *   ratio   = ongoing / (targetOngoingRequests * running)
  *   desired = ceil(running * (1 + (ratio - 1) * factor)), factor = upscalingFactor if ratio > 1
  *             else downscalingFactor, held within [minReplicas, maxReplicas].
@@ -21,6 +22,7 @@
  * A step whose calls wait on a saturated step it calls (more ongoing calls there than its
  * target, or than a fixed deployment's replicas hold) does not grow: its ongoing calls are
  * mostly waiting downstream, and more replicas would only wait too. The bottleneck grows alone.
+ * Its upscale delay starts again once the step it calls keeps up.
  */
 import type { ResolvedAutoscalingConfig } from '../shared/autoscaling-options.ts';
 
@@ -85,13 +87,18 @@ export function desiredReplicas(c: ResolvedAutoscalingConfig, target: number, ru
 }
 
 interface Want {
+  /** The deployment's load, its `ongoing` being its own (ownOngoing). */
   load: DeploymentLoad;
+  /** All its ongoing calls, those waiting downstream included (idle means none at all). */
+  allOngoing: number | undefined;
   config: ResolvedAutoscalingConfig;
   wanted: number;
   reason: DecisionReason;
   memory: { upSince?: number; downSince?: number; blocked?: boolean; downstream?: boolean };
   /** Growth it wanted, held because a step it calls is saturated. */
   downstream?: number;
+  /** Its own policy's count before the delays (undefined: no load sample yet, or new bounds). */
+  desired?: number;
 }
 
 /** More ongoing calls than the deployment aims for (autoscaled) or can run (fixed). */
@@ -101,6 +108,36 @@ function saturated(l: DeploymentLoad): boolean {
   return l.ongoing > perReplica * l.running;
 }
 
+/**
+ * Each deployment's own ongoing calls: its ongoing calls less those waiting on the steps it
+ * calls. A caller's call that waits on a callee is a call in the callee too (running or queued
+ * there), so the callee's ongoing calls are taken off its callers', shared among them in
+ * proportion to their own counts (exact with one caller that makes one call at a time; a call
+ * that fans out to several at once takes off more than itself, hence the floor at 0). Calls
+ * the main thread makes (HTTP to a callee) are counted as its callers' too: they can only make
+ * a caller look less busy, never busier.
+ */
+function ownOngoing(loads: readonly DeploymentLoad[]): Map<string, number | undefined> {
+  const byName = new Map(loads.map((l) => [l.name, l]));
+  const callerTotal = new Map<string, number>();
+  for (const l of loads) for (const c of new Set(l.calls ?? [])) callerTotal.set(c, (callerTotal.get(c) ?? 0) + (l.ongoing ?? 0));
+  const own = new Map<string, number | undefined>();
+  for (const l of loads) {
+    if (l.ongoing === undefined) {
+      own.set(l.name, undefined);
+      continue;
+    }
+    let waiting = 0;
+    for (const c of new Set(l.calls ?? [])) {
+      const callee = byName.get(c)?.ongoing;
+      const total = callerTotal.get(c)!;
+      if (callee !== undefined && total > 0) waiting += (callee * l.ongoing) / total;
+    }
+    own.set(l.name, Math.max(0, l.ongoing - waiting));
+  }
+  return own;
+}
+
 /** One deployment's wish after its delays. */
 function wish(load: DeploymentLoad, config: ResolvedAutoscalingConfig, before: ScalingMemory[string], now: number): Want {
   const memory = { ...before };
@@ -108,39 +145,46 @@ function wish(load: DeploymentLoad, config: ResolvedAutoscalingConfig, before: S
   const ongoing = load.ongoing ?? 0;
   if (target < config.minReplicas || target > config.maxReplicas) {
     // The bounds changed under a running deployment (a redeploy): follow them at once.
-    return { load, config, wanted: Math.min(config.maxReplicas, Math.max(config.minReplicas, target)), reason: 'bounds', memory: {} };
+    return { load, allOngoing: load.ongoing, config, wanted: Math.min(config.maxReplicas, Math.max(config.minReplicas, target)), reason: 'bounds', memory: {} };
   }
-  if (load.ongoing === undefined) return { load, config, wanted: target, reason: 'upscale', memory };
+  if (load.ongoing === undefined) return { load, allOngoing: undefined, config, wanted: target, reason: 'upscale', memory };
   const desired = desiredReplicas(config, target, load.running, ongoing);
   if (desired > target) {
     delete memory.downSince;
     memory.upSince ??= now;
     const coldStart = target === 0;
-    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'upscale', memory };
+    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000) return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'upscale', memory, desired };
   } else if (desired < target) {
     delete memory.upSince;
     memory.downSince ??= now;
-    if (now - memory.downSince >= config.downscaleDelayS * 1000) return { load, config, wanted: desired, reason: 'downscale', memory };
+    if (now - memory.downSince >= config.downscaleDelayS * 1000) return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'downscale', memory, desired };
   } else {
     delete memory.upSince;
     delete memory.downSince;
   }
-  return { load, config, wanted: target, reason: 'upscale', memory };
+  return { load, allOngoing: load.ongoing, config, wanted: target, reason: 'upscale', memory, desired };
 }
 
 export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, now: number, budget: number): ScalingOutcome {
   const wants: Want[] = [];
   let free = budget;
   const saturatedNames = new Set(loads.filter(saturated).map((l) => l.name));
+  const own = ownOngoing(loads);
   for (const load of loads) {
     if (load.config === undefined) {
       free -= load.target;
       continue;
     }
-    const w = wish(load, load.config, before[load.name] ?? {}, now);
-    if (w.wanted > load.target && w.reason !== 'bounds' && (load.calls ?? []).some((c) => saturatedNames.has(c))) {
-      w.downstream = w.wanted;
+    const w = wish({ ...load, ongoing: own.get(load.name) }, load.config, before[load.name] ?? {}, now);
+    w.allOngoing = load.ongoing;
+    if ((w.desired ?? 0) > load.target && (load.calls ?? []).some((c) => saturatedNames.has(c))) {
+      w.downstream = Math.max(w.wanted, w.desired!);
       w.wanted = load.target;
+      // Its delay counts from when the step it calls keeps up again: time spent waiting on that
+      // step says nothing about this one's own load. Counted through, the delay let the caller
+      // grow the moment the step it calls caught up (as a burst ended), while its look-back
+      // still averaged calls that had been waiting downstream (the autoscale bench's Fast 1 -> 2).
+      delete w.memory.upSince;
     }
     wants.push(w);
   }
@@ -158,7 +202,7 @@ export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, 
       .sort((a, b) => perReplica(b) - perReplica(a) || a.load.name.localeCompare(b.load.name))[0];
   const idleDonor = (taker: Want) =>
     wants
-      .filter((w) => w !== taker && w.load.ongoing === 0 && granted.get(w)! > w.config.minReplicas && granted.get(w)! <= w.load.target)
+      .filter((w) => w !== taker && w.allOngoing === 0 && granted.get(w)! > w.config.minReplicas && granted.get(w)! <= w.load.target)
       .sort((a, b) => granted.get(b)! - granted.get(a)! || a.load.name.localeCompare(b.load.name))[0];
   const yielded = new Set<Want>();
   for (let w = hungry(); w; w = hungry()) {

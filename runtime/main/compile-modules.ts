@@ -85,6 +85,20 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 let esbuildUsers = 0;
 
 /**
+ * Runs `fn` with esbuild, sharing its service with any compile running meanwhile: the service
+ * (a child process) stops only when its last user is done, never under another one's build.
+ */
+export async function withEsbuild<T>(fn: (esbuild: Esbuild) => Promise<T>): Promise<T> {
+  esbuildUsers++;
+  const esbuild = import('esbuild');
+  try {
+    return await fn(await esbuild);
+  } finally {
+    if (--esbuildUsers === 0) await esbuild.then((e) => e.stop(), () => undefined);
+  }
+}
+
+/**
  * Compiles the given files and every TypeScript (or attribute-less JSON) file they import,
  * transitively. Returns source path -> compiled path for each. Rejects when a file cannot be
  * compiled faithfully (a syntax error, a CommonJS module): the caller falls back to tsx.

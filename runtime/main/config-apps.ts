@@ -22,7 +22,7 @@ export interface ConfiguredApps {
 export async function loadConfiguredApps(
   config: ServeConfig,
   /** The version to import an application's module at (a redeploy after its code changed). */
-  versionOf: (app: string, path: string) => string | undefined = () => undefined,
+  versionOf: (app: string, path: string) => string | undefined | Promise<string | undefined> = () => undefined,
 ): Promise<ConfiguredApps> {
   const out: ConfiguredApps = { apps: {}, routePrefixes: {}, deploymentOptions: {}, sources: {} };
   for (const a of config.applications) {
@@ -30,7 +30,7 @@ export async function loadConfiguredApps(
     const shown = relative(process.cwd(), path) || path;
     let app: BoundDeployment;
     try {
-      app = await loadApplication(path, a.exportName, shown, a.args, versionOf(a.name, path));
+      app = await loadApplication(path, a.exportName, shown, a.args, await versionOf(a.name, path));
     } catch (err) {
       throw new OptionsError(`${a.where(['import_path'])}: application "${a.name}": ${(err as Error).message}`);
     }

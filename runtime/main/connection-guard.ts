@@ -95,7 +95,12 @@ export class ConnectionGuard {
       const s = req.raw.socket;
       const n = (this.serving.get(s) ?? 0) - 1;
       if (n > 0) this.serving.set(s, n);
-      else this.serving.delete(s);
+      else {
+        this.serving.delete(s);
+        // An answer whose headers went out before shutdown began (a stream) said keep-alive:
+        // the connection would idle until the grace period ends. End it now that it is done.
+        if (this.draining) s.end();
+      }
     });
     http.addHook('onSend', async (req, reply) => {
       // The body was not read to its end: close after this answer, lingering so the client reads it.

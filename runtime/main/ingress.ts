@@ -137,7 +137,7 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   void http.register(openApiPlugin, { app });
 
   for (const spec of app.plan.apps) {
-    if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr });
+    if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr, logger: opts.logger });
   }
   return { http, connections, routes };
 }

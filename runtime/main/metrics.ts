@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ReplicaEvent } from '../shared/protocol.ts';
 import { DeploymentCounter, DeploymentHistogram } from './call-metrics.ts';
 import { HttpMetrics } from './http-metrics.ts';
+import { GrpcMetrics } from './grpc/observe.ts';
 
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -50,6 +51,7 @@ export class Metrics {
   private readonly modelLoadTime: Histogram<'deployment'>;
   private readonly replicaRestarts: Counter<'deployment' | 'cause'>;
   readonly http: HttpMetrics;
+  readonly grpc: GrpcMetrics;
   private readonly autoscalingDecisions: Counter<'deployment' | 'reason'>;
 
   constructor(source: GaugeSource) {
@@ -58,6 +60,7 @@ export class Metrics {
     // The process's own: CPU, memory, event loop lag, heap spaces, GC, handles (Node's defaults).
     collectDefaultMetrics({ register: reg });
     this.http = new HttpMetrics(reg);
+    this.grpc = new GrpcMetrics(reg);
     this.replicaRestarts = new Counter({
       name: 'threadserve_replica_restarts_total',
       help: 'Replicas replaced, by cause: died (crash, process.exit), out_of_memory (resourceLimits), health_check, start_failed (a replacement that failed to start)',

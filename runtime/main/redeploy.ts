@@ -2,12 +2,13 @@
  * `threadserve deploy config.yaml` on a running server: reads the new config (same checks and
  * messages as `run`), works out what changed, refuses what cannot change live before touching
  * anything, then applies: replica counts, autoscaling settings, user_config (reconfigure()) and
- * timings live; a changed import path or changed code (the application module or a file that
- * defines one of its deployment classes) rolls that application's replicas one at a time.
+ * timings live; a changed import path or changed code (any local file in the import graph of
+ * the application module and its deployments' modules, source-graph.ts) rolls that
+ * application's replicas one at a time.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { OptionsError } from '../shared/errors.ts';
 import type { ResolvedDeploymentOptions } from '../shared/options.ts';
@@ -16,13 +17,16 @@ import type { Application, Plan } from './application.ts';
 import { loadConfiguredApps } from './config-apps.ts';
 import { loadServeConfig } from './config-file.ts';
 import { ReplicaModules } from './replica-modules.ts';
+import { localSourceGraph, withImporters } from './source-graph.ts';
+import type { SourceGraph } from './source-graph.ts';
 
 interface LoadedApp {
   path: string;
   exportName: string;
-  /** The source files whose change means new code, and a hash of their contents when loaded. */
-  files: string[];
-  hash: string;
+  /** The source files whose change means new code, with who imports whom. */
+  graph: SourceGraph;
+  /** Each file's contents hashed when loaded. */
+  hashes: Map<string, string>;
   /** The version its module was last imported at (undefined: the first import). */
   version: string | undefined;
 }
@@ -35,45 +39,57 @@ export interface DeployResult {
 /** Options a running deployment cannot change: they shape its router, its callers' links or its routes. */
 const FIXED_OPTIONS = ['maxOngoingRequests', 'maxQueuedRequests', 'numGpus', 'route', 'bodyLimit', 'acceptContentTypes', 'resourceLimits'] as const;
 
-function hashFiles(files: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const f of files) {
-    try {
-      h.update(f).update(readFileSync(f));
-    } catch {
-      h.update(`${f}: missing`);
-    }
+function hashFile(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return 'missing';
   }
-  return h.digest('hex');
 }
 
-function sourceFiles(appPath: string, p: Plan): string[] {
-  const files = new Set([appPath]);
-  for (const d of p.deployments.values()) {
-    const url = new URL(d.deployment.moduleUrl);
-    if (url.protocol === 'file:') files.add(fileURLToPath(url));
+/** The application's local source files: its module's and its deployments' import graphs. */
+async function sourceFiles(appPath: string, p: Plan, names: readonly string[]): Promise<{ graph: SourceGraph; hashes: Map<string, string> }> {
+  const entries = new Set([appPath]);
+  for (const name of names) {
+    const url = new URL(p.deployments.get(name)!.deployment.moduleUrl);
+    // A deployment class from a package (OnnxModelDeployment installed) is not the application's code.
+    if (url.protocol === 'file:' && !/[/\\]node_modules[/\\]/.test(url.pathname)) entries.add(fileURLToPath(url));
   }
-  return [...files];
+  const graph = await localSourceGraph([...entries]);
+  return { graph, hashes: new Map(graph.files.map((f) => [f, hashFile(f)])) };
 }
+
+/** The files whose contents differ from when they were loaded. */
+const changedFiles = (app: LoadedApp) => app.graph.files.filter((f) => hashFile(f) !== app.hashes.get(f));
+
+/** The source hooks' way to re-import local files at a new version (source-hooks.mjs), when loaded. */
+type Reimport = (version: string, urls: string[]) => Promise<void>;
+const reimport = () => (globalThis as Record<symbol, Reimport | undefined>)[Symbol.for('threadserve.reimport')];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class Deployer {
   private readonly loaded = new Map<string, LoadedApp>();
   private versions = 0;
+  /** Walking the import graphs takes an esbuild run: started at construction, awaited by deploy. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly app: Application,
     private readonly log: Logger,
     sources: Record<string, { path: string; exportName: string }>,
   ) {
-    for (const [name, s] of Object.entries(sources)) {
-      const files = sourceFiles(s.path, app.plan);
-      this.loaded.set(name, { ...s, files, hash: hashFiles(files), version: undefined });
-    }
+    this.ready = Promise.all(
+      Object.entries(sources).map(async ([name, s]) => {
+        const spec = app.plan.apps.find((a) => a.name === name);
+        const code = await sourceFiles(s.path, app.plan, spec ? this.deploymentsOf(app.plan, spec.ingress) : []);
+        this.loaded.set(name, { ...s, ...code, version: undefined });
+      }),
+    ).then(() => undefined);
   }
 
   async deploy(file: string, text: string): Promise<DeployResult> {
+    await this.ready;
     const config = loadServeConfig(file, text);
     const running = this.app.plan.apps.map((a) => a.name).sort();
     const wanted = config.applications.map((a) => a.name).sort();
@@ -81,11 +97,16 @@ export class Deployer {
       throw new OptionsError(`${file}: deploy changes running applications only (running: ${running.join(', ')}; the file has: ${wanted.join(', ')}); adding or removing applications needs a restart`);
     }
     const newCode = new Set<string>();
-    const configured = await loadConfiguredApps(config, (name, path) => {
+    const configured = await loadConfiguredApps(config, async (name, path) => {
       const before = this.loaded.get(name)!;
-      if (before.path !== path || hashFiles(before.files) !== before.hash) {
+      const changed = changedFiles(before);
+      if (before.path !== path || changed.length > 0) {
         newCode.add(name);
-        return String(++this.versions);
+        const version = String(++this.versions);
+        // The application module is imported at the new version (app-module.ts); the files that
+        // changed and those importing them must be too, or the main thread keeps their old code.
+        await reimport()?.(version, [...withImporters(before.graph, changed)].map((f) => pathToFileURL(f).href));
+        return version;
       }
       return before.version;
     });
@@ -123,9 +144,9 @@ export class Deployer {
         if (what.length) changes.push(`${name}: ${what.join('; ')}`);
       }
       const src = configured.sources[spec.name]!;
-      const files = sourceFiles(src.path, next);
+      const code = await sourceFiles(src.path, next, names);
       const version = rolled ? String(this.versions) : this.loaded.get(spec.name)!.version;
-      this.loaded.set(spec.name, { ...src, files, hash: hashFiles(files), version });
+      this.loaded.set(spec.name, { ...src, ...code, version });
     }
     if (config.maxReplicaThreads !== undefined && config.maxReplicaThreads !== this.app.autoscaler.budget) {
       changes.push(`maxReplicaThreads: ${this.app.autoscaler.budget} -> ${config.maxReplicaThreads}`);

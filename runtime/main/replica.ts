@@ -19,6 +19,7 @@ import {
   serializeError,
 } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
+import { ResponseStream } from '../shared/response-stream.ts';
 import type { CallOptions } from '../shared/handle.ts';
 import { PortWriter } from '../shared/port-writer.ts';
 import { withTimeout } from '../shared/timeout.ts';
@@ -235,7 +236,9 @@ export class Replica {
       if (msg.mm !== undefined) options.multiplexedModelId = msg.mm;
       if (msg.tr !== undefined) options.trace = msg.tr;
       const fail = (e: unknown) => this.writer?.send({ k: 'hres', id, ok: false, e: serializeError(e) });
-      this.events.onHandleCall(msg.d, msg.m, msg.a, options).then((v) => {
+      this.events.onHandleCall(msg.d, msg.m, msg.a, options).then((result) => {
+        // A stream passes on to the calling replica whole: its chunks never touch this thread.
+        const v = result instanceof ResponseStream && result.movable ? result.move() : result;
         const problem = this.writer?.send({ k: 'hres', id, ok: true, v }, v);
         if (problem !== undefined) fail(new BadCallError(`the result of ${msg.d}.${msg.m}(): result${problem}`));
       }, fail);

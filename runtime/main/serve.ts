@@ -16,6 +16,7 @@ import type { DeploymentOptions } from '../shared/options.ts';
 import { Application, plan, replicaThreadBudget } from './application.ts';
 import { buildIngress } from './ingress.ts';
 import { GrpcInferenceServer } from './grpc/server.ts';
+import { GrpcObserver } from './grpc/observe.ts';
 import { DASHBOARD_ACCESS } from './dashboard/plugin.ts';
 import { formatStatus, replicaLines, routeLines } from './status-table.ts';
 import type { ReplicaLine, RouteLine } from './status-table.ts';
@@ -151,7 +152,11 @@ export async function run(
 
   configureMemoryBudget(o.memoryBudgetMb, o.memoryWaitS);
   const app = new Application(graph, logger, replicaThreadBudget(graph, o.maxReplicaThreads), tracing);
+  // Walks and hashes the application's source files while replicas start: a file changed
+  // after start-up is new code for the next deploy (redeploy.ts).
+  const deployer = admin ? new Deployer(app, logger, appSources ?? {}) : undefined;
   await app.start();
+  await deployer?.ready;
   const { http, connections, routes } = buildIngress(app, {
     bodyLimit: o.bodyLimit,
     requestTimeoutS: o.requestTimeoutS,
@@ -175,7 +180,14 @@ export async function run(
       if (grpcPort !== false) {
         grpc = new GrpcInferenceServer(
           new DeploymentModelRegistry(app),
-          { host: o.host, port: grpcPort, maxMessageBytes: o.grpcMaxMessageBytes, serverVersion: VERSION, ready: () => app.ready },
+          {
+            host: o.host,
+            port: grpcPort,
+            maxMessageBytes: o.grpcMaxMessageBytes,
+            serverVersion: VERSION,
+            ready: () => app.ready,
+            observer: new GrpcObserver(logger, o.accessLog, o.httpMetrics ? app.metrics.grpc : undefined),
+          },
           logger,
         );
         grpcAddress = await grpc.listen();
@@ -190,8 +202,7 @@ export async function run(
   }
   let adminHttp: FastifyInstance | undefined;
   let adminUrl: string | undefined;
-  if (admin) {
-    const deployer = new Deployer(app, logger, appSources ?? {});
+  if (admin && deployer) {
     const adminOptions = { host: admin.host ?? '127.0.0.1', port: admin.port ?? 8265, token: admin.token };
     try {
       ({ http: adminHttp, url: adminUrl } = await startAdmin(app, deployer, adminOptions, logger));

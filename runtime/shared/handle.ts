@@ -6,6 +6,7 @@
  */
 import type { PerItem } from './batch-types.ts';
 import { BadCallError } from './errors.ts';
+import { ResponseStream } from './response-stream.ts';
 import type { CallTrace } from './trace-context.ts';
 
 declare const handleBrand: unique symbol;
@@ -28,12 +29,21 @@ export interface CallOptions {
   observe?: { started(queuedS: number, replica: string): void };
 }
 
+/**
+ * What calling a streaming method through a handle gives: `for await` it directly, or await it
+ * for the ResponseStream (to pass on, or to `cancel()`).
+ */
+export type StreamCall<C> = Promise<ResponseStream<C>> & AsyncIterable<C>;
+
+/** A method's result through a handle: a stream for async iterables, else a promise of the value. */
+type CallResult<R> = [Awaited<R>] extends [AsyncIterable<infer C>] ? StreamCall<C> : Promise<Awaited<R>>;
+
 /** Each method as an async call; a `@batch` method (`items: Batch<X>`) is called with one item. */
 type MethodsOf<T> = {
   [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: PerItem<T[K]> extends (
     ...args: infer A
   ) => infer R
-    ? (...args: A) => Promise<Awaited<R>>
+    ? (...args: A) => CallResult<R>
     : never;
 };
 
@@ -50,6 +60,23 @@ export type Handle<T> = MethodsOf<InstanceOf<T>> & {
   /** The same handle with per-call options (timeout). */
   options(opts: CallOptions): Handle<T>;
 };
+
+/**
+ * Makes a call's promise readable with `for await` as well, for methods that stream; a
+ * property on the promise, so calls that do not stream pay nothing more than setting it.
+ */
+function iterableCall(p: Promise<unknown>, deployment: string, method: string): Promise<unknown> {
+  (p as Promise<unknown> & AsyncIterable<unknown>)[Symbol.asyncIterator] = () => readCall(p, deployment, method);
+  return p;
+}
+
+async function* readCall(p: Promise<unknown>, deployment: string, method: string): AsyncGenerator<unknown> {
+  const result = await p;
+  if (!(result instanceof ResponseStream)) {
+    throw new BadCallError(`${deployment}.${method}() did not return a stream (an async iterable), so it cannot be read with for await; await it instead`);
+  }
+  yield* result;
+}
 
 /** A serialisable reference to a deployment, replaced by a live handle inside a replica. */
 export interface HandleRef {
@@ -88,7 +115,7 @@ export function makeHandle<T>(
       let fn = cache.get(prop);
       if (!fn) {
         fn = known.has(prop)
-          ? (...args: unknown[]) => call(prop, args, options)
+          ? (...args: unknown[]) => iterableCall(call(prop, args, options), deployment, prop)
           : () =>
               Promise.reject(
                 new BadCallError(`deployment "${deployment}" has no method "${prop}"`),

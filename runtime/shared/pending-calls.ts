@@ -1,10 +1,13 @@
 /**
  * Calls sent to another thread and waiting for their answers, by id: the main thread's side of
  * a replica, a caller's side of a direct link, and a replica's calls relayed by the main
- * thread all keep one of these. An answer carries the error serialized (errors.ts).
+ * thread all keep one of these. An answer carries the error serialized (errors.ts), or a
+ * stream's marker (stream-wire.ts), which becomes the ResponseStream the caller reads.
  */
 import { deserializeError } from './errors.ts';
 import type { SerializedError } from './errors.ts';
+import { ResponseStream } from './response-stream.ts';
+import { isStreamMarker } from './stream-wire.ts';
 
 export type Answer = { id: number; ok: true; v: unknown } | { id: number; ok: false; e: SerializedError };
 
@@ -37,7 +40,8 @@ export class PendingCalls<X = undefined> {
   settleWith(id: number, ok: boolean, value: unknown): { tag: X } | undefined {
     const w = this.take(id);
     if (!w) return undefined;
-    if (ok) w.resolve(value);
+    // A call that streams answers with its stream's port: the caller gets the stream to read.
+    if (ok) w.resolve(isStreamMarker(value) ? ResponseStream.fromMarker(value) : value);
     else w.reject(deserializeError(value as SerializedError));
     return w;
   }

@@ -12,15 +12,16 @@
  */
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { collectTransferables } from './transfer.ts';
+import type { Movable } from './transfer.ts';
 
 /** Past this many messages a batch goes out without waiting for the loop turn to end. */
 const MAX_BATCH = 256;
 
 export class PortWriter<M> {
   private batch: M[] = [];
-  private transfer = new Set<ArrayBuffer>();
+  private transfer = new Set<Movable>();
   /** One payload's buffers, kept apart until the payload is known to be sendable. */
-  private readonly scratch = new Set<ArrayBuffer>();
+  private readonly scratch = new Set<Movable>();
   private ports: MessagePort[] = [];
   private scheduled = false;
   private closed = false;
@@ -95,10 +96,15 @@ export class PortWriter<M> {
     } catch (err) {
       // A value that cannot be cloned (a function, a symbol...) fails the whole postMessage
       // and moves nothing; resend one by one so only the offending message fails.
+      // Buffers are copied this time; ports (a link's, a stream's) must still move.
       for (const m of batch) {
+        const own = new Set<Movable>();
+        collectTransferables(m, own);
         const port = (m as { port?: unknown }).port;
+        if (port && ports.includes(port as MessagePort)) own.add(port as MessagePort);
+        const movePorts = [...own].filter((t): t is MessagePort => !(t instanceof ArrayBuffer));
         try {
-          this.port.postMessage([m], port && ports.includes(port as MessagePort) ? [port as MessagePort] : undefined);
+          this.port.postMessage([m], movePorts.length ? movePorts : undefined);
         } catch (one) {
           this.onCloneError(m, one instanceof Error ? one : new Error(String(one)));
         }

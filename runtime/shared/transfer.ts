@@ -6,7 +6,12 @@
  * The same walk finds what structured clone would refuse (functions, symbols) or change
  * (class instances), to the same depth, so such a call fails at once naming the value.
  */
+import { MessagePort } from 'node:worker_threads';
+
 const MAX_DEPTH = 8;
+
+/** What moves to the other thread instead of being copied. */
+export type Movable = ArrayBuffer | MessagePort;
 
 /**
  * Objects structured clone copies faithfully besides plain objects and arrays. Errors are
@@ -19,7 +24,7 @@ const CLONEABLE_PROTOTYPES = new Set<unknown>(
 );
 
 /** Walks `v`, collects its movable buffers into `out`; returns what cannot cross threads faithfully, if anything. */
-function visit(v: unknown, out: Set<ArrayBuffer>, depth: number): string | undefined {
+function visit(v: unknown, out: Set<Movable>, depth: number): string | undefined {
   if (typeof v === 'function') return `: a function (${v.name || 'anonymous'}) cannot be sent between threads`;
   if (typeof v === 'symbol') return ': a symbol cannot be sent between threads';
   if (v === null || typeof v !== 'object') return undefined;
@@ -32,6 +37,11 @@ function visit(v: unknown, out: Set<ArrayBuffer>, depth: number): string | undef
   }
   if (v instanceof ArrayBuffer) {
     if (v.byteLength > 0) out.add(v);
+    return undefined;
+  }
+  // A stream's port (stream-wire.ts) moves with the answer that carries it.
+  if (v instanceof MessagePort) {
+    out.add(v);
     return undefined;
   }
   if (depth >= MAX_DEPTH) return undefined;
@@ -62,6 +72,6 @@ function visit(v: unknown, out: Set<ArrayBuffer>, depth: number): string | undef
  * Returns undefined when the value can be sent, else where and what the offending part is,
  * as a path from the value (`[0].user: an instance of Session ...`).
  */
-export function collectTransferables(v: unknown, out: Set<ArrayBuffer>): string | undefined {
+export function collectTransferables(v: unknown, out: Set<Movable>): string | undefined {
   return visit(v, out, 0);
 }

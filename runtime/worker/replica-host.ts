@@ -24,6 +24,10 @@ import { CallTracing, endWhenSettled } from './call-tracing.ts';
 import { wireTrace } from '../shared/trace-context.ts';
 import type { TargetRouter } from './outbound-links.ts';
 import { setReplicaContext } from './replica-context.ts';
+import { ResponseStream } from '../shared/response-stream.ts';
+import { isAsyncIterable } from '../shared/stream-wire.ts';
+import type { StreamMarker } from '../shared/stream-wire.ts';
+import { StreamProducer } from './stream-producer.ts';
 
 /** Lifecycle hooks a handle must never reach. */
 const RESERVED = new Set(['constructor', 'init', 'reconfigure', 'checkHealth', 'shutdown']);
@@ -234,6 +238,7 @@ export class ReplicaHost {
         return;
       }
       if (isThenable(result)) this.track(id, Promise.resolve(result), sink, true);
+      else if (isAsyncIterable(result)) this.serveStream(id, result, sink);
       else {
         this.callEnded();
         sink.ok(id, result);
@@ -244,7 +249,7 @@ export class ReplicaHost {
     // Models a call gets from a @multiplexed loader stay loaded until the call ends. Async
     // context costs every promise in the thread, so only calls that need it get it.
     const run = this.leases ? () => withModelLeases(() => this.invoke(f, a)) : () => this.invoke(f, a);
-    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true);
+    this.track(id, modelId === undefined ? run() : runWithModelId(modelId, run), sink, true, modelId);
   }
 
   private invoke(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<unknown> {
@@ -259,10 +264,15 @@ export class ReplicaHost {
    * Answers a call when its promise settles. `counted`: a user call, admitted on this
    * replica's slot (health checks and reconfigures are not).
    */
-  private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean): void {
+  private track(id: number, p: Promise<unknown>, sink: AnswerSink, counted: boolean, modelId?: string): void {
     this.inFlight++;
     p.then(
       (v) => {
+        if (counted && isAsyncIterable(v)) {
+          this.serveStream(id, v, sink, modelId);
+          this.inFlight--;
+          return;
+        }
         if (counted) this.callEnded();
         sink.ok(id, v);
         this.inFlight--;
@@ -275,6 +285,38 @@ export class ReplicaHost {
         this.maybeFinishDrain();
       },
     );
+  }
+
+  /**
+   * A call whose result is an async iterable answers with a stream (stream-producer.ts); it
+   * keeps its slot, and counts as running for drain, until the stream ends or is cancelled. A
+   * stream from another deployment that nothing here has read is handed on whole instead: the
+   * chunks then go from its producer straight to this call's caller.
+   */
+  private serveStream(id: number, source: AsyncIterable<unknown>, sink: AnswerSink, modelId?: string): void {
+    if (source instanceof ResponseStream && source.movable) {
+      this.callEnded();
+      sink.ok(id, source.move());
+      this.maybeFinishDrain();
+      return;
+    }
+    this.inFlight++;
+    let marker!: StreamMarker;
+    const produce = () =>
+      new Promise<void>((ended) => {
+        marker = StreamProducer.start(source, this.start_.deployment, ended);
+      });
+    // A generator's body runs as the stream is read, after the call itself has returned: it
+    // must still see the call's multiplexed model id, and models it fetches stay pinned until
+    // the stream ends (the producer reads the generator from within this context).
+    const scoped = this.leases ? () => withModelLeases(produce) : produce;
+    const streamed = modelId === undefined ? scoped() : runWithModelId(modelId, scoped);
+    void streamed.then(() => {
+      this.callEnded();
+      this.inFlight--;
+      this.maybeFinishDrain();
+    });
+    sink.ok(id, marker);
   }
 
   /** Frees the slot before the answer leaves, so the caller may send the next call at once. */

@@ -1,9 +1,11 @@
-// examples/ocr over HTTP, grouped and separated: rendered text reads back; bad images get 4xx.
+// examples/ocr over HTTP, grouped and separated: rendered text reads back (upside down too, with
+// the direction classifier); bad images get 4xx.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { serve } from 'threadserve';
-import { grouped, separated } from '../../examples/ocr/app.ts';
+import { grouped, groupedWithDirection, separated, separatedWithDirection } from '../../examples/ocr/app.ts';
+import { OcrPipeline } from '../../examples/ocr/separated.ts';
 import { pngDeclaring, renderText } from '../fixtures/render-text.ts';
 
 function multipart(field: string, data: Buffer, type: string) {
@@ -70,3 +72,35 @@ for (const [form, app] of [['separated', separated], ['grouped', grouped]] as co
     });
   });
 }
+
+describe('examples/ocr with the direction classifier', () => {
+  for (const [form, app] of [['separated', separatedWithDirection], ['grouped', groupedWithDirection]] as const) {
+    it(`reads an upside-down image (${form}), and upright ones as before`, async () => {
+      const s = await serve.run(app, { listen: false, logLevel: 'silent' });
+      try {
+        const text = ['Invoice 4471 total 318.20', 'PACK MY BOX WITH FIVE'];
+        const upright = await renderText(text);
+        const turned = await sharp(upright).rotate(180).png().toBuffer();
+        const read = async (png: Buffer) => {
+          const r = await s.http.inject({ method: 'POST', url: '/ocr', payload: png, headers: { 'content-type': 'image/png' } });
+          assert.equal(r.statusCode, 200, r.body);
+          return r.json().lines as Array<{ text: string; box: number[][] }>;
+        };
+        const lines = await read(turned);
+        // Upside down, the last line of the text is the top one of the image: rows come reversed.
+        assert.deepEqual(lines.map((l) => l.text), [...text].reverse());
+        // The first corner of each box is the text's top-left, the image's bottom-right now.
+        const [[x0, y0], , [x2, y2]] = lines[0]!.box as [[number, number], unknown, [number, number]];
+        assert.ok(x0! > x2! && y0! > y2!, `box ${JSON.stringify(lines[0]!.box)}`);
+        assert.deepEqual((await read(upright)).map((l) => l.text), text);
+      } finally {
+        await s.close();
+      }
+    });
+  }
+
+  it('refuses classifyDirection without a classifier bound (separated)', () => {
+    const handle = {} as never;
+    assert.throws(() => new OcrPipeline(handle, handle, handle, handle, { classifyDirection: true }), /classifyDirection: true needs the direction classifier bound/);
+  });
+});

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -158,6 +158,80 @@ describe('admin API: status and deploy', () => {
       assert.match(refused.stderr, /cannot deploy live \(restart the server for these\):\n\s+deployment "Greeter": maxOngoingRequests cannot change on a running server/);
       writeFileSync(file, config('        num_replicas: zero'));
       assert.match(tool('deploy', file, '--address', admin).stderr, /serve\.yaml:7:23: applications\[0\]\.deployments\[0\]\.num_replicas must be a positive integer or "auto", got "zero"/);
+    } finally {
+      await traffic?.stop();
+      assert.equal(await stop(child), 0);
+    }
+  });
+
+  it('rolls new code when only a helper file a deployment imports changed, and takes a new requestSchema', async () => {
+    const sub = join(dir, 'graph');
+    mkdirSync(sub, { recursive: true });
+    const zod = import.meta.resolve('zod');
+    const helper = (version: string) => `export const VERSION = '${version}';\n`;
+    // The class lives in its own file, which imports the helper: neither is the app module.
+    writeFileSync(join(sub, 'greeter.ts'), `
+import { replicaContext } from '${runtime}';
+import { VERSION } from './helper.ts';
+export class Greeter {
+  greet(name: string) {
+    return { text: 'Hello, ' + name, version: VERSION, replica: replicaContext().replicaId };
+  }
+}
+`);
+    // The ingress and its requestSchema live in a file the app module imports, as in examples/ocr.
+    const front = (schema: string) => `
+import { z } from '${zod}';
+import { deployment } from '${runtime}';
+import type { Handle } from '${runtime}';
+import type { Greeter } from './greeter.ts';
+class Front {
+  constructor(private readonly greeter: Handle<Greeter>) {}
+  call(body: { name: string }) {
+    return this.greeter.greet(body.name);
+  }
+}
+export const FrontD = deployment(Front, { route: '/greet', requestSchema: z.object({ name: ${schema} }) });
+`;
+    writeFileSync(join(sub, 'helper.ts'), helper('h1'));
+    writeFileSync(join(sub, 'front.ts'), front('z.string()'));
+    writeFileSync(join(sub, 'app.ts'), `
+import { deployment } from '${runtime}';
+import { FrontD } from './front.ts';
+import { Greeter } from './greeter.ts';
+export default FrontD.bind(deployment(Greeter).bind());
+`);
+    const file = join(sub, 'serve.yaml');
+    writeFileSync(file, config('        num_replicas: 2'));
+    const { child, url, admin } = await startServer(['run', file, '--port', '0', '--admin-port', '0']);
+    const post = (name: string) => fetch(`${url}/greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    let traffic: ReturnType<typeof load> | undefined;
+    try {
+      traffic = load(url);
+      assert.ok((await traffic.next(10)).every((a) => a.version === 'h1'));
+      // Same config, same app module and class file: only the helper changed.
+      writeFileSync(join(sub, 'helper.ts'), helper('h2'));
+      const rolled = tool('deploy', file, '--address', admin);
+      assert.equal(rolled.status, 0, rolled.stderr);
+      assert.match(rolled.stdout, /Greeter: new code: replicas replaced one at a time/);
+      const after = await traffic.next(20);
+      assert.equal(after.length, 20);
+      assert.ok(after.every((a) => a.version === 'h2'), 'the new helper serves');
+      assert.equal(new Set(after.map((a) => a.replica)).size, 2, 'both replicas rolled');
+      // Nothing changed since: a deploy of the same files rolls nothing.
+      assert.doesNotMatch(tool('deploy', file, '--address', admin).stdout, /new code/);
+
+      // A new requestSchema in the ingress's file: the route validates with it from then on.
+      assert.equal((await post('Grace')).status, 200);
+      writeFileSync(join(sub, 'front.ts'), front('z.string().max(3).transform((s) => s.toUpperCase())'));
+      const reschema = tool('deploy', file, '--address', admin);
+      assert.equal(reschema.status, 0, reschema.stderr);
+      const upper = await traffic.next(10);
+      assert.ok(upper.every((a) => a.text === 'Hello, ADA'), 'the new schema transforms the body');
+      const refused = await post('Grace');
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /INVALID_REQUEST/);
+      assert.deepEqual(await traffic.stop(), []);
     } finally {
       await traffic?.stop();
       assert.equal(await stop(child), 0);

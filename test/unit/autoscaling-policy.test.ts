@@ -112,6 +112,85 @@ describe('pipelines', () => {
     assert.equal(eased.targets.Fast, 6);
   });
 
+  it('counts the caller\'s upscale delay from when the step it calls keeps up, not through a burst', () => {
+    // The autoscale bench's shape: a burst saturates Slow for 30 s; once Slow has caught up, the
+    // caller's look-back still averages the calls that were waiting downstream for a moment.
+    const c3 = config({ upscaleDelayS: 3, downscaleDelayS: 10, maxReplicas: 6 });
+    let memory: ScalingMemory = {};
+    const targets: Record<string, number> = { Fast: 1, Slow: 6 };
+    const fastTargets: number[] = [];
+    const reasons: string[] = [];
+    for (let t = 0; t <= 40; t += 0.5) {
+      const burst = t < 30;
+      const loads: DeploymentLoad[] = [
+        // Most of Fast's calls wait on Slow, some queue in Fast itself behind them; 2 s after
+        // the burst Fast's look-back still averages 3 calls of its own (9 less Slow's 6).
+        { name: 'Fast', config: c3, target: targets.Fast!, running: targets.Fast!, ongoing: burst ? 50 : t < 32 ? 9 : 0.5, calls: ['Slow'] },
+        { name: 'Slow', config: c3, target: targets.Slow!, running: targets.Slow!, ongoing: burst ? 40 : t < 32 ? 6 : 0.5 },
+      ];
+      const out = decide(loads, memory, t * S, 8);
+      memory = out.memory;
+      Object.assign(targets, out.targets);
+      fastTargets.push(targets.Fast!);
+      reasons.push(...out.decisions.filter((d) => d.deployment === 'Fast').map((d) => d.reason));
+    }
+    assert.ok(fastTargets.every((n) => n === 1), `Fast stayed at 1: ${fastTargets.join(',')}`);
+    // Told once that it was held for the step it calls.
+    assert.deepEqual(reasons, ['downstream']);
+  });
+
+  it('lets a caller grow once it stays busy for its delay after the step it calls keeps up', () => {
+    const c3 = config({ upscaleDelayS: 3, maxReplicas: 6 });
+    const fast = (ongoing: number, target: number): DeploymentLoad => ({ name: 'Fast', config: c3, target, running: target, ongoing, calls: ['Slow'] });
+    const slow = (ongoing: number): DeploymentLoad => ({ name: 'Slow', config: c3, target: 6, running: 6, ongoing });
+    let memory: ScalingMemory = {};
+    for (let t = 0; t < 10; t++) memory = decide([fast(50, 1), slow(40)], memory, t * S, 20).memory;
+    // Slow keeps up from t = 10; Fast's own calls stay at 9 (12 less Slow's 3): it grows 3 s later, not at once.
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 10 * S, 20).targets.Fast, 1);
+    memory = decide([fast(12, 1), slow(3)], memory, 10 * S, 20).memory;
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 12 * S, 20).targets.Fast, 1);
+    assert.equal(decide([fast(12, 1), slow(3)], memory, 13 * S, 20).targets.Fast, 5);
+  });
+
+  it('does not grow a caller for calls that wait on a step keeping up (the bench\'s high phase)', () => {
+    // 120 calls/s, ~55 ms each: Fast holds ~6.6 calls, 6 of them running in Slow's 6 replicas.
+    const c3 = config({ upscaleDelayS: 3, maxReplicas: 6 });
+    let memory: ScalingMemory = {};
+    let fastTarget = 1;
+    for (let t = 0; t <= 60; t++) {
+      const out = decide(
+        [
+          { name: 'Fast', config: c3, target: fastTarget, running: fastTarget, ongoing: 6.6, calls: ['Slow'] },
+          { name: 'Slow', config: c3, target: 6, running: 6, ongoing: 6 },
+        ],
+        memory,
+        t * S,
+        8,
+      );
+      memory = out.memory;
+      fastTarget = out.targets.Fast!;
+      assert.equal(fastTarget, 1, `t = ${t} s`);
+    }
+  });
+
+  it('shares a callee\'s calls among its callers by their counts, and still grows a caller busy on its own', () => {
+    const c0 = config({ upscaleDelayS: 0, maxReplicas: 6 });
+    const out = decide(
+      [
+        // B and C call Slow and hold 12 and 4 calls: Slow's 8 are 6 of B's and 2 of C's.
+        { name: 'B', config: c0, target: 1, running: 1, ongoing: 12, calls: ['Slow'] },
+        { name: 'C', config: c0, target: 1, running: 1, ongoing: 4, calls: ['Slow'] },
+        { name: 'Slow', config: c0, target: 4, running: 4, ongoing: 8 },
+      ],
+      {},
+      0,
+      20,
+    );
+    // B: 6 of its own -> 3 replicas; C: 2 -> stays at 1; Slow: 2 per replica, as it aims.
+    assert.deepEqual(out.targets, { B: 3, C: 1, Slow: 4 });
+    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.to, d.ongoing]), [['B', 3, 6]]);
+  });
+
   it('holds a caller back on a full fixed deployment too', () => {
     const out = decide(
       [

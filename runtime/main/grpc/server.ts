@@ -16,10 +16,15 @@ import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import type { Logger } from 'pino';
 import { HttpError } from '../../shared/errors.ts';
 import { normalizeShapes } from '../v2/plugin.ts';
-import type { ModelRegistry } from '../v2/model-registry.ts';
+import type { ModelRegistry, V2InferResult } from '../v2/model-registry.ts';
+import { mapChunks } from '../../shared/response-stream.ts';
+import type { ChunkStream } from '../../shared/response-stream.ts';
 import { loadInferenceService, SERVICE_NAME } from './proto.ts';
 import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './proto.ts';
+import { callTraceOfMetadata } from './observe.ts';
+import type { GrpcObserver } from './observe.ts';
 import { toStatus } from './status.ts';
+import type { CallTrace } from '../../shared/trace-context.ts';
 import { serveInferStream } from './stream-infer.ts';
 import type { StreamInferResponse } from './stream-infer.ts';
 import { decodeModelInfer, encodeModelInfer } from './tensors.ts';
@@ -33,6 +38,8 @@ export interface GrpcServerOptions {
   serverVersion: string;
   /** Whether every replica runs (the health service's answer follows it). */
   ready(): boolean;
+  /** The access log and metrics of calls. */
+  observer: GrpcObserver;
 }
 
 /** How often the health service looks at readiness (its Watch streams hear of changes). */
@@ -60,7 +67,7 @@ function widenFlowControl(server: Server, streamWindow: number): void {
   }
 }
 
-type Handler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res>;
+type Handler<Req, Res> = (request: Req, signal: AbortSignal, trace: CallTrace) => Promise<Res>;
 
 export class GrpcInferenceServer {
   private readonly server: Server;
@@ -111,8 +118,21 @@ export class GrpcInferenceServer {
   /** Wraps a handler: shutdown refusal, the client's cancellation as a signal, errors as statuses, draining. */
   private unary<Req, Res>(name: string, handler: Handler<Req, Res>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const t0 = performance.now();
+      const trace = callTraceOfMetadata(call.metadata);
+      const model = (call.request as { model_name?: unknown; name?: unknown }).model_name ?? (call.request as { name?: unknown }).name;
+      const record = (code: Status, err?: unknown) =>
+        this.opts.observer.record({
+          method: name,
+          ...(typeof model === 'string' && model !== '' && { model }),
+          rid: trace.rid,
+          code,
+          ms: performance.now() - t0,
+          ...(err !== undefined && { message: err instanceof Error ? err.message : String(err), err }),
+        });
       if (this.closing) {
         callback({ code: Status.UNAVAILABLE, details: 'the server is shutting down' });
+        record(Status.UNAVAILABLE, 'the server is shutting down');
         return;
       }
       const abort = new AbortController();
@@ -122,16 +142,17 @@ export class GrpcInferenceServer {
       call.on('cancelled', () => {
         if (!answered) abort.abort(new HttpError(499, `${name}: the client cancelled the call or its deadline passed`));
       });
-      const done = handler(call.request, abort.signal).then(
+      const done = handler(call.request, abort.signal, trace).then(
         (res) => {
           answered = true;
           callback(null, res);
+          record(Status.OK);
         },
         (err: unknown) => {
           answered = true;
           const status = toStatus(err);
-          if (status.code === Status.INTERNAL) this.log.error({ err }, `gRPC ${name} failed`);
           callback(status);
+          record(status.code ?? Status.INTERNAL, err);
         },
       );
       this.running.add(done);
@@ -158,17 +179,27 @@ export class GrpcInferenceServer {
         const m = await registry.metadata(name, version);
         return { name: m.name, versions: m.versions, platform: m.platform, inputs: normalizeShapes(m.inputs), outputs: normalizeShapes(m.outputs) };
       }),
-      ModelInfer: this.unary('ModelInfer', (r: ModelInferRequest, signal) => this.infer(r, signal)),
+      ModelInfer: this.unary('ModelInfer', (r: ModelInferRequest, signal, trace) => this.infer(r, signal, trace)),
       ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, StreamInferResponse>) => this.stream(call),
     };
   }
 
-  private async infer(r: ModelInferRequest, signal: AbortSignal): Promise<ModelInferResponse> {
+  /** ModelInfer: one answer; a model that streams is refused, naming the call that reads streams. */
+  private async infer(r: ModelInferRequest, signal: AbortSignal, trace: CallTrace): Promise<ModelInferResponse> {
+    const out = await this.inferAny(r, signal, trace);
+    if ('outputs' in out) return out;
+    await out.cancel();
+    throw new HttpError(400, `model "${r.model_name}" streams its answers (its predict() is a generator): call ModelStreamInfer`);
+  }
+
+  /** One answer, or for a model that streams, one answer per chunk. */
+  private async inferAny(r: ModelInferRequest, signal: AbortSignal, trace: CallTrace): Promise<ModelInferResponse | ChunkStream<ModelInferResponse>> {
     if (r.model_name === '') throw new HttpError(400, 'model name is empty');
     const version = r.model_version === '' ? undefined : r.model_version;
     const request = decodeModelInfer(r);
-    const result = await this.registry.infer(r.model_name, version, request, signal);
-    return encodeModelInfer(r.model_name, version, request, result, r.raw_input_contents.length > 0);
+    const result = await this.registry.infer(r.model_name, version, request, signal, trace);
+    const encode = (x: V2InferResult) => encodeModelInfer(r.model_name, version, request, x, r.raw_input_contents.length > 0);
+    return 'outputs' in result ? encode(result) : mapChunks(result, encode);
   }
 
   private stream(call: ServerDuplexStream<ModelInferRequest, StreamInferResponse>): void {
@@ -176,7 +207,13 @@ export class GrpcInferenceServer {
       call.emit('error', { code: Status.UNAVAILABLE, details: 'the server is shutting down' });
       return;
     }
-    const { done, stop } = serveInferStream(call, { infer: (r, signal) => this.infer(r, signal), closing: () => this.closing });
+    const trace = callTraceOfMetadata(call.metadata);
+    const { done, stop } = serveInferStream(call, {
+      infer: (r, signal) => this.inferAny(r, signal, trace),
+      closing: () => this.closing,
+      record: (model, code, ms, err) =>
+        this.opts.observer.record({ method: 'ModelStreamInfer', model, rid: trace.rid, code, ms, ...(err !== undefined && { message: String((err as Error).message ?? err), err }) }),
+    });
     this.streams.add(stop);
     this.running.add(done);
     void done.finally(() => {

@@ -8,6 +8,8 @@
  */
 import { codedError } from '../../shared/error-codes.ts';
 import type { CallOptions } from '../../shared/handle.ts';
+import { ResponseStream, mapChunks } from '../../shared/response-stream.ts';
+import type { ChunkStream } from '../../shared/response-stream.ts';
 import type { CallTrace } from '../../shared/trace-context.ts';
 import type { Application } from '../application.ts';
 import type { ModelRegistry, V2InferRequest, V2InferResult, V2ModelIndexEntry, V2ModelMetadata, V2Tensor } from './model-registry.ts';
@@ -105,15 +107,27 @@ export class DeploymentModelRegistry implements ModelRegistry {
     return this.app.ready;
   }
 
-  async infer(model: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal, trace?: CallTrace): Promise<V2InferResult> {
+  async infer(
+    model: string,
+    version: string | undefined,
+    request: V2InferRequest,
+    signal?: AbortSignal,
+    trace?: CallTrace,
+  ): Promise<V2InferResult | ChunkStream<V2InferResult>> {
     const t = this.target(model);
     await this.checkVersion(t, model, version);
     const inputs: Record<string, { data: unknown; dims: number[]; datatype: string }> = {};
     for (const x of request.inputs) inputs[x.name] = { data: x.data, dims: x.shape, datatype: x.datatype };
     const args: unknown[] = [inputs];
     if (request.outputs) args.push(request.outputs.map((o) => o.name));
-    const out = (await this.app.call(t.deployment, 'predict', args, trace ? { ...t.options, trace } : t.options, signal)) as PredictOutput;
-    const outputs: V2Tensor[] = Object.entries(out).map(([name, x]) => ({ name, datatype: x.datatype, shape: x.dims, data: x.data }));
-    return version === undefined ? { outputs } : { outputs, model_version: version };
+    const out = await this.app.call(t.deployment, 'predict', args, trace ? { ...t.options, trace } : t.options, signal);
+    const toResult = (o: PredictOutput): V2InferResult => {
+      const outputs: V2Tensor[] = Object.entries(o).map(([name, x]) => ({ name, datatype: x.datatype, shape: x.dims, data: x.data }));
+      return version === undefined ? { outputs } : { outputs, model_version: version };
+    };
+    if (!(out instanceof ResponseStream)) return toResult(out as PredictOutput);
+    // A client that gives up stops the model's generator too.
+    signal?.addEventListener('abort', () => void out.cancel(), { once: true });
+    return mapChunks(out as ResponseStream<PredictOutput>, toResult);
   }
 }

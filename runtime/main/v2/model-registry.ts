@@ -3,6 +3,7 @@
  * plugin knows models only through this interface, so the same routes serve plain deployments,
  * multiplexed per-country models or a test fake. Types only: nothing here runs.
  */
+import type { ChunkStream } from '../../shared/response-stream.ts';
 import type { CallTrace } from '../../shared/trace-context.ts';
 
 /** A tensor as models see it. `data` is flat, row-major, with `product(shape)` elements. */
@@ -83,7 +84,14 @@ export interface ModelRegistry {
   /**
    * Runs one inference. The plugin does not check `ready` first: a multiplexed model that is
    * not loaded yet is loaded on demand here, so only the registry can say 503. `signal`: the
-   * client gave up; a call that has not reached a replica yet should not run.
+   * client gave up; a call that has not reached a replica yet should not run. A model whose
+   * `predict()` streams (an async generator) answers with a stream of results, one per chunk.
    */
-  infer(model: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal, trace?: CallTrace): Promise<V2InferResult>;
+  infer(
+    model: string,
+    version: string | undefined,
+    request: V2InferRequest,
+    signal?: AbortSignal,
+    trace?: CallTrace,
+  ): Promise<V2InferResult | ChunkStream<V2InferResult>>;
 }

@@ -13,7 +13,9 @@ import { admitMemory } from '../../shared/memory-budget.ts';
 import { decodeInferRequest, encodeInferResponse, tensorBytes } from './codec.ts';
 import type { DecodedRequest } from './codec.ts';
 import { callTraceOf } from '../http-observability.ts';
-import type { ModelRegistry, V2InferRequest, V2ModelMetadata, V2TensorMetadata } from './model-registry.ts';
+import type { ModelRegistry, V2InferRequest, V2InferResult, V2ModelMetadata, V2TensorMetadata } from './model-registry.ts';
+import type { ChunkStream } from '../../shared/response-stream.ts';
+import { sendStream } from '../stream-response.ts';
 
 export interface V2PluginOptions {
   registry: ModelRegistry;
@@ -126,6 +128,7 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
 
   const answer = async (req: FastifyRequest, reply: FastifyReply, model: string, version: string | undefined, decoded: DecodedRequest) => {
     const result = await registry.infer(model, version, toRegistryRequest(decoded), undefined, callTraceOf(req));
+    if (!('outputs' in result)) return streamAnswer(req, reply, model, version, decoded, result);
     const modelVersion = result.model_version ?? version;
     const encoded = encodeInferResponse(
       {
@@ -139,6 +142,36 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
     );
     if (encoded.headerLength !== undefined) void reply.header('inference-header-content-length', String(encoded.headerLength));
     return reply.type(encoded.contentType).send(encoded.body);
+  };
+
+  /**
+   * A model that streams (its predict() is an async generator) answers one V2 response per
+   * chunk, as JSON lines or, when the client accepts text/event-stream, as Server-Sent Events.
+   * Binary outputs do not apply: every chunk is JSON.
+   */
+  const streamAnswer = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    model: string,
+    version: string | undefined,
+    decoded: DecodedRequest,
+    stream: ChunkStream<V2InferResult>,
+  ) => {
+    const asJson = { outputs: decoded.outputs?.map((o) => ({ name: o.name })) };
+    const encode = (chunk: unknown) => {
+      const r = chunk as V2InferResult;
+      const modelVersion = r.model_version ?? version;
+      const top = {
+        model_name: model,
+        ...(modelVersion !== undefined && { model_version: modelVersion }),
+        ...(decoded.id !== undefined && { id: decoded.id }),
+        ...(r.parameters !== undefined && { parameters: r.parameters }),
+        outputs: r.outputs,
+      };
+      return encodeInferResponse(top, asJson).body as string;
+    };
+    const format = req.accepts().type(['application/x-ndjson', 'text/event-stream']) === 'text/event-stream' ? 'sse' : 'ndjson';
+    return sendStream(req, reply, stream, format, req.log, encode);
   };
 
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
