@@ -30,8 +30,8 @@
  *   memory together; it does not wait for victims still in use (that could deadlock a call
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
- * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model, are in
- *   memory at once. Loads run one at a time (they block the thread anyway, and loads started
+ * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model (and
+ *   models evicted while in use, until their calls end), are in memory at once. Loads run one at a time (they block the thread anyway, and loads started
  *   together would all be resident together), and a served-only load waits until the previous
  *   served-only model is unloaded, unless the waiting call itself holds one (it would wait for
  *   itself). `use()` never waits for that (a nested use() could deadlock).
