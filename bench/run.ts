@@ -6,21 +6,20 @@
  *   --only=KEYS  run only these cases of the part (comma-separated): postmessage|piscina|handle|channel|replica,
  *                fastify|onehop|observed|twohop|pipeline
  *   --prof=DIR   write V8 CPU profiles of the measured processes (and their worker threads)
- *                under DIR/<part>-<case>/; summarise them with bench/profile-summary.ts
+ *                under DIR/<part>-<case>/; summarise them with bench/lib/profile-summary.ts
  *   --duration=S seconds of measured HTTP load per server and round (default 8)
  *   --rounds=N   interleaved rounds of every case (default 3)
  *
  * This process only orchestrates: every case, server and load generator is a child process.
  * The machine has 2 cores and may be shared: compare ratios within one run, and run twice.
  */
-import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { CORE_CASES, formatCore, runCore } from './core.ts';
-import { HTTP_CASES, runHttp } from './http.ts';
-import { formatHttp } from './http-report.ts';
-import { formatMemory, runMemory } from './memory.ts';
-import { formatTransport, runTransport } from './transport.ts';
+import { CORE_CASES, formatCore, runCore } from './core/run.ts';
+import { HTTP_CASES, runHttp } from './http/run.ts';
+import { formatHttp } from './http/report.ts';
+import { loadavg, machine } from './lib/machine.ts';
+import { formatMemory, runMemory } from './memory/run.ts';
+import { formatTransport, runTransport } from './transport/run.ts';
 
 const PARTS = ['all', 'core', 'http', 'memory', 'transport'] as const;
 
@@ -46,28 +45,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Which runtime was measured: the commit, and whether runtime/ differs from it. */
-function revision(): string {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = git('status', '--porcelain', '--', 'runtime') !== '';
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (runtime/ modified)' : ''}`;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
-
-function machine(): string {
-  const cpus = os.cpus();
-  const model = cpus[0]?.model.trim() ?? 'unknown CPU';
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  return [
-    `- CPU: ${model}, ${cpus.length} logical cores (os.availableParallelism ${os.availableParallelism()})`,
-    `- Node ${process.version} on ${os.type()} ${os.release()} (${os.arch()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
-    `- load average at start: ${load}; threadserve at ${revision()}`,
-  ].join('\n');
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
@@ -89,7 +66,7 @@ async function main(): Promise<void> {
   if (args.part === 'transport') {
     console.log(`${formatTransport(await runTransport({ rounds: args.rounds }))}\n`);
   }
-  console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s; load average at end: ${loadavg()})`);
 }
 
 main().catch((err: unknown) => {

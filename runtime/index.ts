@@ -22,6 +22,8 @@ export { multiplexedModelId } from './worker/call-context.ts';
 export { batch, batchQueueOf, BatchQueue, realClock } from './worker/batching.ts';
 export type { Batch, BatchOptions, BatchOptionsInput, BatchHandler, Clock } from './worker/batching.ts';
 export { floatToHalf, halfToFloat } from './shared/float16.ts';
+export { DATATYPE_TABLE, V2_DATATYPES, datatypeInfo, v2FromOnnx } from './shared/datatypes.ts';
+export type { DatatypeInfo, OnnxType, TypedArray, TypedArrayConstructor, V2Datatype } from './shared/datatypes.ts';
 export { admitMemory, memoryBudgetStats } from './shared/memory-budget.ts';
 export type { MemoryLease, MemoryBudgetStats } from './shared/memory-budget.ts';
 export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';

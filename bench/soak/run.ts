@@ -18,7 +18,10 @@ import { renderText } from '../../test/fixtures/render-text.ts';
 import { crash, malformed, oversized, slowFlood } from './faults.ts';
 import type { Outcome } from './faults.ts';
 
-const minutes = Math.max(3, Math.min(10, Number(process.argv[process.argv.indexOf('--minutes') + 1] || 5)));
+// Without --minutes, indexOf is -1 and argv[0] (node's path) is no number: default to 5 then,
+// since Math.max/min with NaN would give NaN and end the run before its first request.
+const minutesAt = process.argv.indexOf('--minutes');
+const minutes = Math.max(3, Math.min(10, (minutesAt >= 0 && Number(process.argv[minutesAt + 1])) || 5));
 /** Peak RSS after the warm-up may exceed the warm-up's peak by at most this much. */
 const RSS_GROWTH_BOUND_MB = 150;
 const WARMUP_MINUTES = 2;

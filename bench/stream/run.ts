@@ -12,9 +12,10 @@
  * The server runs in its own process (server.ts); this process is the client.
  */
 import os from 'node:os';
-import { cpuSeconds, startServer } from '../proc.ts';
-import type { Server } from '../proc.ts';
-import { fmtNum, fmtRatio, mdTable, summarize, targetsTable } from '../stats.ts';
+import { startServer } from '../lib/proc.ts';
+import type { Server } from '../lib/proc.ts';
+import { cpuSeconds } from '../lib/procfs.ts';
+import { fmtNum, fmtRatio, mdTable, summarize, targetsTable } from '../lib/stats.ts';
 
 const GENERATE = { prompt: 'the harbour wakes', maxTokens: 200 };
 const TTFC_REQUESTS = 40;
@@ -36,7 +37,7 @@ async function post(url: string, body: unknown): Promise<{ firstMs: number; tota
 }
 
 async function timeToFirstChunk(server: Server) {
-  const url = `${server.url}/generate`;
+  const url = `${server.ready.url}/generate`;
   for (let i = 0; i < 5; i++) {
     await post(url, GENERATE);
     await post(url, { ...GENERATE, stream: false });
@@ -55,7 +56,7 @@ async function timeToFirstChunk(server: Server) {
 
 /** Server CPU µs per request for `requests` sequential requests to `path` with `body`. */
 async function cpuPerRequest(server: Server, path: string, body: unknown, requests: number): Promise<number> {
-  const url = `${server.url}${path}`;
+  const url = `${server.ready.url}${path}`;
   for (let i = 0; i < Math.min(20, requests); i++) await post(url, body);
   const before = cpuSeconds(server.pid);
   for (let i = 0; i < requests; i++) await post(url, body);

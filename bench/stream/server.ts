@@ -4,7 +4,7 @@
  */
 import { serve } from 'threadserve';
 import streamExample from '../../examples/stream/app.ts';
-import { serveUntilSignal } from '../serve-until-signal.ts';
+import { serveUntilSignal } from '../lib/serve-until-signal.ts';
 import { oneApp, relayedApp, ticksApp } from './deployments.ts';
 
 const instance = await serve.run(

@@ -61,7 +61,7 @@ function ortVersion(): string {
 }
 
 /** Where onnxruntime-node loads its binding from (bin/napi-v6/<platform>/<arch>). */
-export function ortBindingDir(platform: string = process.platform, arch: string = process.arch): string {
+function ortBindingDir(platform: string = process.platform, arch: string = process.arch): string {
   return path.join(ortPackageDir(), 'bin', 'napi-v6', platform, arch);
 }
 

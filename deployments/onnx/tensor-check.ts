@@ -3,83 +3,36 @@
  * request answers 400 with a message naming the input, instead of a 500 from deep in
  * onnxruntime. onnxruntime-node would also silently ignore feeds it does not know.
  *
- * Plus the datatype tables: Open Inference Protocol (KServe V2) names, onnxruntime-node's type
- * names and the typed arrays that hold them.
- *
- * What onnxruntime-node 1.30 can take, measured:
- * - every V2 datatype maps to an onnxruntime type it feeds and fetches, with two catches:
- *   FP16 travels as raw IEEE half bits in a Uint16Array (Node 20 has no Float16Array; use
- *   `floatToHalf()` from runtime/shared/float16.ts), and BYTES becomes an onnxruntime `string` tensor (an array
- *   of JS strings), so it carries text, not arbitrary bytes.
- * - BOOL travels as a Uint8Array of 0/1.
- * - onnxruntime's `int4`/`uint4` have no V2 name, and onnxruntime-node refuses them as inputs
- *   ("Tensor.type is not supported: uint4"). A model whose inputs or outputs are bfloat16 or
- *   float8 does not even load in onnxruntime-node ("Unsupported data type").
+ * The datatype names come from threadserve's one table (DATATYPE_TABLE: V2 name, onnxruntime
+ * type, typed array), which the V2 codecs read too. Beyond it, measured with onnxruntime-node
+ * 1.30: its `int4`/`uint4` have no V2 name, and onnxruntime-node refuses them as inputs
+ * ("Tensor.type is not supported: uint4"). A model whose inputs or outputs are bfloat16 or
+ * float8 does not even load in onnxruntime-node ("Unsupported data type").
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HttpError } from 'threadserve';
+import { DATATYPE_TABLE, datatypeInfo, HttpError, V2_DATATYPES, v2FromOnnx } from 'threadserve';
 import { floatToHalf } from 'threadserve';
+import type { TypedArray, TypedArrayConstructor, V2Datatype } from 'threadserve';
 
-export const V2_DATATYPES = [
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
-] as const;
-export type V2Datatype = (typeof V2_DATATYPES)[number];
+export { V2_DATATYPES };
+export type { TypedArray, V2Datatype };
 export type OrtType = Tensor.Type;
 
-export const V2_TO_ORT: Readonly<Record<V2Datatype, OrtType>> = Object.freeze({
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-});
-
-/** onnxruntime type to V2 name; `int4` and `uint4` have none. */
-export const ORT_TO_V2: Readonly<Partial<Record<OrtType, V2Datatype>>> = Object.freeze(
-  Object.fromEntries(Object.entries(V2_TO_ORT).map(([v2, ort]) => [ort, v2])),
-);
-
-export type TypedArray =
-  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
-type TypedArrayConstructor =
-  | Float32ArrayConstructor | Float64ArrayConstructor | Int8ArrayConstructor | Int16ArrayConstructor
-  | Int32ArrayConstructor | BigInt64ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor
-  | Uint32ArrayConstructor | BigUint64ArrayConstructor;
-
-/** The typed array onnxruntime-node wants for each numeric type; `string` takes string[]. */
-export const ORT_TYPED_ARRAY: Readonly<Partial<Record<OrtType, TypedArrayConstructor>>> = Object.freeze({
-  bool: Uint8Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  float16: Uint16Array,
-  float32: Float32Array,
-  float64: Float64Array,
-});
+/** The typed array onnxruntime-node wants for an onnxruntime type; `string` (BYTES) takes string[]. */
+function typedArrayOf(type: OrtType): TypedArrayConstructor | undefined {
+  return DATATYPE_TABLE[v2FromOnnx(type) ?? 'BYTES'].array;
+}
 
 /** The V2 name of an onnxruntime type, or the type upper-cased when V2 has none. */
 export function v2Datatype(type: string): string {
-  return ORT_TO_V2[type as OrtType] ?? type.toUpperCase();
+  return v2FromOnnx(type) ?? type.toUpperCase();
 }
 
 /** Accepts a V2 name ("FP32") or an onnxruntime name ("float32"); undefined when neither. */
 export function toOrtType(datatype: string): OrtType | undefined {
-  if (Object.hasOwn(V2_TO_ORT, datatype)) return V2_TO_ORT[datatype as V2Datatype];
-  if (Object.hasOwn(ORT_TO_V2, datatype)) return datatype as OrtType;
+  const info = datatypeInfo(datatype);
+  if (info) return info.onnx;
+  if (v2FromOnnx(datatype)) return datatype as OrtType;
   return undefined;
 }
 
@@ -175,16 +128,17 @@ function checkDims(name: string, dims: unknown, shape: readonly (number | string
   return [...dims];
 }
 
-/** The type a typed array most plainly holds (a Uint8Array is uint8, though bool also uses it). */
-const ARRAY_TYPE: readonly [TypedArrayConstructor, OrtType][] = [
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Int16Array, 'int16'],
-  [Int32Array, 'int32'], [BigInt64Array, 'int64'], [Uint8Array, 'uint8'], [Uint16Array, 'uint16'],
-  [Uint32Array, 'uint32'], [BigUint64Array, 'uint64'],
-];
+/**
+ * The type a typed array most plainly holds: the table's numeric rows (a Uint8Array is uint8,
+ * though bool also uses it; a Uint16Array uint16, though float16 also does).
+ */
+const ARRAY_TYPE: readonly [TypedArrayConstructor, OrtType][] = V2_DATATYPES.map((dt) => DATATYPE_TABLE[dt])
+  .filter((t) => t.kind === 'int' || t.kind === 'bigint' || t.kind === 'float')
+  .map((t) => [t.array!, t.onnx]);
 
 function toData(name: string, data: TensorInput['data'], type: OrtType): TypedArray | string[] {
   if (ArrayBuffer.isView(data)) {
-    const ctor = ORT_TYPED_ARRAY[type];
+    const ctor = typedArrayOf(type);
     // instanceof, not constructor equality, so a Node Buffer counts as the Uint8Array it is.
     if (ctor && data instanceof ctor) return data as TypedArray;
     const arrayName = (data.constructor as { name: string }).name;
@@ -194,15 +148,6 @@ function toData(name: string, data: TensorInput['data'], type: OrtType): TypedAr
   if (!Array.isArray(data)) throw bad(name, 'data must be a typed array or a list of values');
   return fromList(name, data as readonly unknown[], type);
 }
-
-const INT_RANGE: Partial<Record<OrtType, [number, number]>> = {
-  uint8: [0, 0xff],
-  uint16: [0, 0xffff],
-  uint32: [0, 0xffffffff],
-  int8: [-0x80, 0x7f],
-  int16: [-0x8000, 0x7fff],
-  int32: [-0x80000000, 0x7fffffff],
-};
 
 /** Converts a JSON list (V2 `data`, already flat) to the typed array of `type`, element-checked. */
 function fromList(name: string, list: readonly unknown[], type: OrtType): TypedArray | string[] {
@@ -225,7 +170,7 @@ function fromList(name: string, list: readonly unknown[], type: OrtType): TypedA
     }
     case 'int64':
     case 'uint64': {
-      const [lo, hi] = type === 'int64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+      const { min: lo, max: hi } = DATATYPE_TABLE[v2FromOnnx(type)!] as { min: bigint; max: bigint };
       const out = type === 'int64' ? new BigInt64Array(list.length) : new BigUint64Array(list.length);
       list.forEach((v, i) => {
         const b = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : undefined;
@@ -252,10 +197,10 @@ function fromList(name: string, list: readonly unknown[], type: OrtType): TypedA
       return out;
     }
     default: {
-      const range = INT_RANGE[type];
-      const ctor = ORT_TYPED_ARRAY[type];
-      if (!range || !ctor) throw bad(name, `onnxruntime-node cannot take ${type} inputs`);
-      const out = new (ctor as Int32ArrayConstructor)(list.length);
+      const info = datatypeInfo(v2FromOnnx(type) ?? '');
+      if (info?.kind !== 'int') throw bad(name, `onnxruntime-node cannot take ${type} inputs`);
+      const range = [info.min as number, info.max as number] as const;
+      const out = new info.array!(list.length) as Int32Array;
       list.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
           throw wrong(i, `an integer from ${range[0]} to ${range[1]}`);

@@ -181,7 +181,6 @@ export class Application {
   /** Compiled copies of the TypeScript replicas import; the getters below read it when replicas start. */
   private readonly modules: ReplicaModules;
   readonly links: ReplicaLinks;
-  readonly gpus: GpuPool;
   readonly autoscaler: Autoscaler;
 
   constructor(
@@ -197,7 +196,7 @@ export class Application {
         this.allRunners().map((r) => ({ name: r.name, queued: r.router.queued, target: r.target, waitingForGpu: r.waitingForGpu, replicas: r.status() })),
       replicaHeaps: async () => (await Promise.all(this.allRunners().map((r) => r.heaps(HEAP_ANSWER_S)))).flat(),
     });
-    const gpus = (this.gpus = new GpuPool(plan.gpus));
+    const gpus = new GpuPool(plan.gpus);
     for (const d of plan.deployments.values()) for (const ids of d.gpuSlots) gpus.reserve(ids, d.options.numGpus);
     // Room freed by one deployment may let another start the replicas it is waiting for.
     gpus.onRelease(() => {

@@ -22,7 +22,7 @@ const RECENT_DECISIONS = 50;
 const FIXED_LOOK_BACK_S = 2;
 
 /** Timestamped samples; the mean of those inside a window. */
-export class LoadWindow {
+class LoadWindow {
   private samples: Array<{ at: number; value: number }> = [];
 
   add(at: number, value: number): void {

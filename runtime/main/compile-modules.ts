@@ -18,11 +18,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { BuildOptions, Message, Plugin } from 'esbuild';
+import { resolveImport } from './esbuild-resolve.ts';
 
 type Esbuild = typeof import('esbuild');
 
@@ -191,22 +191,17 @@ function buildOptions(path: string, out: string, visit: (p: string) => string): 
   };
 }
 
-const INNER = Symbol('threadserve.resolve');
 
 function rewriteImports(visit: (path: string) => string): Plugin {
   return {
     name: 'threadserve-replica-imports',
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.kind === 'entry-point' || args.pluginData === INNER) return undefined;
-        const spec = args.path;
-        if (isBuiltin(spec) || /^(data|https?|node):/.test(spec)) return { path: spec, external: true };
-        const r = await build.resolve(spec.startsWith('file:') ? fileURLToPath(spec) : spec, {
-          kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, with: args.with, pluginData: INNER,
-        });
+        const file = await resolveImport(build, args);
+        if (file === 'esbuild') return undefined;
         // Unresolvable (an optional package, say): Node decides at run time, as it would have.
-        if (r.errors.length > 0 || r.external || !r.path) return { path: spec, external: true };
-        const file = r.path;
+        if (file === 'outside') return { path: args.path, external: true };
+        const spec = args.path;
         const isRequire = args.kind === 'require-call' || args.kind === 'require-resolve';
         if (TS_FILE.test(file) && !DECLARATION.test(file)) {
           if (isRequire) throw new Error(`${args.importer} require()s ${spec}, a TypeScript file: only tsx loads that`);

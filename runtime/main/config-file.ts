@@ -45,11 +45,11 @@ export interface ServeConfig {
   applications: ConfigApplication[];
 }
 
-export const snakeToCamel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+const snakeToCamel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 export const camelToSnake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Deployment options the file may set (Ray Serve's snake_case names). */
-export const FILE_DEPLOYMENT_FIELDS = [
+const FILE_DEPLOYMENT_FIELDS = [
   'num_replicas', 'max_ongoing_requests', 'max_queued_requests', 'user_config', 'autoscaling_config',
   'graceful_shutdown_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'ray_actor_options',
 ] as const;

@@ -24,7 +24,7 @@ import { codedError } from '../shared/error-codes.ts';
  * byte bound only caps the work. With 1 MiB, a client uploading 60 MB over loopback was cut
  * within a few milliseconds and, on a loaded machine, 1 in 15 got EPIPE instead of the 413.
  */
-export const LINGER = Object.freeze({ ms: 1000, bytes: 64 * 1024 * 1024, pollMs: 20 });
+const LINGER = Object.freeze({ ms: 1000, bytes: 64 * 1024 * 1024, pollMs: 20 });
 
 /**
  * Ends the write side (the answer already written goes out, then FIN), discards what the client

@@ -21,6 +21,8 @@ import type { ReplicaLinks } from './replica-links.ts';
 import { HealthChecks } from './health-checks.ts';
 import { Router } from './router.ts';
 import { chooseSurplus } from './surplus-choice.ts';
+import { rollCode, updateOptions } from './deployment-rollout.ts';
+import type { ReplicaCode, RolloutTarget } from './deployment-rollout.ts';
 
 export interface RunnerSpec {
   options: ResolvedDeploymentOptions;
@@ -43,9 +45,6 @@ export interface RunnerSpec {
   /** Replicas time their outbound calls as spans (an OpenTelemetry SDK is registered). */
   tracing: boolean;
 }
-
-/** What a replica runs: the module and class, its constructor arguments, its thread's entry and flags. */
-export type ReplicaCode = Pick<RunnerSpec, 'moduleUrl' | 'classKey' | 'args' | 'workerEntry' | 'execArgv'>;
 
 export type HandleCallSink = (deployment: string, method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 /** Where the counts of calls replicas made over direct links go (to the target deployments' routers). */
@@ -315,55 +314,32 @@ export class DeploymentRunner {
     this.retryLater();
   }
 
-  /**
-   * Options a redeploy changes live: the count (fixed) or autoscaling settings (the autoscaler
-   * reads them each turn), user_config (reconfigure() on every replica), health-check and
-   * shutdown timings. The caller has refused changes that need new replicas.
-   */
-  async update(options: ResolvedDeploymentOptions): Promise<void> {
-    const before = this.spec.options;
-    this.spec.options = options;
-    if (options.healthCheckPeriodS !== before.healthCheckPeriodS && this.health.running) this.health.start();
-    const work: Promise<void>[] = [];
-    if (JSON.stringify(options.userConfig) !== JSON.stringify(before.userConfig)) work.push(this.reconfigure(options.userConfig));
-    if (!options.autoscalingConfig) work.push(this.scaleTo(options.numReplicas));
-    await Promise.all(work);
+  /** Applies a redeploy's live option changes (deployment-rollout.ts). */
+  update(options: ResolvedDeploymentOptions): Promise<void> {
+    return updateOptions(this.rolloutTarget(), options);
   }
 
-  /**
-   * Replaces every replica with one running new code, one at a time: a new replica starts and
-   * takes calls before an old one drains (so capacity never drops). If a new replica fails to
-   * start, the old code stays and the rest of the old replicas keep serving.
-   */
-  async roll(code: ReplicaCode, options: ResolvedDeploymentOptions): Promise<void> {
-    const before: ReplicaCode = { moduleUrl: this.spec.moduleUrl, classKey: this.spec.classKey, args: this.spec.args, workerEntry: this.spec.workerEntry, execArgv: this.spec.execArgv };
-    const setCode = (c: ReplicaCode) => {
-      for (const [k, v] of Object.entries(c)) Object.defineProperty(this.spec, k, { value: v, writable: true, configurable: true, enumerable: true });
+  /** Replaces every replica with one running new code, one at a time (deployment-rollout.ts). */
+  roll(code: ReplicaCode, options: ResolvedDeploymentOptions): Promise<void> {
+    return rollCode(this.rolloutTarget(), code, options);
+  }
+
+  /** What an update or a roll may do to this runner, without making its bookkeeping public. */
+  private rolloutTarget(): RolloutTarget {
+    return {
+      spec: this.spec,
+      stopping: () => this.stopping,
+      setRolling: (rolling) => (this.rolling = rolling),
+      live: () => this.live(),
+      startReplica: (gpuIds) => this.startReplica(gpuIds),
+      retire: (replica) => this.retire(replica, undefined),
+      reconcile: () => this.reconcile(),
+      reconfigure: (userConfig) => this.reconfigure(userConfig),
+      scaleTo: (n) => this.scaleTo(n),
+      restartHealthChecks: () => {
+        if (this.health.running) this.health.start();
+      },
     };
-    setCode(code);
-    this.rolling = true;
-    try {
-      for (const old of this.live()) {
-        if (this.stopping) return;
-        // Room for the new replica first: its GPU share, or the old one's once it is gone.
-        let gpuIds = this.spec.gpus.take(this.spec.options.numGpus);
-        if (gpuIds === undefined) {
-          await this.retire(old, undefined);
-          gpuIds = this.spec.gpus.take(this.spec.options.numGpus) ?? [];
-          await this.startReplica(gpuIds);
-          continue;
-        }
-        await this.startReplica(gpuIds);
-        await this.retire(old, undefined);
-      }
-    } catch (err) {
-      setCode(before);
-      this.rolling = false;
-      void this.reconcile();
-      throw err;
-    }
-    this.rolling = false;
-    await this.update(options);
   }
 
   /** The V8 heap of each running replica that answers within `timeoutS`. */

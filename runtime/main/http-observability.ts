@@ -12,7 +12,7 @@ import type { CallTrace } from '../shared/trace-context.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import type { IngressTracer, IngressSpan } from './tracing.ts';
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+const REQUEST_ID_HEADER = 'x-request-id';
 /** A client's id is kept when it is printable ASCII of reasonable length; otherwise a new one is made. */
 const USABLE_ID = /^[\x21-\x7e]{1,200}$/;
 

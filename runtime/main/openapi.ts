@@ -20,6 +20,7 @@ import { VERSION } from './version.ts';
 type Schema = Record<string, unknown>;
 
 const RESPONSE_TYPES = ['application/json', 'application/msgpack'];
+const STREAM_RESPONSE_TYPES = ['application/x-ndjson', 'text/event-stream'];
 const BODY_TYPES = ['application/json', 'application/msgpack'];
 /** What every application route can answer besides its own errors. */
 const APP_ROUTE_CODES: ErrorCode[] = ['MALFORMED_BODY', 'NOT_ACCEPTABLE', 'TIMEOUT', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'USER_ERROR', 'BAD_CALL', 'BACKPRESSURE', 'REPLICA_DIED', 'UNAVAILABLE'];
@@ -76,7 +77,7 @@ function bodySchema(schema: z.ZodType, id: string): Schema {
   return json;
 }
 
-export function buildOpenApiDocument(app: Application): Schema {
+function buildOpenApiDocument(app: Application): Schema {
   const schemas: Record<string, Schema> = { ...V2_SCHEMAS };
   const paths: Record<string, Schema> = {};
   for (const spec of app.plan.apps) {
@@ -105,7 +106,12 @@ export function buildOpenApiDocument(app: Application): Schema {
       ...(withPath ? { parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' }, description: 'any sub-path (may contain "/"), given to call() as request.path' }] } : {}),
       requestBody: { required: true, content },
       responses: {
-        200: { description: "the value call() returned, in the type Accept asks for (typed arrays become JSON arrays)", content: Object.fromEntries(RESPONSE_TYPES.map((t) => [t, { schema: {} }])) },
+        200: {
+          description:
+            'the value call() returned, in the type Accept asks for (typed arrays become JSON arrays); when call() returns a stream ' +
+            '(an async iterable), one JSON value per line (application/x-ndjson) or Server-Sent Events (text/event-stream, when Accept prefers it)',
+          content: Object.fromEntries([...RESPONSE_TYPES, ...STREAM_RESPONSE_TYPES].map((t) => [t, { schema: {} }])),
+        },
         ...errorResponses(codes),
       },
     });

@@ -14,16 +14,15 @@
  * fails its caller: on a syntax error it returns the files found so far (importing the module
  * then fails with Node's own message).
  */
-import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, sep } from 'node:path';
 import type { Plugin } from 'esbuild';
 import { withEsbuild } from './compile-modules.ts';
+import { resolveImport } from './esbuild-resolve.ts';
 
 const CODE = /\.(?:[cm]?[jt]sx?|json)$/;
 const IN_PACKAGE = /[/\\]node_modules[/\\]/;
-const INNER = Symbol('threadserve.source-graph');
 /** This runtime's directory (runtime/ from source, dist/runtime/ built). */
 const RUNTIME_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
 
@@ -42,18 +41,14 @@ export async function localSourceGraph(entries: readonly string[]): Promise<Sour
     name: 'threadserve-source-graph',
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.kind === 'entry-point' || args.pluginData === INNER) return undefined;
-        const spec = args.path;
-        if (isBuiltin(spec) || /^(data|https?|node):/.test(spec)) return { path: spec, external: true };
-        const r = await build.resolve(spec.startsWith('file:') ? fileURLToPath(spec) : spec, {
-          kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, with: args.with, pluginData: INNER,
-        });
+        const file = await resolveImport(build, args);
+        if (file === 'esbuild') return undefined;
         // Unresolvable (an optional package) or a package's file: not the application's code.
-        if (r.errors.length > 0 || r.external || !r.path || IN_PACKAGE.test(r.path) || r.path.startsWith(RUNTIME_DIR)) return { path: spec, external: true };
-        files.add(r.path);
-        if (!importers.has(r.path)) importers.set(r.path, new Set());
-        importers.get(r.path)!.add(args.importer);
-        return CODE.test(r.path) ? { path: r.path } : { path: spec, external: true };
+        if (file === 'outside' || IN_PACKAGE.test(file) || file.startsWith(RUNTIME_DIR)) return { path: args.path, external: true };
+        files.add(file);
+        if (!importers.has(file)) importers.set(file, new Set());
+        importers.get(file)!.add(args.importer);
+        return CODE.test(file) ? { path: file } : { path: args.path, external: true };
       });
     },
   };

@@ -64,11 +64,6 @@ export interface IngressSpan {
 
 export type IngressTracer = Pick<Tracing, 'start'>;
 
-/** What a traced call tells the router: when a replica took it, after how long in the queue. */
-export interface CallObserverHook {
-  started(queuedS: number, replica: string): void;
-}
-
 export class Tracing {
   private readonly realIds = new Forgetful<string, string>();
   private readonly waiting = new Forgetful<string, SpanRecord[]>();

@@ -30,7 +30,7 @@ const GEN_MASK = 0x3fff;
 // maxOngoingRequests is validated to at most COUNT_MASK (options.ts), so a count never reaches the closed bit.
 
 /** How many replicas one deployment can have alive at once (running, starting or draining). */
-export const MAX_SLOTS = 1024;
+const MAX_SLOTS = 1024;
 
 export class SlotTable {
   readonly words: Int32Array;

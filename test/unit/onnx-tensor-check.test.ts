@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InferenceSession } from 'onnxruntime-node';
-import { HttpError } from 'threadserve';
+import { DATATYPE_TABLE, HttpError, v2FromOnnx } from 'threadserve';
 import {
-  ORT_TO_V2,
-  ORT_TYPED_ARRAY,
   V2_DATATYPES,
-  V2_TO_ORT,
   checkInputs,
   toOrtType,
   v2Datatype,
@@ -33,25 +30,25 @@ function rejects400(fn: () => unknown, message: string | RegExp): void {
   });
 }
 
-describe('datatype tables', () => {
+describe('datatype table', () => {
   test('every V2 datatype maps to an onnxruntime type and back', () => {
     for (const v2 of V2_DATATYPES) {
-      const ort = V2_TO_ORT[v2];
-      assert.equal(ORT_TO_V2[ort], v2);
+      const ort = DATATYPE_TABLE[v2].onnx;
+      assert.equal(v2FromOnnx(ort), v2);
       assert.equal(toOrtType(v2), ort);
       assert.equal(toOrtType(ort), ort);
       assert.equal(v2Datatype(ort), v2);
     }
-    assert.equal(V2_TO_ORT.FP16, 'float16');
-    assert.equal(V2_TO_ORT.BYTES, 'string');
-    assert.equal(ORT_TYPED_ARRAY.float16, Uint16Array);
-    assert.equal(ORT_TYPED_ARRAY.bool, Uint8Array);
-    assert.equal(ORT_TYPED_ARRAY.int64, BigInt64Array);
-    assert.equal(ORT_TYPED_ARRAY.string, undefined);
+    assert.equal(DATATYPE_TABLE.FP16.onnx, 'float16');
+    assert.equal(DATATYPE_TABLE.BYTES.onnx, 'string');
+    assert.equal(DATATYPE_TABLE.FP16.array, Uint16Array);
+    assert.equal(DATATYPE_TABLE.BOOL.array, Uint8Array);
+    assert.equal(DATATYPE_TABLE.INT64.array, BigInt64Array);
+    assert.equal(DATATYPE_TABLE.BYTES.array, undefined);
   });
 
   test('onnxruntime types V2 cannot name', () => {
-    assert.equal(ORT_TO_V2.int4, undefined);
+    assert.equal(v2FromOnnx('int4'), undefined);
     assert.equal(v2Datatype('uint4'), 'UINT4');
     assert.equal(toOrtType('FLOAT'), undefined);
   });

@@ -52,7 +52,7 @@ const MAX_STREAM_WINDOW = 8 * 1024 * 1024;
  * HTTP/2 starts every stream and connection with a 64 KiB receive window, and grpc-js offers
  * no option to widen it on the server side (clients have 'grpc-node.flow_control_window'): a
  * 1 MiB tensor then waits for ~16 window updates, and concurrent calls on one connection
- * take turns in one 64 KiB connection window. Measured with bench/grpc.ts: it made gRPC
+ * take turns in one 64 KiB connection window. Measured with bench/grpc/run.ts: it made gRPC
  * slower than REST for large tensors. So the windows are widened on grpc-js's HTTP/2 servers
  * (a private field; if a later grpc-js renames it, this does nothing and gRPC stays correct).
  */

@@ -1,16 +1,16 @@
 /**
  * The V2 tensor datatypes: how each is read from JSON values and from binary tensor data, and
  * written back to either. Binary data is little-endian, row-major, unpadded; BOOL is one byte
- * (0 or 1); BYTES elements are a 4-byte little-endian length followed by the bytes.
+ * (0 or 1); BYTES elements are a 4-byte little-endian length followed by the bytes. Which
+ * datatypes exist, their sizes, ranges and typed arrays come from the one table,
+ * shared/datatypes.ts.
  */
 import { isUtf8 } from 'node:buffer';
 import { HttpError, ThreadserveError } from '../../shared/errors.ts';
 import { codedError } from '../../shared/error-codes.ts';
+import { DATATYPE_TABLE, datatypeInfo, V2_DATATYPES } from '../../shared/datatypes.ts';
+import type { DatatypeInfo, TypedArray, V2Datatype } from '../../shared/datatypes.ts';
 import { floatToHalf, halfToFloat, shortestText } from '../../shared/float16.ts';
-
-export type TypedArray =
-  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 
 /** Decoded input data: typed array, BOOL as boolean[], BYTES as string[] or Uint8Array[]. */
 export type TensorData = TypedArray | boolean[] | string[] | Uint8Array[];
@@ -18,47 +18,24 @@ export type TensorData = TypedArray | boolean[] | string[] | Uint8Array[];
 /** The canonical form of output data before it is written: BOOL as 0/1 bytes. */
 export type OutputData = TypedArray | (string | Uint8Array)[];
 
-interface TypedArrayCtor {
-  new (length: number): TypedArray;
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
-}
 /** Typed arrays of either element kind, written through one index signature. */
 type Writable = { [i: number]: number | bigint };
 
-interface NumericType {
-  kind: 'int' | 'bigint' | 'float' | 'half';
-  size: number;
-  ctor: TypedArrayCtor;
-  min?: number | bigint;
-  max?: number | bigint;
+/** The table's entry for a numeric datatype (not BOOL or BYTES), whose `array` and `size` are set. */
+function numeric(dt: string): Required<Pick<DatatypeInfo, 'array' | 'size'>> & DatatypeInfo {
+  return DATATYPE_TABLE[dt as V2Datatype] as Required<Pick<DatatypeInfo, 'array' | 'size'>> & DatatypeInfo;
 }
 
-const int = (size: number, ctor: TypedArrayCtor, min: number, max: number): NumericType => ({ kind: 'int', size, ctor, min, max });
-const NUMERIC: Record<string, NumericType> = {
-  UINT8: int(1, Uint8Array, 0, 0xff),
-  UINT16: int(2, Uint16Array, 0, 0xffff),
-  UINT32: int(4, Uint32Array, 0, 0xffffffff),
-  UINT64: { kind: 'bigint', size: 8, ctor: BigUint64Array, min: 0n, max: 2n ** 64n - 1n },
-  INT8: int(1, Int8Array, -0x80, 0x7f),
-  INT16: int(2, Int16Array, -0x8000, 0x7fff),
-  INT32: int(4, Int32Array, -0x80000000, 0x7fffffff),
-  INT64: { kind: 'bigint', size: 8, ctor: BigInt64Array, min: -(2n ** 63n), max: 2n ** 63n - 1n },
-  // Node 20 has no Float16Array, so FP16 travels as its raw IEEE bits.
-  FP16: { kind: 'half', size: 2, ctor: Uint16Array },
-  FP32: { kind: 'float', size: 4, ctor: Float32Array },
-  FP64: { kind: 'float', size: 8, ctor: Float64Array },
-};
-
-export const DATATYPES: readonly string[] = ['BOOL', ...Object.keys(NUMERIC), 'BYTES'];
+export const DATATYPES: readonly string[] = V2_DATATYPES;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function isDatatype(dt: string): boolean {
-  return dt === 'BOOL' || dt === 'BYTES' || Object.hasOwn(NUMERIC, dt);
+  return datatypeInfo(dt) !== undefined;
 }
 
 /** Bytes per element, or undefined for BYTES (variable length). */
 export function elementSize(dt: string): number | undefined {
-  return dt === 'BOOL' ? 1 : NUMERIC[dt]?.size;
+  return datatypeInfo(dt)?.size;
 }
 
 function bad(where: string, i: number, v: unknown, needs: string): HttpError {
@@ -66,10 +43,10 @@ function bad(where: string, i: number, v: unknown, needs: string): HttpError {
   return new HttpError(400, `${where}: element ${i} is ${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}; expected ${needs}`);
 }
 
-/** Converts flat JSON values to the datatype's form, rejecting wrong types and out-of-range values. */
 /** Magnitudes from which a float rounds to FP16 infinity (65504 is the largest finite half). */
 const FP16_OVERFLOW = 65520;
 
+/** Converts flat JSON values to the datatype's form, rejecting wrong types and out-of-range values. */
 export function fromJson(dt: string, values: unknown[], where: string): TensorData {
   if (dt === 'BOOL' || dt === 'BYTES') {
     const type = dt === 'BOOL' ? 'boolean' : 'string';
@@ -78,8 +55,8 @@ export function fromJson(dt: string, values: unknown[], where: string): TensorDa
     });
     return values as boolean[] | string[];
   }
-  const t = NUMERIC[dt]!;
-  const out = new t.ctor(values.length);
+  const t = numeric(dt);
+  const out = new t.array(values.length);
   const w = out as unknown as Writable;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -121,11 +98,11 @@ export function fromBinary(dt: string, bytes: Buffer, count: number, where: stri
     return out;
   }
   assertLittleEndian();
-  const t = NUMERIC[dt]!;
+  const t = numeric(dt);
   // A view needs its byte offset to be a multiple of the element size; the JSON header in front
   // of the tensor has any length, so a misaligned tensor is copied into its own buffer instead.
-  if (bytes.byteOffset % t.size === 0) return new t.ctor(bytes.buffer, bytes.byteOffset, count);
-  const copy = new t.ctor(count);
+  if (bytes.byteOffset % t.size === 0) return new t.array(bytes.buffer, bytes.byteOffset, count);
+  const copy = new t.array(count);
   new Uint8Array(copy.buffer, 0, bytes.length).set(bytes);
   return copy;
 }
@@ -176,9 +153,9 @@ export function toOutputData(dt: string, data: ArrayLike<unknown>, where: string
   }
   // Always a copy: a Uint8Array from a model may hold bytes other than 0 and 1.
   if (dt === 'BOOL') return Uint8Array.from(data, (v) => (v ? 1 : 0));
-  const t = NUMERIC[dt]!;
-  if (data instanceof t.ctor) return data as TypedArray;
-  const out = new t.ctor(data.length);
+  const t = numeric(dt);
+  if (data instanceof t.array) return data as TypedArray;
+  const out = new t.array(data.length);
   const w = out as unknown as Writable;
   try {
     for (let i = 0; i < data.length; i++) {
