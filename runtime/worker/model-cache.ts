@@ -20,12 +20,18 @@
  *   `unload` only when its last user is done: in JS, unloading (`session.release()`) frees
  *   native memory, unlike Python where a live reference keeps the model usable. A `get()`
  *   outside any call cannot be pinned, so it always caches (it has no "last user").
+ * - One copy of a model per replica. A model evicted (or cleared) while calls still use it
+ *   stays in memory until they end, and until then a call that asks for it again gets that
+ *   copy back: put back in the cache when admission would cache it (a hit, no load), served
+ *   as it is otherwise. Loading a second copy would spend the memory twice, and a call that
+ *   asked twice would hold both (its leases are per copy). A load of a model whose previous
+ *   copy is being unloaded waits for that unload.
  * - A new load waits for the unload of idle victims, so old and new weights do not sit in
  *   memory together; it does not wait for victims still in use (that could deadlock a call
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
- * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model, are in
- *   memory at once. Loads run one at a time (they block the thread anyway, and loads started
+ * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model (and
+ *   models evicted while in use, until their calls end), are in memory at once. Loads run one at a time (they block the thread anyway, and loads started
  *   together would all be resident together), and a served-only load waits until the previous
  *   served-only model is unloaded, unless the waiting call itself holds one (it would wait for
  *   itself). `use()` never waits for that (a nested use() could deadlock).
@@ -58,7 +64,12 @@ interface Entry<M> {
   /** The served-only slot, held from before the load until the unload. */
   room?: () => void;
   users: number;
-  onIdle?: () => void;
+  /** Resolved when `users` drops to 0 (retire waits on it). */
+  idle?: { promise: Promise<void>; resolve: () => void };
+  /** Set once the unload starts: from then on the copy cannot be taken back. */
+  unloading?: Promise<void>;
+  /** The unload of this id's previous copy, which the load waits for. */
+  after?: Promise<void>;
 }
 
 export class ModelCache<M> {
@@ -66,6 +77,8 @@ export class ModelCache<M> {
   private readonly entries = new Map<string, Entry<M>>();
   /** Models served but not admitted, while calls use them. */
   private readonly transient = new Map<string, Entry<M>>();
+  /** Models out of the cache that are not unloaded yet (in use, or unloading): one per id. */
+  private readonly leaving = new Map<string, Entry<M>>();
   /** One load at a time. */
   private readonly loadTurn = new Semaphore(1);
   /** One served-only model in memory at a time. */
@@ -175,11 +188,18 @@ export class ModelCache<M> {
       if (this.admits(id)) this.promote(entry);
       return entry;
     }
+    const previous = this.leaving.get(id);
+    if (previous && !previous.unloading) {
+      // Still in memory for the calls using it: reuse it (see "One copy of a model" above).
+      this.hit();
+      if (!pinnable || this.admits(id)) this.promote(previous);
+      return previous;
+    }
     this.counts.misses++;
     reportEvent({ kind: 'model', event: 'miss' });
     const admit = !pinnable || this.admits(id);
     const waitsForRoom = !admit && mayWait && !this.callHoldsServedOnly();
-    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, waitsForRoom, users: 0 };
+    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, waitsForRoom, users: 0, after: previous?.unloading };
     if (admit) {
       this.counts.admitted++;
       reportEvent({ kind: 'model', event: 'admitted' });
@@ -220,9 +240,12 @@ export class ModelCache<M> {
     return false;
   }
 
+  /** Into the cache: a served-only model, or one out of it that is still in memory. */
   private promote(entry: Entry<M>): void {
-    this.transient.delete(entry.id);
+    if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
+    if (this.leaving.get(entry.id) === entry) this.leaving.delete(entry.id);
     entry.transient = false;
+    entry.removed = false;
     // Now one of the cached models: it gives the served-only slot back (trim makes room).
     entry.room?.();
     entry.room = undefined;
@@ -236,6 +259,7 @@ export class ModelCache<M> {
   }
 
   private async loadInto(entry: Entry<M>): Promise<M> {
+    if (entry.after) await entry.after; // never rejects
     if (entry.waitsForRoom) {
       const room = await this.servedOnlyRoom.acquire();
       if (entry.transient) entry.room = room;
@@ -257,6 +281,7 @@ export class ModelCache<M> {
       reportEvent({ kind: 'model', event: 'loadError' });
       if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
       if (this.transient.get(entry.id) === entry) this.transient.delete(entry.id);
+      if (this.leaving.get(entry.id) === entry) this.leaving.delete(entry.id);
       entry.removed = true;
       throw err;
     } finally {
@@ -298,11 +323,25 @@ export class ModelCache<M> {
     await Promise.all(waits);
   }
 
-  /** Marks an entry gone and unloads it once its users are done. Never rejects. */
+  /** Marks an entry gone and unloads it once its users are done, unless promoted meanwhile. Never rejects. */
   private async retire(entry: Entry<M>): Promise<void> {
     entry.removed = true;
+    if (!entry.unloading) this.leaving.set(entry.id, entry);
     if (!entry.ready) return; // still loading: loadInto retires it when the load finishes
-    if (entry.users > 0) await new Promise<void>((resolve) => (entry.onIdle = resolve));
+    while (entry.removed && entry.users > 0) {
+      if (!entry.idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        entry.idle = { promise, resolve };
+      }
+      await entry.idle.promise;
+    }
+    if (!entry.removed) return; // promoted back into the cache while in use
+    entry.unloading ??= this.unload(entry); // evicted, promoted, evicted: one unload
+    await entry.unloading;
+  }
+
+  private async unload(entry: Entry<M>): Promise<void> {
     const model = entry.model as M;
     entry.model = undefined;
     try {
@@ -316,16 +355,17 @@ export class ModelCache<M> {
       this.counts.resident--;
       entry.room?.();
       entry.room = undefined;
+      if (this.leaving.get(entry.id) === entry) this.leaving.delete(entry.id);
     }
   }
 
   private release(entry: Entry<M>): void {
     entry.users--;
     if (entry.users > 0) return;
-    if (entry.onIdle) {
-      const wake = entry.onIdle;
-      entry.onIdle = undefined;
-      wake();
+    if (entry.idle) {
+      const { resolve } = entry.idle;
+      entry.idle = undefined;
+      resolve();
     } else if (entry.transient && entry.ready && !entry.removed) {
       this.dropTransient(entry);
     }

@@ -185,6 +185,8 @@ describe('streaming through handles', () => {
     const whileStreaming = await words.history();
     assert.ok(whileStreaming.includes('load b'));
     assert.ok(!whileStreaming.includes('unload a'), `a stays loaded while its stream runs: ${whileStreaming.join(', ')}`);
+    // The stream fetches a again after b displaced it: it gets its copy back, never a second one.
+    assert.deepEqual(whileStreaming.filter((e) => e.startsWith('load')), ['load a', 'load b'], whileStreaming.join(', '));
     assert.deepEqual(await a, Array.from({ length: 8 }, (_, i) => `a:${i}`), 'every chunk saw its call\u2019s model id');
   });
 });
