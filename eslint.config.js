@@ -17,15 +17,16 @@ export default tseslint.config(
   },
   {
     files: ['runtime/shared/**/*.ts'],
-    rules: restrict([
-      { group: ['**/main/**', '**/worker/**'], message: 'runtime/shared is used by both sides and imports neither' },
-    ]),
+    rules: restrict([{ group: ['**/main/**', '**/worker/**'], message: 'runtime/shared is used by both sides and imports neither' }]),
   },
   {
     files: ['deployments/**/*.ts', 'examples/**/*.ts'],
     rules: restrict([
       { group: ['**/runtime/**'], message: "import the runtime as 'threadserve', as users do" },
-      { group: ['../../deployments/**', '../deployments/**'], message: "import reusable deployments as 'threadserve/onnx', 'threadserve/ocr' or 'threadserve/image'" },
+      {
+        group: ['../../deployments/**', '../deployments/**'],
+        message: "import reusable deployments as 'threadserve/onnx', 'threadserve/ocr' or 'threadserve/image'",
+      },
     ]),
   },
 );

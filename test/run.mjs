@@ -23,8 +23,14 @@ if (files.length === 0) {
   console.error(`no test files match ${only.join(' ')}`);
   process.exit(1);
 }
-// Lint the import layering first (eslint.config.js), then type-check: bind() argument checks
-// and @ts-expect-error lines are part of the suite.
+// Formatting first (prettier, .prettierrc.json: `npm run format` fixes it), then the import
+// layering (eslint.config.js), then the type-check: bind() argument checks and
+// @ts-expect-error lines are part of the suite.
+const format = spawnSync(process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '--log-level', 'warn', '.'], { cwd: root, stdio: 'inherit' });
+if (format.status !== 0) {
+  console.error('format check failed: run `npm run format`');
+  process.exit(format.status ?? 1);
+}
 const lint = spawnSync(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { cwd: root, stdio: 'inherit' });
 if (lint.status !== 0) {
   console.error('lint failed');
@@ -35,9 +41,8 @@ if (tsc.status !== 0) {
   console.error('type-check failed');
   process.exit(tsc.status ?? 1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', './runtime/source-hooks.mjs', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
-  { cwd: root, stdio: 'inherit' },
-);
+const result = spawnSync(process.execPath, ['--import', './runtime/source-hooks.mjs', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

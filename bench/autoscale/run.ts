@@ -22,12 +22,35 @@ const UPSCALE_DELAY_S = 3;
 /** Room for the slow step's 6 replicas next to the fast one (the default, twice the cores, is 4 on 2 cores). */
 const MAX_REPLICA_THREADS = 8;
 
-interface Sample { at: number; ms: number; ok: boolean; phase: number }
+interface Sample {
+  at: number;
+  ms: number;
+  ok: boolean;
+  phase: number;
+}
 
-const child = spawn(process.execPath, ['bin/threadserve.js', 'run', 'bench/autoscale/app.ts', '--port', '0', '--admin-port', '0', '--log-level', 'warn', '--log-format', 'pretty', '--max-replica-threads', String(MAX_REPLICA_THREADS)], {
-  cwd: root,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  [
+    'bin/threadserve.js',
+    'run',
+    'bench/autoscale/app.ts',
+    '--port',
+    '0',
+    '--admin-port',
+    '0',
+    '--log-level',
+    'warn',
+    '--log-format',
+    'pretty',
+    '--max-replica-threads',
+    String(MAX_REPLICA_THREADS),
+  ],
+  {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 let out = '';
 child.stdout!.on('data', (d) => (out += d));
 while (!/admin API at (\S+)/.test(out)) {
@@ -82,7 +105,10 @@ const phaseAt = (t: number) => ends.findIndex((end) => end > t);
 const total = PHASES.reduce((a, p) => a + p.seconds, 0);
 for (let t = 0; t < total; t++) {
   const c = counts.filter((x) => x.at >= t && x.at < t + 1).at(-1) ?? counts.filter((x) => x.at < t + 1).at(-1);
-  const second = samples.filter((s) => s.at >= t && s.at < t + 1).map((s) => s.ms).sort((a, b) => a - b);
+  const second = samples
+    .filter((s) => s.at >= t && s.at < t + 1)
+    .map((s) => s.ms)
+    .sort((a, b) => a - b);
   console.log(`| ${t} | ${PHASES[phaseAt(t)]!.rps} | ${c?.Slow ?? '-'} | ${c?.Fast ?? '-'} | ${second.length ? percentile(second, 99).toFixed(0) : '-'} |`);
 }
 
@@ -101,7 +127,10 @@ let recovered = Number.NaN;
 for (let t = highStart; t < highEnd; t++) {
   const ok = (from: number) => {
     for (let u = from; u < highEnd; u++) {
-      const w = samples.filter((s) => s.at >= u && s.at < u + 1).map((s) => s.ms).sort((a, b) => a - b);
+      const w = samples
+        .filter((s) => s.at >= u && s.at < u + 1)
+        .map((s) => s.ms)
+        .sort((a, b) => a - b);
       if (w.length && percentile(w, 99) > 2 * steady) return false;
     }
     return true;
@@ -115,5 +144,7 @@ const peak = (n: 'Slow' | 'Fast') => Math.max(...counts.map((c) => c[n]));
 const failed = samples.filter((s) => !s.ok).length;
 console.log(`\nSlow step peak replicas: ${peak('Slow')} (target: > 1) ${peak('Slow') > 1 ? 'met' : 'MISSED'}`);
 console.log(`Fast step peak replicas: ${peak('Fast')} (target: 1) ${peak('Fast') === 1 ? 'met' : 'MISSED'}`);
-console.log(`p99 back within 2x its steady high-phase level (${steady.toFixed(1)} ms) ${recovered} s after the step (target: <= ${UPSCALE_DELAY_S + 5} s) ${recovered <= UPSCALE_DELAY_S + 5 ? 'met' : 'MISSED'}`);
+console.log(
+  `p99 back within 2x its steady high-phase level (${steady.toFixed(1)} ms) ${recovered} s after the step (target: <= ${UPSCALE_DELAY_S + 5} s) ${recovered <= UPSCALE_DELAY_S + 5 ? 'met' : 'MISSED'}`,
+);
 console.log(`Slow step back to ${counts.at(-1)?.Slow} replica(s) at the end; failed requests: ${failed} (target: 0) ${failed === 0 ? 'met' : 'MISSED'}`);

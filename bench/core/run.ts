@@ -107,9 +107,7 @@ export function formatCore(r: CoreResults): string {
   const nRounds = Math.max(0, ...Object.values(r).map((x) => x.length));
   const title =
     `### 1. Handle call vs raw baselines` +
-    (all.length
-      ? ` (${seq ? `sequential: ${seq.n} calls after warm-up; ` : ''}pipelined: ${all[0]!.inflight} in flight; best of ${nRounds} rounds)`
-      : '');
+    (all.length ? ` (${seq ? `sequential: ${seq.n} calls after warm-up; ` : ''}pipelined: ${all[0]!.inflight} in flight; best of ${nRounds} rounds)` : '');
   const out = [title, ''];
   if (fromMain.length) {
     const headers = ['from the main thread', 'p50 µs', 'p99 µs', 'mean µs', 'pipelined calls/s', 'CPU µs/call', 'p50 per round', 'calls/s per round'];

@@ -41,7 +41,9 @@ try {
         const cpuUs = ((cpuSeconds(server.pid) - cpu0) / r.allRequests) * 1e6;
         if (r.errors > 0) throw new Error(`${protocol} ${p.payload}: ${r.errors} errors, first: ${r.firstError}`);
         const key = `${p.payload}/${protocol}`;
-        process.stderr.write(`round ${round + 1} ${key}: ${fmtInt(r.rps)} req/s, p50 ${fmtNum(r.latencyMs.p50, 2)} ms, ${fmtInt(cpuUs)} µs server CPU/req, ${fmtInt(r.clientCpuUs)} µs client CPU/req\n`);
+        process.stderr.write(
+          `round ${round + 1} ${key}: ${fmtInt(r.rps)} req/s, p50 ${fmtNum(r.latencyMs.p50, 2)} ms, ${fmtInt(cpuUs)} µs server CPU/req, ${fmtInt(r.clientCpuUs)} µs client CPU/req\n`,
+        );
         if (!best.has(key) || best.get(key)!.rps < r.rps) best.set(key, r);
         if (!(cpu.get(key)! <= cpuUs)) cpu.set(key, cpuUs);
       }
@@ -59,7 +61,16 @@ for (const p of PAYLOADS) {
     const r = best.get(`${p.payload}/${protocol}`)!;
     const us = cpu.get(`${p.payload}/${protocol}`)!;
     const baseUs = cpu.get(`${p.payload}/rest-binary`)!;
-    rows.push([p.label, NAMES[protocol], String(p.concurrency), fmtInt(r.rps), fmtNum(r.latencyMs.p50, 2), fmtRatio(r.rps / baseline.rps), fmtInt(us), fmtRatio(us / baseUs)]);
+    rows.push([
+      p.label,
+      NAMES[protocol],
+      String(p.concurrency),
+      fmtInt(r.rps),
+      fmtNum(r.latencyMs.p50, 2),
+      fmtRatio(r.rps / baseline.rps),
+      fmtInt(us),
+      fmtRatio(us / baseUs),
+    ]);
   }
 }
 const headers = ['payload', 'protocol', 'clients', 'req/s', 'p50 ms', 'req/s vs REST binary', 'server CPU µs/req', 'CPU vs REST binary'];

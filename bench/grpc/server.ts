@@ -16,6 +16,9 @@ const models = OnnxRepositoryDeployment.options({ name: 'CountryModels', numRepl
   intraOpNumThreads: 1,
 });
 
-const s = await serve.run({ models, identity: IdentityD.bind() }, { port: 0, logLevel: 'warn', bodyLimit: 16 * 1024 * 1024, grpcMaxMessageBytes: 16 * 1024 * 1024 });
+const s = await serve.run(
+  { models, identity: IdentityD.bind() },
+  { port: 0, logLevel: 'warn', bodyLimit: 16 * 1024 * 1024, grpcMaxMessageBytes: 16 * 1024 * 1024 },
+);
 process.stdout.write(`LISTENING ${s.url},${s.grpcAddress}\n`);
 process.on('SIGTERM', () => void s.close().then(() => process.exit(0)));

@@ -35,7 +35,10 @@ function cpuPerExtraHop(r: HttpResults, c: HttpCase): number {
 function pairedRatio(r: HttpResults, a: HttpCase['key'], b: HttpCase['key']): number {
   const ra = r[a] ?? [];
   const rb = r[b] ?? [];
-  const ratios = ra.slice(0, rb.length).map((x, i) => x.rps / rb[i]!.rps).sort((x, y) => x - y);
+  const ratios = ra
+    .slice(0, rb.length)
+    .map((x, i) => x.rps / rb[i]!.rps)
+    .sort((x, y) => x - y);
   if (ratios.length === 0) return Number.NaN;
   const mid = Math.floor(ratios.length / 2);
   return ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
@@ -52,18 +55,16 @@ export function httpTargets(r: HttpResults): Target[] {
     kind: 'min',
     format: fmtPct,
   });
-  const hopCost = HTTP_CASES.filter((c) => c.extraHops > 0).map(
-    (c): Target => ({
-      name: `server CPU per extra hop, ${c.key}: (${c.key} - onehop CPU/req) / ${c.extraHops}`,
-      value: cpuPerExtraHop(r, c),
-      target: 10,
-      kind: 'max',
-      format: fmtUs,
-    }),
-  );
+  const hopCost = HTTP_CASES.filter((c) => c.extraHops > 0).map((c): Target => ({
+    name: `server CPU per extra hop, ${c.key}: (${c.key} - onehop CPU/req) / ${c.extraHops}`,
+    value: cpuPerExtraHop(r, c),
+    target: 10,
+    kind: 'max',
+    format: fmtUs,
+  }));
   const observability: Target[] = [
     {
-      name: 'observed one-hop req/s / one-hop req/s (access log + metrics + tracing without SDK), median of the rounds\' paired ratios',
+      name: "observed one-hop req/s / one-hop req/s (access log + metrics + tracing without SDK), median of the rounds' paired ratios",
       value: pairedRatio(r, 'observed', 'onehop'),
       target: 0.95,
       kind: 'min',

@@ -87,9 +87,7 @@ async function runOne(c: HttpCase, durationS: number, opts: ChildOptions): Promi
   }
 }
 
-export async function runHttp(
-  opts: ChildOptions & { only?: string; durationS?: number; rounds?: number } = {},
-): Promise<HttpResults> {
+export async function runHttp(opts: ChildOptions & { only?: string; durationS?: number; rounds?: number } = {}): Promise<HttpResults> {
   const results: HttpResults = {};
   const rounds = opts.rounds ?? HTTP_ROUNDS;
   for (let round = 1; round <= rounds; round++) {

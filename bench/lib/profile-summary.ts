@@ -132,9 +132,15 @@ function summarise(file: string, top: number, incl: string, skipS: number): stri
     `#### ${basename(file)}`,
     `${fmtNum(total / 1e6, 2)} s profiled${skipS > 0 ? ` after the first ${skipS} s` : ''}, ${fmtNum(busy / 1e6, 2)} s busy (${fmtNum((100 * busy) / total, 0)}%); shares below are of busy time`,
     '',
-    mdTable(['function (self time)', 'where', 'ms', 'share'], fns.map((f) => [f.fn, f.where, fmtNum(f.us / 1000, 0), pct(f.us)])),
+    mdTable(
+      ['function (self time)', 'where', 'ms', 'share'],
+      fns.map((f) => [f.fn, f.where, fmtNum(f.us / 1000, 0), pct(f.us)]),
+    ),
     '',
-    mdTable(['source (self time)', 'ms', 'share'], srcs.map(([s, us]) => [s, fmtNum(us / 1000, 0), pct(us)])),
+    mdTable(
+      ['source (self time)', 'ms', 'share'],
+      srcs.map(([s, us]) => [s, fmtNum(us / 1000, 0), pct(us)]),
+    ),
     '',
     mdTable(
       [`function in ${incl} (inclusive time)`, 'where', 'ms', 'share'],

@@ -50,9 +50,11 @@ function rssMb(pid: number): number {
 /** Starts a child with `threads` threads, waits for it to be up and settled, and returns its RSS in MB. */
 async function rssWith(kind: 'bare' | ReplicaMode, threads: number): Promise<number> {
   const args =
-    kind === 'bare' ? ['--input-type=module', '-e', BARE]
-    : kind === 'cli' ? ['bin/threadserve.js', 'run', 'bench/memory/replica-memory.ts', '--port', '0', '--log-level', 'warn']
-    : ['--import', HOOKS, 'bench/memory/replica-memory.ts', '--serve'];
+    kind === 'bare'
+      ? ['--input-type=module', '-e', BARE]
+      : kind === 'cli'
+        ? ['bin/threadserve.js', 'run', 'bench/memory/replica-memory.ts', '--port', '0', '--log-level', 'warn']
+        : ['--import', HOOKS, 'bench/memory/replica-memory.ts', '--serve'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

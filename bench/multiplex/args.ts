@@ -30,7 +30,11 @@ function shape(text: string): MlpShape {
 }
 
 function parseArgs(argv: string[]): Args {
-  const list = (v: string) => v.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
+  const list = (v: string) =>
+    v
+      .split(',')
+      .map((x) => Number(x.trim()))
+      .filter((x) => Number.isInteger(x) && x > 0);
   const a: Args = {
     parts: new Set([1, 2, 3]),
     mlps: [shape('1024x2'), shape('2048x2')],

@@ -147,7 +147,14 @@ export function formatCosts(costs: OrtCost[], models: ModelInfo[]): string {
       const b1 = costs.find((c) => c.label === label && c.batch === 1)!;
       const b32 = costs.find((c) => c.label === label && c.batch === 32)!;
       const bytes = models.find((m) => m.label === label)?.bytes ?? 0;
-      return [label, bytes ? mib(bytes) : '~1 KiB', fmtNum(b1.usPerRow, 1), fmtNum(b32.usPerRow, 1), fmtRatio(b1.usPerRow / b32.usPerRow), fmtNum(b1.loadMs, 2)];
+      return [
+        label,
+        bytes ? mib(bytes) : '~1 KiB',
+        fmtNum(b1.usPerRow, 1),
+        fmtNum(b32.usPerRow, 1),
+        fmtRatio(b1.usPerRow / b32.usPerRow),
+        fmtNum(b1.loadMs, 2),
+      ];
     }),
   );
 }

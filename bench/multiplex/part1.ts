@@ -48,10 +48,30 @@ export async function part1(models: ModelInfo[]): Promise<Part1> {
             const c = await httpCase(config, ['M'], CLIENTS1);
             const count = counterDelta(c, 'threadserve_batch_size_count', 'deployment="M"');
             const sum = counterDelta(c, 'threadserve_batch_size_sum', 'deployment="M"');
-            rows.push({ model: m.label, via, replicas, batching, rps: c.load.rps, latency: c.load.latencyMs, cpuUsPerReq: c.cpuUsPerReq, meanBatch: count ? sum / count : Number.NaN, errors: c.load.errors + c.load.non2xx });
+            rows.push({
+              model: m.label,
+              via,
+              replicas,
+              batching,
+              rps: c.load.rps,
+              latency: c.load.latencyMs,
+              cpuUsPerReq: c.cpuUsPerReq,
+              meanBatch: count ? sum / count : Number.NaN,
+              errors: c.load.errors + c.load.non2xx,
+            });
           } else {
             const r = await handleCase(config);
-            rows.push({ model: m.label, via, replicas, batching, rps: r.rps, latency: r.latencyMs, cpuUsPerReq: r.cpuUsPerReq, meanBatch: Number.NaN, errors: r.errors });
+            rows.push({
+              model: m.label,
+              via,
+              replicas,
+              batching,
+              rps: r.rps,
+              latency: r.latencyMs,
+              cpuUsPerReq: r.cpuUsPerReq,
+              meanBatch: Number.NaN,
+              errors: r.errors,
+            });
           }
         }
       }
@@ -105,7 +125,13 @@ export function part1Targets(p: Part1): Target[] {
       for (const replicas of [1, 2]) {
         if (!p.rows.some((r) => r.model === model && r.via === via && r.replicas === replicas)) continue;
         const info = model === TINY_LABEL ? ' (info: tiny model)' : '';
-        targets.push({ name: `batching on/off req/s, ${model}, ${via}, ${replicas} replica(s)${info}`, value: part1Ratio(p, model, via, replicas), target: 2, kind: 'min', format: fmtRatio });
+        targets.push({
+          name: `batching on/off req/s, ${model}, ${via}, ${replicas} replica(s)${info}`,
+          value: part1Ratio(p, model, via, replicas),
+          target: 2,
+          kind: 'min',
+          format: fmtRatio,
+        });
       }
     }
   }

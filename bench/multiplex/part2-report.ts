@@ -12,7 +12,7 @@ export function formatPart2(p: Part2): string {
   out.push(
     `${p.clients} closed-loop clients, V2 infer \`/v2/models/<country>/infer\` over HTTP, no batching, maxOngoingRequests ${MAX_ONGOING2}, intraOpNumThreads 1. ` +
       'Warm/cold: whether the model was loaded in the replica when the call arrived (the bench repository adds a `cache_hit` output; ' +
-      'a call that joins a load in progress is cold). Cache hit rate: hits/(hits+misses) of the replicas\' caches (joining a load counts as a hit there). ' +
+      "a call that joins a load in progress is cold). Cache hit rate: hits/(hits+misses) of the replicas' caches (joining a load counts as a hit there). " +
       `Distinct loaded: models loaded in either replica right after the run (of ${SLOTS} slots; fewer means the same model sits in both). ` +
       `Baseline: an OnnxModelDeployment serving one model of the family, ${REPLICAS2} replicas, same clients, answering the same extra \`cache_hit\` output.`,
   );
@@ -20,9 +20,41 @@ export function formatPart2(p: Part2): string {
     out.push('', `### ${f.family}`, '');
     out.push(
       mdTable(
-        ['countries', `top-${SLOTS} share`, 'req/s', 'cache hit rate', 'warm share', 'distinct loaded', 'warm p50', 'warm p99', 'cold p50', 'cold p99', 'all p99', 'loads/s', 'served uncached/s', 'evictions/s', 'mean load ms'],
         [
-          ['baseline (1 model)', '', fmtInt(f.baseline.rps), '', '', '', ms(f.baseline.latency.p50), ms(f.baseline.latency.p99), '', '', ms(f.baseline.latency.p99), '', '', '', ''],
+          'countries',
+          `top-${SLOTS} share`,
+          'req/s',
+          'cache hit rate',
+          'warm share',
+          'distinct loaded',
+          'warm p50',
+          'warm p99',
+          'cold p50',
+          'cold p99',
+          'all p99',
+          'loads/s',
+          'served uncached/s',
+          'evictions/s',
+          'mean load ms',
+        ],
+        [
+          [
+            'baseline (1 model)',
+            '',
+            fmtInt(f.baseline.rps),
+            '',
+            '',
+            '',
+            ms(f.baseline.latency.p50),
+            ms(f.baseline.latency.p99),
+            '',
+            '',
+            ms(f.baseline.latency.p99),
+            '',
+            '',
+            '',
+            '',
+          ],
           ...f.rows.map((r) => [
             String(r.countries),
             fmtPct(zipfTopShare(r.countries, ZIPF_S, SLOTS)),
@@ -55,8 +87,26 @@ export function formatPart2(p: Part2): string {
       mdTable(
         ['countries', 'idle RSS MiB', 'peak RSS MiB (sampled)', 'RSS at end MiB', 'VmHWM MiB', 'budget MiB', 'peak / budget', 'server CPU/req µs'],
         [
-          ['baseline (1 model)', mb(f.baseline.idleMb), mb(f.baseline.peakMb), mb(f.baseline.endMb), mb(f.baseline.hwmMb), '', '', fmtInt(f.baseline.cpuUsPerReq)],
-          ...f.rows.map((r) => [String(r.countries), mb(r.idleMb), mb(r.peakMb), mb(r.endMb), mb(r.hwmMb), mb(modelBudgetMb(f)), fmtRatio(r.peakMb / modelBudgetMb(f)), fmtInt(r.cpuUsPerReq)]),
+          [
+            'baseline (1 model)',
+            mb(f.baseline.idleMb),
+            mb(f.baseline.peakMb),
+            mb(f.baseline.endMb),
+            mb(f.baseline.hwmMb),
+            '',
+            '',
+            fmtInt(f.baseline.cpuUsPerReq),
+          ],
+          ...f.rows.map((r) => [
+            String(r.countries),
+            mb(r.idleMb),
+            mb(r.peakMb),
+            mb(r.endMb),
+            mb(r.hwmMb),
+            mb(modelBudgetMb(f)),
+            fmtRatio(r.peakMb / modelBudgetMb(f)),
+            fmtInt(r.cpuUsPerReq),
+          ]),
         ],
       ),
     );
@@ -66,7 +116,16 @@ export function formatPart2(p: Part2): string {
         `Paired rounds, baseline then ${f.pairs[0]!.repo.countries} countries, alternately (the machine is shared: one pair alone can be off by more than 10%):`,
         '',
         mdTable(
-          ['round', 'baseline req/s', 'baseline p50', `${f.pairs[0]!.repo.countries} countries req/s`, 'warm p50', 'warm p50 / baseline p50', 'CPU/req baseline µs', 'CPU/req multiplexed µs'],
+          [
+            'round',
+            'baseline req/s',
+            'baseline p50',
+            `${f.pairs[0]!.repo.countries} countries req/s`,
+            'warm p50',
+            'warm p50 / baseline p50',
+            'CPU/req baseline µs',
+            'CPU/req multiplexed µs',
+          ],
           f.pairs.map((pr, i) => [
             String(i + 1),
             fmtInt(pr.baseline.rps),
@@ -101,11 +160,18 @@ export function part2Targets(p: Part2): Target[] {
   for (const f of p.families) {
     const tag = f.bytes ? `${mib(f.bytes)} models` : 'forecast models';
     const budget = modelBudgetMb(f);
-    for (const r of f.rows) targets.push({ name: `peak RSS / model budget, ${r.countries} countries, ${tag}`, value: r.peakMb / budget, target: 1, kind: 'max', format: fmtRatio });
+    for (const r of f.rows)
+      targets.push({ name: `peak RSS / model budget, ${r.countries} countries, ${tag}`, value: r.peakMb / budget, target: 1, kind: 'max', format: fmtRatio });
     if (f.rows.length >= 2) {
       const first = f.rows[0]!;
       const last = f.rows[f.rows.length - 1]!;
-      targets.push({ name: `peak RSS ${last.countries} / ${first.countries} countries (flat), ${tag}`, value: last.peakMb / first.peakMb, target: 1.1, kind: 'max', format: fmtRatio });
+      targets.push({
+        name: `peak RSS ${last.countries} / ${first.countries} countries (flat), ${tag}`,
+        value: last.peakMb / first.peakMb,
+        target: 1.1,
+        kind: 'max',
+        format: fmtRatio,
+      });
     }
   }
   const tiny = p.families[0];
@@ -121,7 +187,13 @@ export function part2Targets(p: Part2): Target[] {
       targets.push({ name: `cache hit rate, ${r.countries} countries, ${SLOTS} slots`, value: r.cacheHitRate, target: 0.65, kind: 'min', format: fmtPct });
     }
     for (const r of tiny.rows) {
-      targets.push({ name: `warm p99 / single-model p99, ${r.countries} countries (info)`, value: r.warm.p99 / tiny.baseline.latency.p99, target: 1.1, kind: 'max', format: fmtRatio });
+      targets.push({
+        name: `warm p99 / single-model p99, ${r.countries} countries (info)`,
+        value: r.warm.p99 / tiny.baseline.latency.p99,
+        target: 1.1,
+        kind: 'max',
+        format: fmtRatio,
+      });
     }
   }
   return targets;

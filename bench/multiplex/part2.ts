@@ -183,7 +183,15 @@ export async function part2(): Promise<Part2> {
     const baseline = async (): Promise<Baseline> => {
       note(`part 2: ${family.label}: single-model baseline (load ${loadavg()})`);
       const b = await httpCase({ kind: 'single', path, numReplicas: REPLICAS2, maxOngoingRequests: MAX_ONGOING2, flag: true }, ['M'], clients);
-      return { rps: b.load.rps, latency: b.load.latencyMs, idleMb: b.rss.idleMb, peakMb: b.rss.peakMb, endMb: b.rss.endMb, hwmMb: b.rss.hwmMb, cpuUsPerReq: b.cpuUsPerReq };
+      return {
+        rps: b.load.rps,
+        latency: b.load.latencyMs,
+        idleMb: b.rss.idleMb,
+        peakMb: b.rss.peakMb,
+        endMb: b.rss.endMb,
+        hwmMb: b.rss.hwmMb,
+        cpuUsPerReq: b.cpuUsPerReq,
+      };
     };
     const repo = (countries: number) => {
       note(`part 2: ${family.label}: repository, ${countries} countries (load ${loadavg()})`);

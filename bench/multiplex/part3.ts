@@ -29,13 +29,35 @@ export async function part3(p2: Part2 | undefined): Promise<Part3Row[]> {
     const repository = await forecastRepo(MODELS_ROOT, countries);
     note(`part 3: naive, ${countries} deployments (load ${loadavg()})`);
     const c = await httpCase({ kind: 'naive', repository, count: countries, maxOngoingRequests: MAX_ONGOING2 }, countryIds(countries), clients);
-    rows.push({ setup: 'naive', countries, replicas: countries, startupMs: c.startupMs, serveRunMs: c.serveRunMs, idleMb: c.rss.idleMb, peakMb: c.rss.peakMb, rps: c.load.rps, latency: c.load.latencyMs, errors: c.load.errors + c.load.non2xx });
+    rows.push({
+      setup: 'naive',
+      countries,
+      replicas: countries,
+      startupMs: c.startupMs,
+      serveRunMs: c.serveRunMs,
+      idleMb: c.rss.idleMb,
+      peakMb: c.rss.peakMb,
+      rps: c.load.rps,
+      latency: c.load.latencyMs,
+      errors: c.load.errors + c.load.non2xx,
+    });
     let m = p2?.families[0]?.rows.find((r) => r.countries === countries);
     if (!m) {
       note(`part 3: multiplexed, ${countries} countries (load ${loadavg()})`);
       m = await repoCase(tiny, countries, clients);
     }
-    rows.push({ setup: 'multiplexed', countries, replicas: REPLICAS2, startupMs: m.startupMs, serveRunMs: m.serveRunMs, idleMb: m.idleMb, peakMb: m.peakMb, rps: m.rps, latency: m.latency, errors: m.errors });
+    rows.push({
+      setup: 'multiplexed',
+      countries,
+      replicas: REPLICAS2,
+      startupMs: m.startupMs,
+      serveRunMs: m.serveRunMs,
+      idleMb: m.idleMb,
+      peakMb: m.peakMb,
+      rps: m.rps,
+      latency: m.latency,
+      errors: m.errors,
+    });
   }
   return rows;
 }
@@ -51,7 +73,21 @@ export function formatPart3(rows: Part3Row[]): string {
   );
   out.push(
     mdTable(
-      ['setup', 'countries', 'threads (replicas)', 'startup s', 'serve.run s', 'idle RSS MiB', 'peak RSS MiB', 'req/s', 'p50 ms', 'p99 ms', 'RSS naive/mux', 'startup naive/mux', 'req/s naive/mux'],
+      [
+        'setup',
+        'countries',
+        'threads (replicas)',
+        'startup s',
+        'serve.run s',
+        'idle RSS MiB',
+        'peak RSS MiB',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'RSS naive/mux',
+        'startup naive/mux',
+        'req/s naive/mux',
+      ],
       rows.map((r) => {
         const other = rows.find((o) => o.countries === r.countries && o.setup === 'multiplexed');
         const naive = r.setup === 'naive' && other;

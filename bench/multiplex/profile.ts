@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CpuProfile, ProfileNode } from '../lib/profile-summary.ts';
 
-
 export interface ProfileSummary {
   file: string;
   /** Wall time the profile covers, ms. */
@@ -43,7 +42,8 @@ function groupOf(node: ProfileNode): string {
   if (functionName === '(program)') return 'program (native, unattributed)';
   const u = shortUrl(url);
   if (u.startsWith('onnxruntime')) return 'onnxruntime-node (JS + native run)';
-  if (u.startsWith('fastify') || u.startsWith('@fastify') || u.startsWith('find-my-way') || u.startsWith('avvio') || u.startsWith('light-my-request')) return 'fastify';
+  if (u.startsWith('fastify') || u.startsWith('@fastify') || u.startsWith('find-my-way') || u.startsWith('avvio') || u.startsWith('light-my-request'))
+    return 'fastify';
   if (u.startsWith('piscina')) return 'piscina';
   if (u.startsWith('msgpackr')) return 'msgpackr';
   if (u.startsWith('pino')) return 'pino';
@@ -131,7 +131,9 @@ export function formatProfiles(summaries: ProfileSummary[], topN = 10): string {
   };
   for (const s of [...summaries].sort((a, b) => b.busy * b.totalMs - a.busy * a.totalMs)) {
     if (s.busy < 0.02) continue;
-    out.push(`\n**${threadName(s.file)}** (${s.file.split('/').pop()}): ${(s.totalMs / 1000).toFixed(1)} s profiled, busy ${(s.busy * 100).toFixed(0)}%, GC ${(s.gc * 100).toFixed(0)}% of busy`);
+    out.push(
+      `\n**${threadName(s.file)}** (${s.file.split('/').pop()}): ${(s.totalMs / 1000).toFixed(1)} s profiled, busy ${(s.busy * 100).toFixed(0)}%, GC ${(s.gc * 100).toFixed(0)}% of busy`,
+    );
     out.push('', '| share of busy | group |', '|---:|---|');
     for (const g of s.groups.slice(0, 8)) out.push(`| ${(g.share * 100).toFixed(1)}% | ${g.group} |`);
     out.push('', '| share of busy | self ms | function | where |', '|---:|---:|---|---|');

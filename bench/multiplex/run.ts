@@ -71,7 +71,10 @@ async function profileMissed(dir: string, p1: Part1 | undefined, p2: Part2 | und
     if (missed.length) {
       const family = families()[0]!;
       const path = await family.single();
-      runs.push({ name: 'p2-baseline', run: (d) => httpCase({ kind: 'single', path, numReplicas: REPLICAS2, maxOngoingRequests: MAX_ONGOING2, flag: true }, ['M'], p2.clients, { profDir: d }) });
+      runs.push({
+        name: 'p2-baseline',
+        run: (d) => httpCase({ kind: 'single', path, numReplicas: REPLICAS2, maxOngoingRequests: MAX_ONGOING2, flag: true }, ['M'], p2.clients, { profDir: d }),
+      });
       // The smallest and the largest country count that missed: the warm path alone, and under load churn.
       for (const r of new Set([missed[0]!, missed[missed.length - 1]!])) {
         runs.push({ name: `p2-repo-${r.countries}`, run: (d) => repoCase(family, r.countries, p2.clients, d) });
@@ -142,5 +145,6 @@ log('');
 log(targetsTable(targets));
 log('');
 log(`Total ${((performance.now() - started) / 1000).toFixed(0)} s; load average at end ${loadavg()}.`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ args: { ...args, parts: [...args.parts] }, costs, part1: p1, part2: p2, part3: p3, targets }, null, 2));
+if (args.json)
+  writeFileSync(args.json, JSON.stringify({ args: { ...args, parts: [...args.parts] }, costs, part1: p1, part2: p2, part3: p3, targets }, null, 2));
 if (args.profileDir) log(`\n${await profileMissed(args.profileDir, p1, p2)}`);

@@ -71,17 +71,21 @@ const ROW = [1.05, 0.98, 1.02, 0.95, 1.1, 0.97, 1.01, 0.92, 0.12, 0.99, 0];
 function buildApps(c: ServerConfig): BoundDeployment | Record<string, BoundDeployment> {
   switch (c.kind) {
     case 'single':
-      return (c.flag ? FlaggedModelDeployment : OnnxModelDeployment).options({ name: 'M', numReplicas: c.numReplicas, maxOngoingRequests: c.maxOngoingRequests }).bind({
-        path: c.path,
-        intraOpNumThreads: 1,
-        ...(c.batching ? { batching: c.batching } : {}),
-      });
+      return (c.flag ? FlaggedModelDeployment : OnnxModelDeployment)
+        .options({ name: 'M', numReplicas: c.numReplicas, maxOngoingRequests: c.maxOngoingRequests })
+        .bind({
+          path: c.path,
+          intraOpNumThreads: 1,
+          ...(c.batching ? { batching: c.batching } : {}),
+        });
     case 'repo':
-      return (c.plain ? OnnxRepositoryDeployment : FlaggedRepositoryDeployment).options({ name: 'CountryModels', numReplicas: c.numReplicas, maxOngoingRequests: c.maxOngoingRequests }).bind({
-        repository: c.repository,
-        maxNumModelsPerReplica: c.maxNumModelsPerReplica,
-        intraOpNumThreads: 1,
-      });
+      return (c.plain ? OnnxRepositoryDeployment : FlaggedRepositoryDeployment)
+        .options({ name: 'CountryModels', numReplicas: c.numReplicas, maxOngoingRequests: c.maxOngoingRequests })
+        .bind({
+          repository: c.repository,
+          maxNumModelsPerReplica: c.maxNumModelsPerReplica,
+          intraOpNumThreads: 1,
+        });
     case 'naive': {
       const apps: Record<string, BoundDeployment> = {};
       for (const id of countryIds(c.count)) {

@@ -22,7 +22,6 @@ export interface SimResult {
   hitRate: number;
 }
 
-
 class Lru {
   private readonly map = new Map<number, true>();
   constructor(private readonly size: number) {}

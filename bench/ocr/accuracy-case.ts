@@ -31,16 +31,18 @@ async function threadserveReader(): Promise<{ read: Reader; close: () => Promise
   return { read: async (bytes) => (await ocr.run(new Uint8Array(bytes))).lines, close: () => ocr.close() };
 }
 
-interface PeerLine { text: string; box?: [number, number][] }
+interface PeerLine {
+  text: string;
+  box?: [number, number][];
+}
 
 async function peerReader(): Promise<{ read: Reader; close: () => Promise<void> }> {
   const { default: Ocr } = await import('@gutenye/ocr-node');
   const ocr = await Ocr.create();
   return {
     // The peer's detect() takes a path, and hands it to sharp(), which also takes image bytes.
-    read: async (bytes) => ((await ocr.detect(bytes as unknown as string)) as PeerLine[])
-      .filter((l) => l.box !== undefined)
-      .map((l) => ({ text: l.text, box: l.box! })),
+    read: async (bytes) =>
+      ((await ocr.detect(bytes as unknown as string)) as PeerLine[]).filter((l) => l.box !== undefined).map((l) => ({ text: l.text, box: l.box! })),
     close: async () => {},
   };
 }

@@ -52,8 +52,10 @@ export async function accuracyBench(dir: string, rounds: number): Promise<Accura
   const ours = await runCase('threadserve', dir, rounds);
   const peer = await runCase('peer', dir, rounds);
   const score = (r: AccuracyCaseResult) => set.images.map((img) => scoreImage(img.lines, r.answers[img.file] ?? []));
-  const oursScores = score(ours), peerScores = score(peer);
-  const a = summarise(ours, oursScores), b = summarise(peer, peerScores);
+  const oursScores = score(ours),
+    peerScores = score(peer);
+  const a = summarise(ours, oursScores),
+    b = summarise(peer, peerScores);
 
   const manifest: Manifest = {
     images: set.images.map((img) => ({ file: img.file, rendered: img.lines, expected: (ours.answers[img.file] ?? []).map((l) => l.text) })),
@@ -62,17 +64,32 @@ export async function accuracyBench(dir: string, rounds: number): Promise<Accura
   writeFileSync(manifestPath, JSON.stringify(manifest));
 
   const perImage = set.images.map((img, i) => [
-    img.file, img.font, String(img.size), String(img.quality), `${img.rotateDeg}/${img.skewDeg}`, img.dark ? 'dark' : 'light',
-    fmtNum(oursScores[i]!.cer, 3), String(oursScores[i]!.mergedSpaces), fmtNum(peerScores[i]!.cer, 3), String(peerScores[i]!.mergedSpaces),
+    img.file,
+    img.font,
+    String(img.size),
+    String(img.quality),
+    `${img.rotateDeg}/${img.skewDeg}`,
+    img.dark ? 'dark' : 'light',
+    fmtNum(oursScores[i]!.cer, 3),
+    String(oursScores[i]!.mergedSpaces),
+    fmtNum(peerScores[i]!.cer, 3),
+    String(peerScores[i]!.mergedSpaces),
   ]);
-  const row = (name: string, s: Summary) => [name, fmtNum(s.meanCer, 4), `${s.exact} / ${set.images.length}`, String(s.merged), String(s.split), fmtNum(s.imagesPerS, 2)];
+  const row = (name: string, s: Summary) => [
+    name,
+    fmtNum(s.meanCer, 4),
+    `${s.exact} / ${set.images.length}`,
+    String(s.merged),
+    String(s.split),
+    fmtNum(s.imagesPerS, 2),
+  ];
   const markdown = [
     `Accuracy on ${set.images.length} rendered JPEGs (${set.generator}), one image at a time in each reader's own process:`,
     '',
-    mdTable(['reader', 'mean CER', 'exact images', 'merged words (space dropped)', 'split words (space added)', 'sequential images/s'], [
-      row('threadserve (createRawOcr, 1 intra-op thread)', a),
-      row('@gutenye/ocr-node (its defaults)', b),
-    ]),
+    mdTable(
+      ['reader', 'mean CER', 'exact images', 'merged words (space dropped)', 'split words (space added)', 'sequential images/s'],
+      [row('threadserve (createRawOcr, 1 intra-op thread)', a), row('@gutenye/ocr-node (its defaults)', b)],
+    ),
     '',
     `- mean CER threadserve / peer: **${fmtNum(a.meanCer / b.meanCer, 2)}x** (target <= 1x: ${a.meanCer <= b.meanCer ? 'met' : 'missed'})`,
     '',

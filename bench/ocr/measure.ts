@@ -73,7 +73,13 @@ export async function runServed(c: Case, args: Args, manifest: string, round: nu
     const pid = server.pid;
     const idle = procStatus(pid);
     const sampler = sampleRss(pid);
-    const gen = spawnBench('lib/loadgen/ocr.ts', [`${server.ready.url}/ocr`, String(c.clients ?? args.concurrency), String(args.warmupS), String(args.durationS), manifest]);
+    const gen = spawnBench('lib/loadgen/ocr.ts', [
+      `${server.ready.url}/ocr`,
+      String(c.clients ?? args.concurrency),
+      String(args.warmupS),
+      String(args.durationS),
+      manifest,
+    ]);
     const { result, cpuMs, mainMs, machineMs, hwmMb } = await runMeasuring(gen, pid);
     const rss = sampler.stop();
     return { case: c, load: result, cpuMs, mainMs, machineMs, idleRssMb: idle.rssMb, peakRssMb: rss.maxMb, hwmMb, osThreads: rss.threads };

@@ -15,9 +15,7 @@ const WARMUP = 10;
 sharp.concurrency(threads);
 
 const lines = ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you'];
-const texts = lines
-  .map((l, i) => `<text x="20" y="${36 * 1.2 + i * 36 * 1.6}" font-family="DejaVu Sans" font-size="36" fill="#000">${l}</text>`)
-  .join('');
+const texts = lines.map((l, i) => `<text x="20" y="${36 * 1.2 + i * 36 * 1.6}" font-family="DejaVu Sans" font-size="36" fill="#000">${l}</text>`).join('');
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="200"><rect width="100%" height="100%" fill="#fff"/>${texts}</svg>`;
 const png = new Uint8Array(await sharp(Buffer.from(svg)).png().toBuffer());
 
@@ -41,10 +39,19 @@ await ocr.close();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round = (v: number) => Math.round(v * 10) / 10;
-console.log(JSON.stringify({
-  image: '640x200 PNG, 3 lines', intraOpNumThreads: threads, iterations, text,
-  imagesPerSecond: round((iterations * 1000) / wall),
-  msPerImage: { mean: round(mean(samples.total!)), median: round(median(samples.total!)) },
-  medianMsPerStep: Object.fromEntries(steps.map((k) => [k, round(median(samples[k]!))])),
-  meanMsPerStep: Object.fromEntries(steps.map((k) => [k, round(mean(samples[k]!))])),
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      image: '640x200 PNG, 3 lines',
+      intraOpNumThreads: threads,
+      iterations,
+      text,
+      imagesPerSecond: round((iterations * 1000) / wall),
+      msPerImage: { mean: round(mean(samples.total!)), median: round(median(samples.total!)) },
+      medianMsPerStep: Object.fromEntries(steps.map((k) => [k, round(median(samples[k]!))])),
+      meanMsPerStep: Object.fromEntries(steps.map((k) => [k, round(mean(samples[k]!))])),
+    },
+    null,
+    2,
+  ),
+);

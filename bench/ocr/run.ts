@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         '  as raw N runs N threads with createRawOcr; the serving machinery (fastify on the main thread, the routers, the thread',
         '  hops, the pre/post threads) comes on top, and is the cost being measured. "vs raw" = images/s over that raw case.',
         '- latency: from the client, send to answer; with 4 clients in a closed loop and fewer model threads, it includes queueing',
-        '  (raw: one image\'s service time). CPU ms/image: the measured process\'s user+system time (all threads) over the window,',
+        "  (raw: one image's service time). CPU ms/image: the measured process's user+system time (all threads) over the window,",
         '  per image. RSS idle: once every replica is up; RSS peak: largest VmRSS sampled every 100 ms during warm-up and window.',
         `- (!): other processes kept more than ${DISTURBED_CORES} of the 2 cores busy during that round (see "Every round"): its`,
         '  images/s and latencies understate the case; CPU ms/image is less affected.',

@@ -21,7 +21,12 @@ const app =
   kind === 'grouped'
     ? groupedApp({ replicas: int(a, 'replicas'), intraOp: int(b, 'intraOp') })
     : kind === 'separated'
-      ? separatedApp({ prePost: int(a, 'prePost'), detIntraOp: int(b, 'detIntraOp'), recIntraOp: int(c, 'recIntraOp'), recReplicas: int(d ?? '1', 'recReplicas') })
+      ? separatedApp({
+          prePost: int(a, 'prePost'),
+          detIntraOp: int(b, 'detIntraOp'),
+          recIntraOp: int(c, 'recIntraOp'),
+          recReplicas: int(d ?? '1', 'recReplicas'),
+        })
       : undefined;
 if (!app) throw new Error('usage: ocr/server.ts grouped <replicas> <intraOp> | separated <prePost> <detIntraOp> <recIntraOp> [recReplicas]');
 

@@ -43,22 +43,24 @@ export function crash(url: string, record: Record): Promise<void> {
 export async function slowFlood(url: string, clients: number, record: Record): Promise<void> {
   const { hostname, port } = new URL(url);
   await Promise.all(
-    Array.from({ length: clients }, () =>
-      new Promise<void>((resolve) => {
-        const started = performance.now();
-        let got = '';
-        const s = connect({ host: hostname, port: Number(port) }, () => {
-          s.write('POST /forecast HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"country":');
-        });
-        s.on('data', (d) => (got += d.toString()));
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          const ok = / 408 /.test(got.split('\r\n')[0] ?? '') && got.includes('CLIENT_TIMEOUT');
-          record({ kind: ok ? 'ok:CLIENT_TIMEOUT' : `lost:slow client ${JSON.stringify(got.slice(0, 60))}`, ms: performance.now() - started, steady: false });
-          resolve();
-        });
-        setTimeout(() => s.destroy(), 30_000).unref();
-      }),
+    Array.from(
+      { length: clients },
+      () =>
+        new Promise<void>((resolve) => {
+          const started = performance.now();
+          let got = '';
+          const s = connect({ host: hostname, port: Number(port) }, () => {
+            s.write('POST /forecast HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"country":');
+          });
+          s.on('data', (d) => (got += d.toString()));
+          s.on('error', () => undefined);
+          s.on('close', () => {
+            const ok = / 408 /.test(got.split('\r\n')[0] ?? '') && got.includes('CLIENT_TIMEOUT');
+            record({ kind: ok ? 'ok:CLIENT_TIMEOUT' : `lost:slow client ${JSON.stringify(got.slice(0, 60))}`, ms: performance.now() - started, steady: false });
+            resolve();
+          });
+          setTimeout(() => s.destroy(), 30_000).unref();
+        }),
     ),
   );
 }
@@ -75,7 +77,10 @@ let bomb: Buffer | undefined;
 
 /** Malformed multipart, a bad URL, huge headers, non-finite numbers, and decompression bombs. */
 export async function malformed(url: string, record: Record): Promise<void> {
-  bomb ??= await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#000' } }).greyscale().png({ compressionLevel: 9 }).toBuffer();
+  bomb ??= await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#000' } })
+    .greyscale()
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   const post = (path: string, body: string | Uint8Array, type: string, allowed: number[], name: string) =>
     expectStatus(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': type } }, allowed, name, record);
   await Promise.all([
@@ -85,7 +90,13 @@ export async function malformed(url: string, record: Record): Promise<void> {
     post('/forecast/%zz', '{}', 'application/json', [400], 'bad url'),
     post('/forecast', `{"country":"AD","history":[${new Array(8).fill('1e308').join(',')}]}`, 'application/json', [400], 'overflow'),
     post('/forecast', '{"country":"AD","history":[1,1,1,1,1,1,1,1e999]}', 'application/json', [400], 'infinity'),
-    expectStatus(`${url}/forecast`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'x-big': 'a'.repeat(20_000) } }, [431], 'huge headers', record),
+    expectStatus(
+      `${url}/forecast`,
+      { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'x-big': 'a'.repeat(20_000) } },
+      [431],
+      'huge headers',
+      record,
+    ),
     ...Array.from({ length: 8 }, () => post('/ocr', bomb!, 'image/png', [200, 503], 'bomb')),
   ]);
 }

@@ -30,7 +30,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'threadserve-soak-'));
 const ids = (await generateModels(dir, 20)).models.map((m) => m.id);
 
-const server = spawn(process.execPath, ['--import', './runtime/source-hooks.mjs', 'bench/soak/server.ts', dir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, ['--import', './runtime/source-hooks.mjs', 'bench/soak/server.ts', dir], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
 const url = await new Promise<string>((resolve, reject) => {
   let out = '';
@@ -59,12 +62,26 @@ const pixels = Array.from({ length: 784 }, (_, i) => i % 256);
 type Check = (status: number, body: unknown) => boolean;
 const steadyRoutes: Array<{ path: string; body: () => string | Uint8Array; type: string; check: Check; loops: number }> = [
   {
-    path: '/forecast', type: 'application/json', loops: 4,
+    path: '/forecast',
+    type: 'application/json',
+    loops: 4,
     body: () => JSON.stringify({ country: ids[Math.floor(Math.random() * ids.length)], history: [120, 130, 125, 140, 150, 145, 160, 155] }),
     check: (s, b) => s === 200 && typeof (b as { forecast?: unknown }).forecast === 'number',
   },
-  { path: '/classify', type: 'application/json', loops: 2, body: () => JSON.stringify({ pixels }), check: (s, b) => s === 200 && Number.isInteger((b as { label?: unknown }).label) },
-  { path: '/ocr', type: 'image/png', loops: 1, body: () => ocrImage, check: (s, b) => s === 200 && (b as { lines?: Array<{ text: string }> }).lines?.[0]?.text === 'soak test 42' },
+  {
+    path: '/classify',
+    type: 'application/json',
+    loops: 2,
+    body: () => JSON.stringify({ pixels }),
+    check: (s, b) => s === 200 && Number.isInteger((b as { label?: unknown }).label),
+  },
+  {
+    path: '/ocr',
+    type: 'image/png',
+    loops: 1,
+    body: () => ocrImage,
+    check: (s, b) => s === 200 && (b as { lines?: Array<{ text: string }> }).lines?.[0]?.text === 'soak test 42',
+  },
   { path: '/crash', type: 'application/json', loops: 1, body: () => '{}', check: (s, b) => s === 200 && (b as { ok?: boolean }).ok === true },
 ];
 /** Documented answers to steady traffic while faults run: the crasher's replacement, budget waits, shutdown. */
@@ -79,7 +96,11 @@ async function steadyLoop(route: (typeof steadyRoutes)[number], until: () => boo
       const r = await fetch(`${url}${route.path}`, { method: 'POST', body: route.body(), headers: { 'content-type': route.type } });
       const body = (await r.json()) as { error?: { code?: string } };
       const code = body.error?.code;
-      kind = route.check(r.status, body) ? 'ok:200' : code && DOCUMENTED.has(code) ? `ok:${code}` : `lost:${route.path} ${r.status} ${JSON.stringify(body).slice(0, 80)}`;
+      kind = route.check(r.status, body)
+        ? 'ok:200'
+        : code && DOCUMENTED.has(code)
+          ? `ok:${code}`
+          : `lost:${route.path} ${r.status} ${JSON.stringify(body).slice(0, 80)}`;
     } catch (err) {
       // After SIGTERM, a refused connection is the documented answer; before it, nothing is.
       const why = String((err as Error).cause ?? (err as Error).message);
@@ -124,7 +145,10 @@ perMinute.forEach((b, m) => {
   if (!b) return;
   const n = [...b.kinds.values()].reduce((a, c) => a + c, 0);
   for (const [k, c] of b.kinds) totals.set(k, (totals.get(k) ?? 0) + c);
-  const kinds = [...b.kinds].sort((a, c) => c[1] - a[1]).map(([k, c]) => `${k} ${c}`).join(', ');
+  const kinds = [...b.kinds]
+    .sort((a, c) => c[1] - a[1])
+    .map(([k, c]) => `${k} ${c}`)
+    .join(', ');
   console.log(`| ${m + 1} | ${n} | ${p99(b.steadyMs).toFixed(0)} | ${b.rss.toFixed(0)} | ${kinds} |`);
 });
 // RSS after warm-up: the first full cycle of faults (bombs included) grows the allocator's
@@ -137,8 +161,15 @@ const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 const slope = rss.length > 1 ? xs.reduce((s, x, i) => s + (x - mean(xs)) * (rss[i]! - mean(rss)), 0) / xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) : 0;
 const growth = Math.max(...rss) - warm;
 const lost = [...totals].filter(([k]) => k.startsWith('lost:'));
-console.log(`\ntotal ${[...totals.values()].reduce((a, c) => a + c, 0)} requests; ${[...totals].sort().map(([k, c]) => `${k} ${c}`).join(', ')}`);
-console.log(`RSS after warm-up (${WARMUP_MINUTES} min, peak ${warm.toFixed(0)} MB): slope ${slope.toFixed(1)} MB/min, growth ${growth.toFixed(0)} MB (bound ${RSS_GROWTH_BOUND_MB}); server exit code ${code}`);
+console.log(
+  `\ntotal ${[...totals.values()].reduce((a, c) => a + c, 0)} requests; ${[...totals]
+    .sort()
+    .map(([k, c]) => `${k} ${c}`)
+    .join(', ')}`,
+);
+console.log(
+  `RSS after warm-up (${WARMUP_MINUTES} min, peak ${warm.toFixed(0)} MB): slope ${slope.toFixed(1)} MB/min, growth ${growth.toFixed(0)} MB (bound ${RSS_GROWTH_BOUND_MB}); server exit code ${code}`,
+);
 const failures = [
   ...lost.map(([k, c]) => `${c} lost: ${k.slice(5)}`),
   ...(growth > RSS_GROWTH_BOUND_MB ? [`RSS grew ${growth.toFixed(0)} MB`] : []),

@@ -74,7 +74,12 @@ const server = await startServer('stream/server.ts', []);
 try {
   const started = Date.now();
   console.log('## threadserve bench: streaming\n');
-  console.log(`- ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores; Node ${process.version}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `- ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores; Node ${process.version}; load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
   const t = await timeToFirstChunk(server);
   console.log(`### Time to first chunk (examples/stream, ${GENERATE.maxTokens} characters, ${TTFC_REQUESTS} sequential requests each)\n`);
   console.log(
@@ -88,7 +93,9 @@ try {
     ),
   );
   const c = await chunkCost(server);
-  console.log(`\n### Server CPU per chunk (${STREAM_REQUESTS} requests of ${CHUNKS.toLocaleString('en')} chunks, against ${ONE_REQUESTS} one-value requests at ${fmtNum(c.one, 0)} µs each)\n`);
+  console.log(
+    `\n### Server CPU per chunk (${STREAM_REQUESTS} requests of ${CHUNKS.toLocaleString('en')} chunks, against ${ONE_REQUESTS} one-value requests at ${fmtNum(c.one, 0)} µs each)\n`,
+  );
   console.log(
     mdTable(
       ['stream', 'server CPU µs per chunk'],
@@ -106,7 +113,12 @@ try {
         { name: 'server CPU per chunk, two hops', value: c.relayed, target: 20, kind: 'max', format: (x) => `${fmtNum(x, 2)} µs` },
       ]),
   );
-  console.log(`\n(${Math.round((Date.now() - started) / 1000)} s; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(
+    `\n(${Math.round((Date.now() - started) / 1000)} s; load average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
 } finally {
   await server.stop();
 }

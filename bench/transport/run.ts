@@ -42,7 +42,10 @@ export function formatTransport(r: TransportResults): string {
       fmtNum(min((x) => x.seq.p99)),
       fmtNum(min((x) => x.seqCpuUs)),
       fmtInt(Math.max(...runs.map((x) => x.pipelinedPerS))),
-      fmtNum(min((x) => x.pipeCpuUs), 2),
+      fmtNum(
+        min((x) => x.pipeCpuUs),
+        2,
+      ),
       runs.map((x) => `${fmtNum(x.seq.p50, 0)}/${fmtNum(x.pipeCpuUs, 1)}`).join(' '),
     ];
   });
@@ -51,7 +54,15 @@ export function formatTransport(r: TransportResults): string {
     `### 4. Transport between two threads (call + answer of the HTTP bench's body; best of ${n} rounds)`,
     '',
     mdTable(
-      ['transport', 'seq p50 µs', 'seq p99 µs', 'seq CPU µs/round trip', 'pipelined round trips/s', 'pipelined CPU µs/round trip', 'per round: p50 / pipelined CPU'],
+      [
+        'transport',
+        'seq p50 µs',
+        'seq p99 µs',
+        'seq CPU µs/round trip',
+        'pipelined round trips/s',
+        'pipelined CPU µs/round trip',
+        'per round: p50 / pipelined CPU',
+      ],
       rows,
     ),
   ].join('\n');

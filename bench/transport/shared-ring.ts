@@ -32,9 +32,11 @@ export function createRing(capacity = 1 << 20): RingBuffers {
 }
 
 /** Atomics.waitAsync (ES2024), which this project's TypeScript lib target does not declare. */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
 const packr = new Packr({ moreTypes: true, useRecords: false });
 

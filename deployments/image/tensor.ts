@@ -78,7 +78,8 @@ function axisWeights(srcLen: number, dstLen: number) {
       weight[i * taps + n] = w;
       sum += w;
     }
-    if (sum === 0) { // degenerate (1-pixel source): take the nearest pixel
+    if (sum === 0) {
+      // degenerate (1-pixel source): take the nearest pixel
       weight[i * taps] = 1;
       n = 1;
       sum = 1;
@@ -102,22 +103,32 @@ export function resizeRgb(src: Uint8Array, srcW: number, srcH: number, dstW: num
     const row = y * srcW * 3;
     const out = y * dstW * 3;
     for (let x = 0; x < dstW; x++) {
-      let r = 0, g = 0, b = 0;
-      const s = hx.start[x]!, n = hx.count[x]!, wb = x * hx.taps;
+      let r = 0,
+        g = 0,
+        b = 0;
+      const s = hx.start[x]!,
+        n = hx.count[x]!,
+        wb = x * hx.taps;
       for (let k = 0; k < n; k++) {
         const w = hx.weight[wb + k]!;
         const p = row + (s + k) * 3;
-        r += src[p]! * w; g += src[p + 1]! * w; b += src[p + 2]! * w;
+        r += src[p]! * w;
+        g += src[p + 1]! * w;
+        b += src[p + 2]! * w;
       }
       const o = out + x * 3;
-      tmp[o] = r; tmp[o + 1] = g; tmp[o + 2] = b;
+      tmp[o] = r;
+      tmp[o + 1] = g;
+      tmp[o + 2] = b;
     }
   }
   const dst = new Uint8Array(dstW * dstH * 3);
   const stride = dstW * 3;
   const acc = new Float32Array(stride);
   for (let y = 0; y < dstH; y++) {
-    const s = vy.start[y]!, n = vy.count[y]!, wb = y * vy.taps;
+    const s = vy.start[y]!,
+      n = vy.count[y]!,
+      wb = y * vy.taps;
     acc.fill(0);
     for (let k = 0; k < n; k++) {
       const w = vy.weight[wb + k]!;
@@ -155,8 +166,15 @@ export function channelAffine(norm: Normalization): { mul: Float32Array; add: Fl
  * Writes into `out` at `offset` when given (to fill one item of a batch), else allocates.
  */
 export function toChw(
-  src: Uint8Array, w: number, h: number, norm: Normalization,
-  outW = w, outH = h, padValue = 0, out?: Float32Array, offset = 0,
+  src: Uint8Array,
+  w: number,
+  h: number,
+  norm: Normalization,
+  outW = w,
+  outH = h,
+  padValue = 0,
+  out?: Float32Array,
+  offset = 0,
 ): Float32Array {
   if (outW < w || outH < h) throw new RangeError(`toChw: output ${outW}x${outH} smaller than image ${w}x${h}`);
   const planeSize = outW * outH;
@@ -165,7 +183,8 @@ export function toChw(
   if (outW !== w || outH !== h) dst.fill(padValue, offset, offset + 3 * planeSize);
   const { mul, add, plane } = channelAffine(norm);
   for (let c = 0; c < 3; c++) {
-    const m = mul[c]!, a = add[c]!;
+    const m = mul[c]!,
+      a = add[c]!;
     const base = offset + plane[c]! * planeSize;
     for (let y = 0; y < h; y++) {
       let si = y * w * 3 + c;

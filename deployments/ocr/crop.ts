@@ -42,7 +42,14 @@ export interface CropOptions {
 }
 
 export const CROP_DEFAULTS: CropOptions = {
-  height: 48, minWidth: 320, maxWidth: 1280, widthMultiple: 8, verticalRatio: 1.5, marginY: 0.4, marginX: 0.25, norm: PADDLE_REC_NORM,
+  height: 48,
+  minWidth: 320,
+  maxWidth: 1280,
+  widthMultiple: 8,
+  verticalRatio: 1.5,
+  marginY: 0.4,
+  marginX: 0.25,
+  norm: PADDLE_REC_NORM,
 };
 
 export interface RgbImage {
@@ -97,7 +104,9 @@ function batchWidth(widest: number, opt: CropOptions): number {
 function fill(image: RgbImage, p: Planned, rows: ArrayLike<number>, opt: CropOptions): CropBatch {
   let widest = 0;
   for (let k = 0; k < rows.length; k++) widest = Math.max(widest, p.widths[rows[k]!]!);
-  const H = opt.height, W = batchWidth(widest, opt), n = rows.length;
+  const H = opt.height,
+    W = batchWidth(widest, opt),
+    n = rows.length;
   const batch = new Float32Array(n * 3 * H * W); // zero-filled = padding
   const widths = new Int32Array(n);
   for (let k = 0; k < n; k++) {
@@ -110,7 +119,12 @@ function fill(image: RgbImage, p: Planned, rows: ArrayLike<number>, opt: CropOpt
 /** `boxes` holds `count` boxes of 8 numbers (tl, tr, br, bl) in image pixels; every crop is padded to the widest. */
 export function cropBatch(image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}): CropBatch {
   const opt = { ...CROP_DEFAULTS, ...options };
-  return fill(image, plan(boxes, count, opt), Array.from({ length: count }, (_, i) => i), opt);
+  return fill(
+    image,
+    plan(boxes, count, opt),
+    Array.from({ length: count }, (_, i) => i),
+    opt,
+  );
 }
 
 export interface CropBucket extends CropBatch {
@@ -123,15 +137,13 @@ export interface CropBucket extends CropBatch {
  * `bucketRatio` of each other, so a short word is not padded to the width of the page's
  * longest line (the recogniser's cost grows with the batch width). Groups come narrowest first.
  */
-export function cropBuckets(
-  image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}, bucketRatio = 1.25,
-): CropBucket[] {
+export function cropBuckets(image: RgbImage, boxes: Float32Array, count: number, options: Partial<CropOptions> = {}, bucketRatio = 1.25): CropBucket[] {
   if (!(bucketRatio >= 1)) throw new RangeError(`cropBuckets: bucketRatio must be at least 1, got ${bucketRatio}`);
   const opt = { ...CROP_DEFAULTS, ...options };
   const p = plan(boxes, count, opt);
   const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => p.widths[a]! - p.widths[b]! || a - b);
   const buckets: CropBucket[] = [];
-  for (let s = 0; s < order.length; ) {
+  for (let s = 0; s < order.length;) {
     const first = batchWidth(p.widths[order[s]!]!, opt);
     let e = s + 1;
     while (e < order.length && batchWidth(p.widths[order[e]!]!, opt) <= first * bucketRatio) e++;
@@ -144,11 +156,19 @@ export function cropBuckets(
 
 /** Move the corners of quad tl,tr,br,bl outwards by dx along its top edge and dy along its left edge. */
 function widen(q: Float64Array, dx: number, dy: number): Float64Array<ArrayBuffer> {
-  const top = span(q, 0, 1), left = span(q, 0, 3);
-  const ux = top > 0 ? (q[2]! - q[0]!) / top : 1, uy = top > 0 ? (q[3]! - q[1]!) / top : 0; // along the text
-  const nx = left > 0 ? (q[6]! - q[0]!) / left : 0, ny = left > 0 ? (q[7]! - q[1]!) / left : 1; // down the text
+  const top = span(q, 0, 1),
+    left = span(q, 0, 3);
+  const ux = top > 0 ? (q[2]! - q[0]!) / top : 1,
+    uy = top > 0 ? (q[3]! - q[1]!) / top : 0; // along the text
+  const nx = left > 0 ? (q[6]! - q[0]!) / left : 0,
+    ny = left > 0 ? (q[7]! - q[1]!) / left : 1; // down the text
   const out = new Float64Array(8);
-  const signs = [[-1, -1], [1, -1], [1, 1], [-1, 1]] as const; // tl, tr, br, bl
+  const signs = [
+    [-1, -1],
+    [1, -1],
+    [1, 1],
+    [-1, 1],
+  ] as const; // tl, tr, br, bl
   signs.forEach(([su, sn], i) => {
     out[2 * i] = q[2 * i]! + su * dx * ux + sn * dy * nx;
     out[2 * i + 1] = q[2 * i + 1]! + su * dx * uy + sn * dy * ny;
@@ -166,12 +186,16 @@ function span(q: Float64Array, a: number, b: number): number {
  * which is exact for the rectangles the detector produces. When shrinking, several
  * sub-samples per output pixel are averaged so thin strokes do not alias away.
  */
-function sampleQuad(
-  img: RgbImage, q: Float64Array, outW: number, outH: number, stride: number,
-  out: Float32Array, offset: number, norm: Normalization,
-): void {
+function sampleQuad(img: RgbImage, q: Float64Array, outW: number, outH: number, stride: number, out: Float32Array, offset: number, norm: Normalization): void {
   const { mul, add, plane } = channelAffine(norm);
-  const x0 = q[0]!, y0 = q[1]!, x1 = q[2]!, y1 = q[3]!, x2 = q[4]!, y2 = q[5]!, x3 = q[6]!, y3 = q[7]!;
+  const x0 = q[0]!,
+    y0 = q[1]!,
+    x1 = q[2]!,
+    y1 = q[3]!,
+    x2 = q[4]!,
+    y2 = q[5]!,
+    x3 = q[6]!,
+    y3 = q[7]!;
   const shrink = Math.max(Math.hypot(x1 - x0, y1 - y0) / outW, Math.hypot(x3 - x0, y3 - y0) / outH);
   const n = Math.min(4, Math.max(1, Math.ceil(shrink))); // sub-samples per axis
   const inv = 1 / (n * n);
@@ -185,7 +209,10 @@ function sampleQuad(
         for (let su = 0; su < n; su++) {
           const a = (u + (su + 0.5) / n) / outW;
           // (a, b) in the unit square -> bilinear blend of the corners: a runs tl->tr, b runs tl->bl.
-          const wa = (1 - a) * (1 - b), wb = a * (1 - b), wc = a * b, wd = (1 - a) * b;
+          const wa = (1 - a) * (1 - b),
+            wb = a * (1 - b),
+            wc = a * b,
+            wd = (1 - a) * b;
           const sx = wa * x0 + wb * x1 + wc * x2 + wd * x3;
           const sy = wa * y0 + wb * y1 + wc * y2 + wd * y3;
           addBilinear(img, sx, sy, rgb);
@@ -202,12 +229,20 @@ function addBilinear(img: RgbImage, x: number, y: number, acc: Float64Array): vo
   const { data, width, height } = img;
   const cx = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
   const cy = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
-  const xi = Math.floor(cx), yi = Math.floor(cy);
-  const fx = cx - xi, fy = cy - yi;
-  const xj = xi + 1 < width ? xi + 1 : xi, yj = yi + 1 < height ? yi + 1 : yi;
-  const p00 = (yi * width + xi) * 3, p01 = (yi * width + xj) * 3;
-  const p10 = (yj * width + xi) * 3, p11 = (yj * width + xj) * 3;
-  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  const xi = Math.floor(cx),
+    yi = Math.floor(cy);
+  const fx = cx - xi,
+    fy = cy - yi;
+  const xj = xi + 1 < width ? xi + 1 : xi,
+    yj = yi + 1 < height ? yi + 1 : yi;
+  const p00 = (yi * width + xi) * 3,
+    p01 = (yi * width + xj) * 3;
+  const p10 = (yj * width + xi) * 3,
+    p11 = (yj * width + xj) * 3;
+  const w00 = (1 - fx) * (1 - fy),
+    w01 = fx * (1 - fy),
+    w10 = (1 - fx) * fy,
+    w11 = fx * fy;
   for (let c = 0; c < 3; c++) {
     acc[c]! += data[p00 + c]! * w00 + data[p01 + c]! * w01 + data[p10 + c]! * w10 + data[p11 + c]! * w11;
   }

@@ -35,8 +35,7 @@ export function loadCharset(path: string): Charset {
 export function assertCharsetMatches(charset: Charset, numClasses: number): void {
   if (charset.length !== numClasses) {
     throw new Error(
-      `character list has ${charset.length} classes (blank + ${charset.length - 2} keys + space), ` +
-        `but the recognition model outputs ${numClasses}`,
+      `character list has ${charset.length} classes (blank + ${charset.length - 2} keys + space), ` + `but the recognition model outputs ${numClasses}`,
     );
   }
 }
@@ -53,7 +52,11 @@ export interface DecodedText {
  * padding after a short crop); by default all T steps are read.
  */
 export function ctcGreedyDecode(
-  probs: Float32Array, dims: readonly [number, number, number], charset: Charset, steps?: ArrayLike<number>, spaceThreshold = 0,
+  probs: Float32Array,
+  dims: readonly [number, number, number],
+  charset: Charset,
+  steps?: ArrayLike<number>,
+  spaceThreshold = 0,
 ): DecodedText[] {
   const [n, t, c] = dims;
   if (probs.length < n * t * c) throw new RangeError(`CTC input has ${probs.length} values, dims ${n}x${t}x${c} need ${n * t * c}`);

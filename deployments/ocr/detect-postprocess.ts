@@ -25,7 +25,12 @@ export interface DbOptions {
 }
 
 export const DB_DEFAULTS: DbOptions = {
-  thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3, minSideOut: 3,
+  thresh: 0.3,
+  boxThresh: 0.6,
+  unclipRatio: 1.5,
+  maxCandidates: 1000,
+  minSize: 3,
+  minSideOut: 3,
 };
 
 /** How the probability map relates to the original image (see tensor.planDetSize). */
@@ -69,7 +74,8 @@ export function findBoxes(prob: Float32Array, geom: MapGeometry, options: Partia
     if (score < opt.boxThresh) continue;
     // Unclipping a rectangle by d (round joins) and taking the min-area rectangle of the
     // result gives the rectangle grown by d on every side, so no polygon clipper is needed.
-    const side = 2 * rect.halfU, other = 2 * rect.halfN;
+    const side = 2 * rect.halfU,
+      other = 2 * rect.halfN;
     const d = (side * other * opt.unclipRatio) / (2 * (side + other));
     const grown = { ...rect, halfU: rect.halfU + d, halfN: rect.halfN + d };
     if (2 * Math.min(grown.halfU, grown.halfN) < opt.minSize + 2) continue;
@@ -90,12 +96,14 @@ export function findBoxes(prob: Float32Array, geom: MapGeometry, options: Partia
 
 /** 8-connected flood fill from `seed`; clears visited pixels in `bitmap`, returns the size. */
 function fillRegion(bitmap: Uint8Array, w: number, h: number, seed: number, queue: Int32Array): number {
-  let head = 0, tail = 0;
+  let head = 0,
+    tail = 0;
   queue[tail++] = seed;
   bitmap[seed] = 0;
   while (head < tail) {
     const p = queue[head++]!;
-    const x = p % w, y = (p - x) / w;
+    const x = p % w,
+      y = (p - x) / w;
     for (let dy = -1; dy <= 1; dy++) {
       const yy = y + dy;
       if (yy < 0 || yy >= h) continue;
@@ -118,7 +126,8 @@ function fillRegion(bitmap: Uint8Array, w: number, h: number, seed: number, queu
  * row's leftmost and rightmost pixel, so at most 2 points per row go into the hull.
  */
 function regionRect(pixels: Int32Array, n: number, w: number, rowMin: Int32Array, rowMax: Int32Array): RotatedRect | null {
-  let top = Infinity, bottom = -1;
+  let top = Infinity,
+    bottom = -1;
   for (let i = 0; i < n; i++) {
     const y = Math.floor(pixels[i]! / w);
     if (y < top) top = y;
@@ -127,17 +136,24 @@ function regionRect(pixels: Int32Array, n: number, w: number, rowMin: Int32Array
   rowMin.fill(w, top, bottom + 1);
   rowMax.fill(-1, top, bottom + 1);
   for (let i = 0; i < n; i++) {
-    const p = pixels[i]!, x = p % w, y = (p - x) / w;
+    const p = pixels[i]!,
+      x = p % w,
+      y = (p - x) / w;
     if (x < rowMin[y]!) rowMin[y] = x;
     if (x > rowMax[y]!) rowMax[y] = x;
   }
   const rows = bottom - top + 1;
-  const xs = new Int32Array(2 * rows), ys = new Int32Array(2 * rows);
+  const xs = new Int32Array(2 * rows),
+    ys = new Int32Array(2 * rows);
   let k = 0;
   for (let y = top; y <= bottom; y++) {
     if (rowMax[y]! < 0) continue;
-    xs[k] = rowMin[y]!; ys[k++] = y;
-    if (rowMax[y] !== rowMin[y]) { xs[k] = rowMax[y]!; ys[k++] = y; }
+    xs[k] = rowMin[y]!;
+    ys[k++] = y;
+    if (rowMax[y] !== rowMin[y]) {
+      xs[k] = rowMax[y]!;
+      ys[k++] = y;
+    }
   }
   return minAreaRect(convexHull(xs, ys, k));
 }
@@ -146,13 +162,17 @@ function regionRect(pixels: Int32Array, n: number, w: number, rowMin: Int32Array
 function meanInside(prob: Float32Array, w: number, h: number, r: RotatedRect): number {
   const ex = Math.abs(r.ux) * r.halfU + Math.abs(r.uy) * r.halfN; // half bounding-box extents
   const ey = Math.abs(r.uy) * r.halfU + Math.abs(r.ux) * r.halfN;
-  const x0 = Math.max(0, Math.floor(r.cx - ex)), x1 = Math.min(w - 1, Math.ceil(r.cx + ex));
-  const y0 = Math.max(0, Math.floor(r.cy - ey)), y1 = Math.min(h - 1, Math.ceil(r.cy + ey));
+  const x0 = Math.max(0, Math.floor(r.cx - ex)),
+    x1 = Math.min(w - 1, Math.ceil(r.cx + ex));
+  const y0 = Math.max(0, Math.floor(r.cy - ey)),
+    y1 = Math.min(h - 1, Math.ceil(r.cy + ey));
   const eps = 1e-6; // corners sit exactly on pixel centres: keep the boundary pixels
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
-      const dx = x - r.cx, dy = y - r.cy;
+      const dx = x - r.cx,
+        dy = y - r.cy;
       if (Math.abs(dx * r.ux + dy * r.uy) <= r.halfU + eps && Math.abs(-dx * r.uy + dy * r.ux) <= r.halfN + eps) {
         sum += prob[y * w + x]!;
         n++;
@@ -181,16 +201,23 @@ function toImage(c: Float64Array, g: MapGeometry): Float64Array {
  */
 export function readingOrder(boxes: Float64Array[]): number[] {
   const info = boxes.map((b, i) => {
-    const ys = [b[1]!, b[3]!, b[5]!, b[7]!], xs = [b[0]!, b[2]!, b[4]!, b[6]!];
-    const top = Math.min(...ys), bottom = Math.max(...ys);
+    const ys = [b[1]!, b[3]!, b[5]!, b[7]!],
+      xs = [b[0]!, b[2]!, b[4]!, b[6]!];
+    const top = Math.min(...ys),
+      bottom = Math.max(...ys);
     return { i, cy: (top + bottom) / 2, half: (bottom - top) / 2, left: Math.min(...xs) };
   });
   info.sort((a, b) => a.cy - b.cy || a.left - b.left);
   const out: number[] = [];
-  for (let s = 0; s < info.length; ) {
+  for (let s = 0; s < info.length;) {
     let e = s + 1;
     while (e < info.length && info[e]!.cy - info[e - 1]!.cy <= Math.min(info[e - 1]!.half, info[e]!.half)) e++;
-    out.push(...info.slice(s, e).sort((a, b) => a.left - b.left).map((v) => v.i));
+    out.push(
+      ...info
+        .slice(s, e)
+        .sort((a, b) => a.left - b.left)
+        .map((v) => v.i),
+    );
     s = e;
   }
   return out;

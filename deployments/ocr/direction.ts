@@ -23,9 +23,7 @@ export const DIRECTION_DEFAULTS: DirectionOptions = { width: 192, threshold: 0.9
  * classifier was trained on the detector's tight crops, and with the recogniser's margins it
  * calls long upside-down lines upright), squeezed or padded to one width.
  */
-export function directionBatch(
-  image: RgbImage, boxes: Float32Array, crop: Partial<CropOptions> = {}, options: Partial<DirectionOptions> = {},
-): CropBatch {
+export function directionBatch(image: RgbImage, boxes: Float32Array, crop: Partial<CropOptions> = {}, options: Partial<DirectionOptions> = {}): CropBatch {
   const { width } = { ...DIRECTION_DEFAULTS, ...options };
   return cropBatch(image, boxes, boxes.length / 8, { ...crop, marginX: 0, marginY: 0, minWidth: width, maxWidth: width });
 }
@@ -35,9 +33,7 @@ export function directionBatch(
  * rotate by two places (tl,tr,br,bl -> br,bl,tl,tr), so cropping reads the line turned by 180
  * degrees and the box's first corner stays the text's top-left. Returns how many were turned.
  */
-export function turnUpsideDownLines(
-  probs: Float32Array, dims: readonly number[], boxes: Float32Array, options: Partial<DirectionOptions> = {},
-): number {
+export function turnUpsideDownLines(probs: Float32Array, dims: readonly number[], boxes: Float32Array, options: Partial<DirectionOptions> = {}): number {
   const { threshold } = { ...DIRECTION_DEFAULTS, ...options };
   const count = boxes.length / 8;
   if (dims.length !== 2 || dims[0] !== count || dims[1] !== 2) {

@@ -27,14 +27,15 @@ export function convexHull(xs: Int32Array | Float64Array, ys: Int32Array | Float
   order.sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
   const hull = new Int32Array(2 * n + 2); // indices into xs/ys
   let k = 0;
-  const cross = (o: number, a: number, b: number) =>
-    (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
-  for (let i = 0; i < n; i++) { // lower chain
+  const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
+  for (let i = 0; i < n; i++) {
+    // lower chain
     const p = order[i]!;
     while (k >= 2 && cross(hull[k - 2]!, hull[k - 1]!, p) <= 0) k--;
     hull[k++] = p;
   }
-  for (let i = n - 2, lower = k + 1; i >= 0; i--) { // upper chain
+  for (let i = n - 2, lower = k + 1; i >= 0; i--) {
+    // upper chain
     const p = order[i]!;
     while (k >= lower && cross(hull[k - 2]!, hull[k - 1]!, p) <= 0) k--;
     hull[k++] = p;
@@ -66,9 +67,13 @@ export function minAreaRect(hull: Float64Array): RotatedRect | null {
     if (len === 0) continue;
     ux /= len;
     uy /= len;
-    let minU = Infinity, maxU = -Infinity, minN = Infinity, maxN = -Infinity;
+    let minU = Infinity,
+      maxU = -Infinity,
+      minN = Infinity,
+      maxN = -Infinity;
     for (let k = 0; k < h; k++) {
-      const x = hull[2 * k]!, y = hull[2 * k + 1]!;
+      const x = hull[2 * k]!,
+        y = hull[2 * k + 1]!;
       const pu = x * ux + y * uy;
       const pn = -x * uy + y * ux;
       if (pu < minU) minU = pu;
@@ -79,7 +84,8 @@ export function minAreaRect(hull: Float64Array): RotatedRect | null {
     const area = (maxU - minU) * (maxN - minN);
     if (area < bestArea - 1e-9) {
       bestArea = area;
-      const cu = (minU + maxU) / 2, cn = (minN + maxN) / 2;
+      const cu = (minU + maxU) / 2,
+        cn = (minN + maxN) / 2;
       best = { cx: cu * ux - cn * uy, cy: cu * uy + cn * ux, ux, uy, halfU: (maxU - minU) / 2, halfN: (maxN - minN) / 2 };
     }
   }
@@ -88,13 +94,19 @@ export function minAreaRect(hull: Float64Array): RotatedRect | null {
 
 /** Corners of a rotated rectangle, ordered top-left, top-right, bottom-right, bottom-left. */
 export function rectCorners(r: RotatedRect): Float64Array {
-  const ax = r.ux * r.halfU, ay = r.uy * r.halfU; // along u
-  const bx = -r.uy * r.halfN, by = r.ux * r.halfN; // along the normal
+  const ax = r.ux * r.halfU,
+    ay = r.uy * r.halfU; // along u
+  const bx = -r.uy * r.halfN,
+    by = r.ux * r.halfN; // along the normal
   const pts = new Float64Array([
-    r.cx - ax - bx, r.cy - ay - by,
-    r.cx + ax - bx, r.cy + ay - by,
-    r.cx + ax + bx, r.cy + ay + by,
-    r.cx - ax + bx, r.cy - ay + by,
+    r.cx - ax - bx,
+    r.cy - ay - by,
+    r.cx + ax - bx,
+    r.cy + ay - by,
+    r.cx + ax + bx,
+    r.cy + ay + by,
+    r.cx - ax + bx,
+    r.cy - ay + by,
   ]);
   return orderCorners(pts);
 }

@@ -1,7 +1,19 @@
 /** `threadserve/ocr`: the PP-OCRv4 steps (pre-process, detection post-process, CTC decoding) and a raw two-model pipeline. */
 export {
-  MODEL_PATHS, OCR_BYTES_PER_PIXEL, OCR_DEFAULTS, admitOcrRequest, decode, directionInput, findLines, postDetect, ppocrCharset,
-  preProcess, readWithinBudget, recognitionInput, resolveOcrOptions, turnLines,
+  MODEL_PATHS,
+  OCR_BYTES_PER_PIXEL,
+  OCR_DEFAULTS,
+  admitOcrRequest,
+  decode,
+  directionInput,
+  findLines,
+  postDetect,
+  ppocrCharset,
+  preProcess,
+  readWithinBudget,
+  recognitionInput,
+  resolveOcrOptions,
+  turnLines,
 } from './steps.ts';
 export type { Box, DetInput, ModelOutput, OcrLine, OcrOptions, OcrResult, OcrState, RecBatch, RecInput } from './steps.ts';
 export { createRawOcr } from './raw.ts';

@@ -7,8 +7,17 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { assertCharsetMatches, loadCharset, type Charset } from './ctc.ts';
 import {
-  decode, directionInput, findLines, MODEL_PATHS, preProcess, recognitionInput, resolveOcrOptions, turnLines,
-  type ModelOutput, type OcrOptions, type OcrResult,
+  decode,
+  directionInput,
+  findLines,
+  MODEL_PATHS,
+  preProcess,
+  recognitionInput,
+  resolveOcrOptions,
+  turnLines,
+  type ModelOutput,
+  type OcrOptions,
+  type OcrResult,
 } from './steps.ts';
 
 export interface RawOcrOptions extends Partial<OcrOptions> {

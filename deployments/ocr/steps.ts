@@ -175,8 +175,11 @@ export async function preProcess(imageBytes: Uint8Array, opts: Partial<OcrOption
   const pixels = size.scale === 1 ? image.data : resizeRgb(image.data, image.width, image.height, size.width, size.height);
   const input = toChw(pixels, size.width, size.height, PADDLE_DET_NORM, size.paddedWidth, size.paddedHeight);
   const geometry: MapGeometry = {
-    mapWidth: size.paddedWidth, mapHeight: size.paddedHeight, scale: size.scale,
-    imageWidth: image.width, imageHeight: image.height,
+    mapWidth: size.paddedWidth,
+    mapHeight: size.paddedHeight,
+    scale: size.scale,
+    imageWidth: image.width,
+    imageHeight: image.height,
   };
   return { input, dims: [1, 3, size.paddedHeight, size.paddedWidth], state: { image, geometry } };
 }
@@ -227,8 +230,11 @@ export function ppocrCharset(): Charset {
 
 /** The recogniser's outputs (one per batch of `postDetect`, in order) -> lines in reading order. */
 export function decode(
-  outputs: readonly ModelOutput[], order: Int32Array, boxes: Float32Array,
-  opts: Partial<OcrOptions> = {}, charset: Charset = ppocrCharset(),
+  outputs: readonly ModelOutput[],
+  order: Int32Array,
+  boxes: Float32Array,
+  opts: Partial<OcrOptions> = {},
+  charset: Charset = ppocrCharset(),
 ): OcrResult {
   const o = resolveOcrOptions(opts);
   const count = boxes.length / 8;

@@ -25,7 +25,8 @@ export type GraphOptimizationLevel = NonNullable<InferenceSession.SessionOptions
 export const CUDA_PROVIDER_FILES = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'] as const;
 /** From onnxruntime-node's script/install-metadata.js and its README (CUDA 11 dropped in 1.22). */
 const CUDA_NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
-const CUDA_REQUIREMENTS = 'CUDA 12.x runtime libraries (libcudart, libcublas, libcublasLt, libcufft, libcurand) and cuDNN 9.x on the library path, and an NVIDIA driver that supports CUDA 12';
+const CUDA_REQUIREMENTS =
+  'CUDA 12.x runtime libraries (libcudart, libcublas, libcublasLt, libcufft, libcurand) and cuDNN 9.x on the library path, and an NVIDIA driver that supports CUDA 12';
 
 export interface CudaSupport {
   available: boolean;

@@ -30,8 +30,7 @@ class Reader {
     else if (wire === 2) {
       const n = this.varint(); // read before adding: `pos += varint()` would add to the old pos
       this.pos += n;
-    }
-    else if (wire === 5) this.pos += 4;
+    } else if (wire === 5) this.pos += 4;
     else throw new Error(`unsupported protobuf wire type ${wire}`);
   }
   bytes(): Uint8Array {

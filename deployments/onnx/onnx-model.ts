@@ -11,11 +11,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { HttpError } from 'threadserve';
 import { assignedDevice, checkOutputNames, describeTensor, ownedData, replicasInProcess } from './model-helpers.ts';
 import type { TensorMetadata } from './model-helpers.ts';
-import {
-  buildSessionOptions,
-  cudaLoadFailed,
-  warnCpuFallback,
-} from './execution-providers.ts';
+import { buildSessionOptions, cudaLoadFailed, warnCpuFallback } from './execution-providers.ts';
 import type { CudaProbe, GraphOptimizationLevel, WarnLogger } from './execution-providers.ts';
 import { checkInputs, v2Datatype } from './tensor-check.ts';
 import type { CheckedInput, TensorInput } from './tensor-check.ts';
@@ -229,7 +225,9 @@ export class OnnxModel {
       if (ORT_INPUT_ERROR.test(msg)) throw new HttpError(400, msg);
       const kernel = ORT_KERNEL_ERROR.exec(msg);
       if (kernel && !/alloc/i.test(kernel[3]!)) {
-        const given = Object.entries(checked).map(([name, t]) => `${name} [${t.dims.join(',')}]`).join(', ');
+        const given = Object.entries(checked)
+          .map(([name, t]) => `${name} [${t.dims.join(',')}]`)
+          .join(', ');
         throw new HttpError(400, `model "${this.name}" cannot run input ${given}: its ${kernel[1]} node '${kernel[2]}' failed: ${kernelReason(kernel[3]!)}`);
       }
       throw err;

@@ -94,7 +94,10 @@ export class OnnxRepository {
   /** Every model id in the repository. */
   async modelIds(): Promise<string[]> {
     const files = await readdir(this.options.repository);
-    return files.filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -'.onnx'.length)).sort();
+    return files
+      .filter((f) => f.endsWith('.onnx'))
+      .map((f) => f.slice(0, -'.onnx'.length))
+      .sort();
   }
 
   /** Ids loaded in this replica, most recently used first, and the cache's counters. */

@@ -47,9 +47,7 @@ function concat(parts: Array<TypedArray | string[]>): TypedArray | string[] {
 }
 
 /** Groups requests that can share one run and stacks their inputs. Scalars (rank 0) never stack. */
-export function stackRequests(
-  requests: ReadonlyArray<{ inputs: Record<string, CheckedInput>; outputNames?: readonly string[] | undefined }>,
-): StackGroup[] {
+export function stackRequests(requests: ReadonlyArray<{ inputs: Record<string, CheckedInput>; outputNames?: readonly string[] | undefined }>): StackGroup[] {
   const groups = new Map<string, { members: number[]; rows: number[] }>();
   requests.forEach((r, i) => {
     const ranks = Object.values(r.inputs).map((t) => t.dims.length);

@@ -67,10 +67,7 @@ const bad = (name: string, problem: string): HttpError => new HttpError(400, `in
  * input, wrong datatype, wrong rank, a fixed dimension of the wrong size, bad dims, or a data
  * length that is not the product of the dims.
  */
-export function checkInputs(
-  inputs: Readonly<Record<string, TensorInput>>,
-  metadata: readonly InferenceSession.ValueMetadata[],
-): Record<string, CheckedInput> {
+export function checkInputs(inputs: Readonly<Record<string, TensorInput>>, metadata: readonly InferenceSession.ValueMetadata[]): Record<string, CheckedInput> {
   if (inputs === null || typeof inputs !== 'object') throw new HttpError(400, 'inputs must be an object of named tensors');
   const byName = new Map(metadata.map((m) => [m.name, m]));
   const names = metadata.map((m) => `"${m.name}"`).join(', ');

@@ -27,7 +27,10 @@ export class Model {
 }
 
 export class Classify {
-  constructor(private readonly pre: Handle<Preprocess>, private readonly model: Handle<Model>) {}
+  constructor(
+    private readonly pre: Handle<Preprocess>,
+    private readonly model: Handle<Model>,
+  ) {}
   async call(body: { pixels: number[] }, request: RequestContext) {
     const logits = await this.model.predict(await this.pre.run(body.pixels));
     return { label: logits.indexOf(Math.max(...logits)), requestId: request.id };

@@ -45,9 +45,7 @@ export class Forecast {
   async call(body: ForecastRequest) {
     const { country, features, scale } = await this.pre.run(body);
     // The model id routes the call to a replica that already holds this country's model.
-    const out = await this.models
-      .options({ multiplexedModelId: country })
-      .run({ features: { data: features, dims: [1, features.length] } });
+    const out = await this.models.options({ multiplexedModelId: country }).run({ features: { data: features, dims: [1, features.length] } });
     return this.post.run(country, out.version, out.outputs.forecast!.data as Float32Array, scale);
   }
 }

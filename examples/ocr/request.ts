@@ -7,11 +7,7 @@ export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'
 
 /** Validated on the main thread before any replica sees the request. */
 export const ocrRequestSchema = z.union(
-  [
-    z.instanceof(Uint8Array),
-    z.object({ image: z.string().min(1, 'image must not be empty') }),
-    z.object({ image: z.instanceof(Uint8Array) }),
-  ],
+  [z.instanceof(Uint8Array), z.object({ image: z.string().min(1, 'image must not be empty') }), z.object({ image: z.instanceof(Uint8Array) })],
   { error: 'send the image as the raw body (image/png, image/jpeg...), as a multipart file field "image", or as JSON { "image": "<base64>" }' },
 );
 export type OcrRequest = z.infer<typeof ocrRequestSchema>;

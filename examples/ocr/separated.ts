@@ -69,10 +69,12 @@ export class OcrPipeline {
       ? await this.classified(prob.data as Float32Array, prob.dims, state)
       : await this.post.crops(prob.data as Float32Array, prob.dims, state);
     // One recogniser call per batch of similar-width crops; with several recogniser replicas they run in parallel.
-    const outputs = await Promise.all(crops.batches.map(async ({ batch, dims }) => {
-      const out = Object.values(await this.recognizer.predict({ x: { data: batch, dims } }))[0]!;
-      return { data: out.data as Float32Array, dims: out.dims };
-    }));
+    const outputs = await Promise.all(
+      crops.batches.map(async ({ batch, dims }) => {
+        const out = Object.values(await this.recognizer.predict({ x: { data: batch, dims } }))[0]!;
+        return { data: out.data as Float32Array, dims: out.dims };
+      }),
+    );
     return this.post.decode(outputs, crops.order, crops.boxes);
   }
 

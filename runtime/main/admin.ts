@@ -59,7 +59,8 @@ export async function startAdmin(app: Application, deployer: Deployer, opts: Adm
   let deploying: Promise<unknown> = Promise.resolve();
   http.put('/api/deploy', async (req, reply) => {
     const body = deployBody.safeParse(req.body);
-    if (!body.success) return reply.status(400).send({ error: { code: 'INVALID_OPTIONS', message: `deploy: send {"file", "text"}: ${body.error.issues[0]?.message}` } });
+    if (!body.success)
+      return reply.status(400).send({ error: { code: 'INVALID_OPTIONS', message: `deploy: send {"file", "text"}: ${body.error.issues[0]?.message}` } });
     const run = deploying.then(() => deployer.deploy(body.data.file, body.data.text));
     deploying = run.catch(() => undefined);
     try {

@@ -22,8 +22,7 @@ function explainImportError(err: Error, file: string): Error {
   if (!cjs) return err;
   const detail = /ERROR: (.*)/.exec(err.message)?.[1] ?? err.message.split('\n')[0];
   return new Error(
-    `${file} was loaded as CommonJS, and threadserve is an ES module. Add "type": "module" to your ` +
-      `package.json, or name the file with .mts. (${detail})`,
+    `${file} was loaded as CommonJS, and threadserve is an ES module. Add "type": "module" to your ` + `package.json, or name the file with .mts. (${detail})`,
   );
 }
 
@@ -51,7 +50,8 @@ export async function loadApplication(
     throw new Error(`${shown} has no export "${exportName}"${names.length ? `; bound deployments exported: ${names.join(', ')}` : ''}`);
   }
   if (isBound(app)) {
-    if (args !== undefined) throw new Error(`export "${exportName}" of ${shown} is a bound deployment and takes no args; export a function (args) => Ingress.bind(...) to use them`);
+    if (args !== undefined)
+      throw new Error(`export "${exportName}" of ${shown} is a bound deployment and takes no args; export a function (args) => Ingress.bind(...) to use them`);
     return app;
   }
   if (typeof app === 'function' && !toDeployment(app)) {

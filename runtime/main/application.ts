@@ -80,11 +80,15 @@ export function plan(
     const name = options.name;
     if (path.includes(name)) throw new OptionsError(`deployment "${name}" depends on itself: ${[...path, name].join(' -> ')}`);
     if (deployments.has(name)) {
-      throw new OptionsError(
-        `deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`,
-      );
+      throw new OptionsError(`deployment name "${name}" is used by two different bindings; give one another name with .options({ name })`);
     }
-    const planned: PlannedDeployment = { bound, deployment, options, args: [], methods: methodNames(deployment.cls), gpuSlots: [],
+    const planned: PlannedDeployment = {
+      bound,
+      deployment,
+      options,
+      args: [],
+      methods: methodNames(deployment.cls),
+      gpuSlots: [],
       multiplexed: isMultiplexedClass(deployment.cls),
       wantsRequest: ((deployment.cls.prototype as { call?: Function }).call?.length ?? 0) >= 2,
       targets: [],
@@ -214,15 +218,25 @@ export class Application {
       const runner = new DeploymentRunner(
         {
           options: d.options,
-          get moduleUrl() { return modules.moduleUrl(d.deployment.moduleUrl); },
-          get classKey() { return modules.classKey(d.deployment.key, d.deployment.moduleUrl); },
+          get moduleUrl() {
+            return modules.moduleUrl(d.deployment.moduleUrl);
+          },
+          get classKey() {
+            return modules.classKey(d.deployment.key, d.deployment.moduleUrl);
+          },
           args: d.args,
           gpuSlots: d.gpuSlots,
           gpus,
-          get replicasInProcess() { return replicasInProcess(); },
+          get replicasInProcess() {
+            return replicasInProcess();
+          },
           workerBootstrap: workerBootstrapUrl,
-          get workerEntry() { return modules.workerEntry; },
-          get execArgv() { return modules.execArgv; },
+          get workerEntry() {
+            return modules.workerEntry;
+          },
+          get execArgv() {
+            return modules.execArgv;
+          },
           table: tables.get(name)!,
           targets: Object.fromEntries(d.targets.map((t) => [t, targetRef(t)])),
           tracing: tracing !== undefined,

@@ -118,7 +118,9 @@ export class Autoscaler {
 
   private record(d: Decision): void {
     this.decisions.push({ ...d, time: new Date().toISOString() });
-    this.runners().find((r) => r.name === d.deployment)?.recordAutoscalingDecision({ at: Date.now(), from: d.from, to: d.to, reason: d.reason });
+    this.runners()
+      .find((r) => r.name === d.deployment)
+      ?.recordAutoscalingDecision({ at: Date.now(), from: d.from, to: d.to, reason: d.reason });
     if (this.decisions.length > RECENT_DECISIONS) this.decisions.shift();
     this.metrics.autoscalingDecision(d.deployment, d.reason);
     const fields = { deployment: d.deployment, from: d.from, to: d.to, wanted: d.wanted, ongoing: Number(d.ongoing.toFixed(2)), reason: d.reason };

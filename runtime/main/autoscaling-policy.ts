@@ -153,11 +153,13 @@ function wish(load: DeploymentLoad, config: ResolvedAutoscalingConfig, before: S
     delete memory.downSince;
     memory.upSince ??= now;
     const coldStart = target === 0;
-    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000) return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'upscale', memory, desired };
+    if (coldStart || now - memory.upSince >= config.upscaleDelayS * 1000)
+      return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'upscale', memory, desired };
   } else if (desired < target) {
     delete memory.upSince;
     memory.downSince ??= now;
-    if (now - memory.downSince >= config.downscaleDelayS * 1000) return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'downscale', memory, desired };
+    if (now - memory.downSince >= config.downscaleDelayS * 1000)
+      return { load, allOngoing: load.ongoing, config, wanted: desired, reason: 'downscale', memory, desired };
   } else {
     delete memory.upSince;
     delete memory.downSince;
@@ -197,9 +199,7 @@ export function decide(loads: readonly DeploymentLoad[], before: ScalingMemory, 
   }
   const perReplica = (w: Want) => (w.load.ongoing ?? 0) / Math.max(1, granted.get(w)!);
   const hungry = () =>
-    wants
-      .filter((w) => granted.get(w)! < w.wanted)
-      .sort((a, b) => perReplica(b) - perReplica(a) || a.load.name.localeCompare(b.load.name))[0];
+    wants.filter((w) => granted.get(w)! < w.wanted).sort((a, b) => perReplica(b) - perReplica(a) || a.load.name.localeCompare(b.load.name))[0];
   const idleDonor = (taker: Want) =>
     wants
       .filter((w) => w !== taker && w.allOngoing === 0 && granted.get(w)! > w.config.minReplicas && granted.get(w)! <= w.load.target)

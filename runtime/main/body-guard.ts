@@ -23,7 +23,13 @@ interface Frame {
 function pathOf(frame: Frame, root: string): string {
   const keys: Array<string | number> = [];
   for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) keys.push(f.key);
-  return root + keys.reverse().map((k) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)).join('');
+  return (
+    root +
+    keys
+      .reverse()
+      .map((k) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`))
+      .join('')
+  );
 }
 
 /** A 400 INVALID_INPUT naming the path (`body.history[3]`) when the value holds a non-finite number or a reserved key. */
@@ -41,7 +47,10 @@ export function checkParsedValues(value: unknown, root = 'body'): void {
     if (proto !== Object.prototype && proto !== null && !Array.isArray(v)) {
       // msgpack extensions decode to class instances (Map, Set, msgpackr's own C1Type...) that
       // user code does not expect and that may not cross threads.
-      throw codedError('INVALID_INPUT', `${pathOf(frame, root)} is a ${(v as object).constructor?.name ?? 'non-plain object'}; a body holds plain objects, arrays, strings, numbers, booleans, null and binary data`);
+      throw codedError(
+        'INVALID_INPUT',
+        `${pathOf(frame, root)} is a ${(v as object).constructor?.name ?? 'non-plain object'}; a body holds plain objects, arrays, strings, numbers, booleans, null and binary data`,
+      );
     }
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) {
@@ -52,7 +61,10 @@ export function checkParsedValues(value: unknown, root = 'body'): void {
     }
     for (const key of Object.keys(v)) {
       if (RESERVED_NAMES.has(key)) {
-        throw codedError('INVALID_INPUT', `${pathOf({ value: undefined, parent: frame, key }, root)}: "${key}" is a reserved name and cannot be used as a field name`);
+        throw codedError(
+          'INVALID_INPUT',
+          `${pathOf({ value: undefined, parent: frame, key }, root)}: "${key}" is a reserved name and cannot be used as a field name`,
+        );
       }
       const item: unknown = (v as Record<string, unknown>)[key];
       if (typeof item === 'object' || typeof item === 'number') stack.push({ value: item, parent: frame, key });

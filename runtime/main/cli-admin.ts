@@ -25,7 +25,9 @@ async function request(flags: ClientFlags, method: string, path: string, body?: 
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`no threadserve admin API at ${flags.address} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the server running, and on which --admin-port?`);
+    throw new Error(
+      `no threadserve admin API at ${flags.address} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the server running, and on which --admin-port?`,
+    );
   }
   const answer = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!res.ok) throw new Error(answer.error ? `${answer.error.message} (${answer.error.code})` : `the admin API answered ${res.status}`);
@@ -34,7 +36,14 @@ async function request(flags: ClientFlags, method: string, path: string, body?: 
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatSnapshot(s: AdminStatus): string {

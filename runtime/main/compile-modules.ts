@@ -47,9 +47,7 @@ function nearestFile(dir: string, name: string): string | undefined {
 export function compiledPath(sourcePath: string): string {
   const modules = nearestFile(dirname(sourcePath), 'node_modules');
   // Real path: Node names a module by it, and the registry keys classes by the module's name.
-  const dir = modules
-    ? join(realpathSync(modules), '.cache', 'threadserve', 'replicas')
-    : join(tmpdir(), `threadserve-replicas-${process.getuid?.() ?? 0}`);
+  const dir = modules ? join(realpathSync(modules), '.cache', 'threadserve', 'replicas') : join(tmpdir(), `threadserve-replicas-${process.getuid?.() ?? 0}`);
   const { root } = parse(sourcePath);
   return `${join(dir, sourcePath.slice(root.length).replace(/:/g, '_'))}.mjs`;
 }
@@ -94,7 +92,11 @@ export async function withEsbuild<T>(fn: (esbuild: Esbuild) => Promise<T>): Prom
   try {
     return await fn(await esbuild);
   } finally {
-    if (--esbuildUsers === 0) await esbuild.then((e) => e.stop(), () => undefined);
+    if (--esbuildUsers === 0)
+      await esbuild.then(
+        (e) => e.stop(),
+        () => undefined,
+      );
   }
 }
 
@@ -129,7 +131,7 @@ export async function compileModules(entries: readonly string[]): Promise<Map<st
     // Jobs discover more files while they run; wait until a round adds none. Wait for all of
     // them even after one failed: none may be left writing, or cut off by stopping esbuild.
     let failure: unknown;
-    for (let done = 0; done < jobs.length; ) {
+    for (let done = 0; done < jobs.length;) {
       const round = jobs.slice(done);
       done = jobs.length;
       for (const r of await Promise.allSettled(round)) if (r.status === 'rejected') failure ??= r.reason;
@@ -137,7 +139,11 @@ export async function compileModules(entries: readonly string[]): Promise<Map<st
     if (failure !== undefined) throw failure;
   } finally {
     // esbuild's service is a child process of its own: stop it once no compile needs it.
-    if (esbuild && --esbuildUsers === 0) await esbuild.then((e) => e.stop(), () => undefined);
+    if (esbuild && --esbuildUsers === 0)
+      await esbuild.then(
+        (e) => e.stop(),
+        () => undefined,
+      );
   }
   return compiled;
 }
@@ -190,7 +196,6 @@ function buildOptions(path: string, out: string, visit: (p: string) => string): 
     plugins: [rewriteImports(visit)],
   };
 }
-
 
 function rewriteImports(visit: (path: string) => string): Plugin {
   return {

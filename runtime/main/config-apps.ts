@@ -37,7 +37,9 @@ export async function loadConfiguredApps(
     const names = deploymentNames(app);
     for (const [j, d] of a.deployments.entries()) {
       if (!names.includes(d.name)) {
-        throw new OptionsError(`${a.where(['deployments', j, 'name'])}: application "${a.name}" has no deployment "${d.name}"; its deployments: ${names.join(', ')}`);
+        throw new OptionsError(
+          `${a.where(['deployments', j, 'name'])}: application "${a.name}" has no deployment "${d.name}"; its deployments: ${names.join(', ')}`,
+        );
       }
       out.deploymentOptions[d.name] = d.options;
     }

@@ -50,15 +50,25 @@ export const camelToSnake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_
 
 /** Deployment options the file may set (Ray Serve's snake_case names). */
 const FILE_DEPLOYMENT_FIELDS = [
-  'num_replicas', 'max_ongoing_requests', 'max_queued_requests', 'user_config', 'autoscaling_config',
-  'graceful_shutdown_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'ray_actor_options',
+  'num_replicas',
+  'max_ongoing_requests',
+  'max_queued_requests',
+  'user_config',
+  'autoscaling_config',
+  'graceful_shutdown_timeout_s',
+  'health_check_period_s',
+  'health_check_timeout_s',
+  'ray_actor_options',
 ] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 class Located {
   readonly lines = new LineCounter();
   readonly doc: Document;
-  constructor(readonly file: string, text: string) {
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
     const err = this.doc.errors[0];
     if (err) {
@@ -132,7 +142,8 @@ export function loadServeConfig(file: string, text = readFileSync(file, 'utf8'))
   if (!isObject(logging)) src.fail(['logging_config'], 'must be a mapping (log_level)');
   checkKeys(src, logging, ['logging_config'], ['log_level']);
   const level = typeof logging.log_level === 'string' ? logging.log_level.toLowerCase() : logging.log_level;
-  if (level !== undefined && !LOG_LEVELS.includes(level as string)) src.fail(['logging_config', 'log_level'], `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logging.log_level)}`);
+  if (level !== undefined && !LOG_LEVELS.includes(level as string))
+    src.fail(['logging_config', 'log_level'], `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logging.log_level)}`);
   const budget = raw.max_replica_threads;
   if (budget !== undefined && budget !== null && !(Number.isInteger(budget) && (budget as number) > 0)) {
     src.fail(['max_replica_threads'], `must be a positive integer, got ${JSON.stringify(budget)}`);
@@ -203,7 +214,11 @@ function readDeployment(src: Located, d: unknown, path: Path, seen: Set<string>)
       if (!isObject(value)) src.fail([...path, key], 'must be a mapping of autoscaling options (min_replicas, max_replicas, ...)');
       const allowed = Object.keys(autoscalingConfigSchema.shape).map(camelToSnake);
       checkKeys(src, value, [...path, key], allowed);
-      const camel = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [snakeToCamel(k), v]));
+      const camel = Object.fromEntries(
+        Object.entries(value)
+          .filter(([, v]) => v !== null)
+          .map(([k, v]) => [snakeToCamel(k), v]),
+      );
       const parsed = autoscalingConfigSchema.safeParse(camel);
       if (!parsed.success) failIssues(src, [...path, key], camel, parsed.error.issues);
       options.autoscalingConfig = camel;

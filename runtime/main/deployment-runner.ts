@@ -286,7 +286,10 @@ export class DeploymentRunner {
     const slowDrain =
       timeoutS === undefined
         ? setTimeout(() => {
-            this.log.warn({ deployment: this.name, replica: replica.id, inFlight: replica.inFlight }, 'scale-down waits for calls still running on the replica');
+            this.log.warn(
+              { deployment: this.name, replica: replica.id, inFlight: replica.inFlight },
+              'scale-down waits for calls still running on the replica',
+            );
           }, this.spec.options.gracefulShutdownTimeoutS * 1000)
         : undefined;
     slowDrain?.unref();
@@ -345,16 +348,21 @@ export class DeploymentRunner {
   /** The V8 heap of each running replica that answers within `timeoutS`. */
   async heaps(timeoutS: number): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>> {
     const running = [...this.replicas].filter((r) => r.state === 'running');
-    const answers = await Promise.all(running.map((r) => r.heap(timeoutS).then((h) => ({ deployment: this.name, replica: r.id, ...h }), () => undefined)));
+    const answers = await Promise.all(
+      running.map((r) =>
+        r.heap(timeoutS).then(
+          (h) => ({ deployment: this.name, replica: r.id, ...h }),
+          () => undefined,
+        ),
+      ),
+    );
     return answers.filter((a) => a !== undefined);
   }
 
   /** Sends userConfig to every running replica's reconfigure(). */
   async reconfigure(userConfig: unknown): Promise<void> {
     this.spec.options = Object.freeze({ ...this.spec.options, userConfig });
-    await Promise.all(
-      [...this.replicas].filter((r) => r.state === 'running').map((r) => r.reconfigure(userConfig, this.spec.options.healthCheckTimeoutS)),
-    );
+    await Promise.all([...this.replicas].filter((r) => r.state === 'running').map((r) => r.reconfigure(userConfig, this.spec.options.healthCheckTimeoutS)));
   }
 
   /** Waits until no call is queued or running, up to `timeoutS`; true when it got there. */

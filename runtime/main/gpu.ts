@@ -190,12 +190,7 @@ function checkAlone(r: GpuRequest, visible: number): void {
 }
 
 /** The refusal when a deployment fits alone but not next to the ones placed before it. */
-function shortage(
-  r: GpuRequest,
-  visible: number,
-  requests: readonly GpuRequest[],
-  placed: GpuAssignment,
-): string {
+function shortage(r: GpuRequest, visible: number, requests: readonly GpuRequest[], placed: GpuAssignment): string {
   let used = 0;
   const others: string[] = [];
   for (const o of requests) {

@@ -45,9 +45,7 @@ const ROUTINE_5XX = new Set(['BACKPRESSURE', 'REPLICA_DIED', 'UNAVAILABLE', 'OVE
  */
 export function publicMessage(message: string): string {
   const first = message.split('\n')[0]!;
-  return first
-    .replace(/(?:file:\/\/)?(?:\/[\w.@+-]+)+\.\w+(?::\d+)*(?:\s+[\w:<>~]+\(\))?/g, '<source>')
-    .trim();
+  return first.replace(/(?:file:\/\/)?(?:\/[\w.@+-]+)+\.\w+(?::\d+)*(?:\s+[\w:<>~]+\(\))?/g, '<source>').trim();
 }
 
 export interface ErrorAnswer {
@@ -73,7 +71,7 @@ export function classifyError(err: FastifyError | Error): ErrorAnswer & { fault:
   const status = fe.statusCode;
   if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 600 && (status < 500 || status === 503)) {
     // A library's (or a plugin's) error that carries an HTTP status: fastify's 4xx, a 503 from a registry.
-    const code = FASTIFY_CODES[fe.code] ?? (err instanceof SyntaxError ? 'MALFORMED_BODY' : STATUS_CODE_NAMES[status] ?? 'HTTP_ERROR');
+    const code = FASTIFY_CODES[fe.code] ?? (err instanceof SyntaxError ? 'MALFORMED_BODY' : (STATUS_CODE_NAMES[status] ?? 'HTTP_ERROR'));
     const out: ErrorAnswer & { fault: boolean } = { status, code, message: publicMessage(err.message), fault: false };
     if (typeof fe.retryAfterS === 'number') out.retryAfterS = fe.retryAfterS;
     return out;
@@ -119,11 +117,11 @@ export function clientErrorHandler(log: Logger) {
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       status = 408;
       code = 'CLIENT_TIMEOUT';
-      message = 'the request (headers and body) did not arrive within the server\'s body timeout (bodyTimeoutS)';
+      message = "the request (headers and body) did not arrive within the server's body timeout (bodyTimeoutS)";
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
       status = 431;
       code = 'HEADERS_TOO_LARGE';
-      message = 'request headers are too large (the limit is Node\'s maxHeaderSize)';
+      message = "request headers are too large (the limit is Node's maxHeaderSize)";
     }
     log.debug({ err: err.message, code: err.code }, 'client error');
     if (!socket.writable) {

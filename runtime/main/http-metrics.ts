@@ -23,7 +23,10 @@ class RouteCell {
 }
 
 class HttpRequestsCounter extends ScrapedMetric {
-  constructor(private readonly cells: Map<string, RouteCell>, registry: Registry) {
+  constructor(
+    private readonly cells: Map<string, RouteCell>,
+    registry: Registry,
+  ) {
     super('threadserve_http_requests_total', 'HTTP answers by route pattern, method and status class', 'counter', registry);
   }
 
@@ -43,8 +46,16 @@ class HttpRequestsCounter extends ScrapedMetric {
 }
 
 class HttpLatencyHistogram extends ScrapedMetric {
-  constructor(private readonly cells: Map<string, RouteCell>, registry: Registry) {
-    super('threadserve_http_request_duration_seconds', 'Time from receiving an HTTP request to its answer being written, by route pattern and method', 'histogram', registry);
+  constructor(
+    private readonly cells: Map<string, RouteCell>,
+    registry: Registry,
+  ) {
+    super(
+      'threadserve_http_request_duration_seconds',
+      'Time from receiving an HTTP request to its answer being written, by route pattern and method',
+      'histogram',
+      registry,
+    );
   }
 
   async get(): Promise<Values> {

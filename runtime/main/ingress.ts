@@ -48,7 +48,6 @@ const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'applicat
 
 const packr = new Packr({ useRecords: false });
 
-
 export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   const bodyTimeoutMs = Math.round(opts.bodyTimeoutS * 1000);
   const http = Fastify({
@@ -75,7 +74,12 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   });
   const connections = new ConnectionGuard(http);
   connections.install();
-  const routes = installHttpObservability(http, { logger: opts.logger, accessLog: opts.accessLog, metrics: opts.httpMetrics ? app.metrics.http : undefined, tracer: opts.tracer });
+  const routes = installHttpObservability(http, {
+    logger: opts.logger,
+    accessLog: opts.accessLog,
+    metrics: opts.httpMetrics ? app.metrics.http : undefined,
+    tracer: opts.tracer,
+  });
   void http.register(accepts);
   registerDashboard(http, app, opts.dashboard);
 
@@ -137,7 +141,8 @@ export function buildIngress(app: Application, opts: IngressOptions): Ingress {
   void http.register(openApiPlugin, { app });
 
   for (const spec of app.plan.apps) {
-    if (spec.route !== null) registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr, logger: opts.logger });
+    if (spec.route !== null)
+      registerAppRoute(http, app, spec, { requestTimeoutS: opts.requestTimeoutS, bodyLimit: opts.bodyLimit, packr, logger: opts.logger });
   }
   return { http, connections, routes };
 }

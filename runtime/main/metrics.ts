@@ -79,11 +79,7 @@ export class Metrics {
     });
     this.requests = new DeploymentCounter('threadserve_requests_total', 'Calls finished, per deployment', reg);
     this.errors = new DeploymentCounter('threadserve_request_errors_total', 'Calls that failed, per deployment', reg);
-    this.backpressure = new DeploymentCounter(
-      'threadserve_backpressure_rejections_total',
-      'Calls refused because the queue was full (maxQueuedRequests)',
-      reg,
-    );
+    this.backpressure = new DeploymentCounter('threadserve_backpressure_rejections_total', 'Calls refused because the queue was full (maxQueuedRequests)', reg);
     this.queueTime = new DeploymentHistogram(
       'threadserve_queue_duration_seconds',
       "Time a call waited in the main thread's router queue before a replica took it (0 for calls admitted at once, over direct links too)",
@@ -96,7 +92,12 @@ export class Metrics {
       LATENCY_BUCKETS_S,
       reg,
     );
-    this.replicaStarts = new Counter({ name: 'threadserve_replica_starts_total', help: 'Replicas started (first starts and replacements)', labelNames: ['deployment'], registers });
+    this.replicaStarts = new Counter({
+      name: 'threadserve_replica_starts_total',
+      help: 'Replicas started (first starts and replacements)',
+      labelNames: ['deployment'],
+      registers,
+    });
     this.replicaDeaths = new Counter({ name: 'threadserve_replica_deaths_total', help: 'Replicas whose thread died', labelNames: ['deployment'], registers });
     this.batchSize = new Histogram({
       name: 'threadserve_batch_size',
@@ -154,7 +155,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'threadserve_replicas_desired',
-      help: 'Replicas each deployment is scaling to (its numReplicas, or the autoscaler\'s decision)',
+      help: "Replicas each deployment is scaling to (its numReplicas, or the autoscaler's decision)",
       labelNames: ['deployment'],
       registers,
       collect() {

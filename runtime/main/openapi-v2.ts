@@ -12,7 +12,11 @@ export const V2_SCHEMAS: Record<string, Schema> = {
   V2TensorMetadata: {
     type: 'object',
     required: ['name', 'datatype', 'shape'],
-    properties: { name: { type: 'string' }, datatype: { enum: DATATYPES }, shape: { type: 'array', items: { type: 'integer', description: '-1 for a dimension of any size' } } },
+    properties: {
+      name: { type: 'string' },
+      datatype: { enum: DATATYPES },
+      shape: { type: 'array', items: { type: 'integer', description: '-1 for a dimension of any size' } },
+    },
   },
   V2ModelMetadata: {
     type: 'object',
@@ -32,7 +36,12 @@ export const V2_SCHEMAS: Record<string, Schema> = {
       name: { type: 'string' },
       shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
       datatype: { enum: DATATYPES },
-      parameters: { type: 'object', properties: { binary_data_size: { type: 'integer', minimum: 0, description: 'the tensor is in the binary part of the body (binary tensor extension)' } } },
+      parameters: {
+        type: 'object',
+        properties: {
+          binary_data_size: { type: 'integer', minimum: 0, description: 'the tensor is in the binary part of the body (binary tensor extension)' },
+        },
+      },
       data: { type: 'array', description: 'row-major, flat or nested; absent when the tensor is binary' },
     },
   },
@@ -45,7 +54,11 @@ export const V2_SCHEMAS: Record<string, Schema> = {
       inputs: { type: 'array', items: { $ref: '#/components/schemas/V2Tensor' } },
       outputs: {
         type: 'array',
-        items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } } },
+        items: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+        },
       },
     },
   },
@@ -73,7 +86,13 @@ const TAG = ['Open Inference Protocol (KServe V2)'];
 
 export function v2Paths(): Record<string, Schema> {
   const paths: Record<string, Schema> = {
-    '/v2/health/live': { get: { tags: TAG, summary: 'Server liveness', responses: { 200: { description: 'live', content: json({ type: 'object', properties: { live: { type: 'boolean' } } }) } } } },
+    '/v2/health/live': {
+      get: {
+        tags: TAG,
+        summary: 'Server liveness',
+        responses: { 200: { description: 'live', content: json({ type: 'object', properties: { live: { type: 'boolean' } } }) } },
+      },
+    },
     '/v2/health/ready': {
       get: {
         tags: TAG,
@@ -85,7 +104,15 @@ export function v2Paths(): Record<string, Schema> {
       get: {
         tags: TAG,
         summary: 'Server metadata',
-        responses: { 200: { description: 'name, version, extensions', content: json({ type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } }) } },
+        responses: {
+          200: {
+            description: 'name, version, extensions',
+            content: json({
+              type: 'object',
+              properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+            }),
+          },
+        },
       },
     },
     '/v2/repository/index': {
@@ -94,7 +121,16 @@ export function v2Paths(): Record<string, Schema> {
         summary: 'Models this server serves',
         requestBody: { required: false, content: json({ type: 'object', properties: { ready: { type: 'boolean' } } }) },
         responses: {
-          200: { description: 'the models', content: json({ type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } } } }) },
+          200: {
+            description: 'the models',
+            content: json({
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } },
+              },
+            }),
+          },
         },
       },
     },
@@ -102,13 +138,24 @@ export function v2Paths(): Record<string, Schema> {
   for (const withVersion of [false, true]) {
     const base = withVersion ? '/v2/models/{model}/versions/{version}' : '/v2/models/{model}';
     const parameters = modelParams(withVersion);
-    paths[base] = { get: { tags: TAG, summary: 'Model metadata', parameters, responses: { 200: { description: 'metadata', content: json(ref('V2ModelMetadata')) }, 404: v2Error('unknown model or version') } } };
+    paths[base] = {
+      get: {
+        tags: TAG,
+        summary: 'Model metadata',
+        parameters,
+        responses: { 200: { description: 'metadata', content: json(ref('V2ModelMetadata')) }, 404: v2Error('unknown model or version') },
+      },
+    };
     paths[`${base}/ready`] = {
       get: {
         tags: TAG,
         summary: 'Model readiness',
         parameters,
-        responses: { 200: { description: 'ready', content: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }) }, 404: v2Error('unknown model or version'), 503: v2Error('not ready') },
+        responses: {
+          200: { description: 'ready', content: json({ type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }) },
+          404: v2Error('unknown model or version'),
+          503: v2Error('not ready'),
+        },
       },
     };
     paths[`${base}/infer`] = {
@@ -117,14 +164,35 @@ export function v2Paths(): Record<string, Schema> {
         summary: 'Run an inference',
         parameters: [
           ...parameters,
-          { name: 'Inference-Header-Content-Length', in: 'header', required: false, schema: { type: 'integer', minimum: 0 }, description: 'binary tensor extension: length of the JSON header before the binary tensor data' },
+          {
+            name: 'Inference-Header-Content-Length',
+            in: 'header',
+            required: false,
+            schema: { type: 'integer', minimum: 0 },
+            description: 'binary tensor extension: length of the JSON header before the binary tensor data',
+          },
         ],
         requestBody: {
           required: true,
-          content: { ...json(ref('V2InferRequest')), 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream', description: 'binary tensor extension: the JSON header, then the tensors' } } },
+          content: {
+            ...json(ref('V2InferRequest')),
+            'application/octet-stream': {
+              schema: {
+                type: 'string',
+                contentMediaType: 'application/octet-stream',
+                description: 'binary tensor extension: the JSON header, then the tensors',
+              },
+            },
+          },
         },
         responses: {
-          200: { description: 'the outputs', content: { ...json(ref('V2InferResponse')), 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+          200: {
+            description: 'the outputs',
+            content: {
+              ...json(ref('V2InferResponse')),
+              'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+            },
+          },
           400: v2Error('a malformed request, or inputs that do not fit the model (name, datatype, shape)'),
           404: v2Error('unknown model or version'),
           408: v2Error('past the request timeout'),

@@ -23,7 +23,18 @@ const RESPONSE_TYPES = ['application/json', 'application/msgpack'];
 const STREAM_RESPONSE_TYPES = ['application/x-ndjson', 'text/event-stream'];
 const BODY_TYPES = ['application/json', 'application/msgpack'];
 /** What every application route can answer besides its own errors. */
-const APP_ROUTE_CODES: ErrorCode[] = ['MALFORMED_BODY', 'NOT_ACCEPTABLE', 'TIMEOUT', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'USER_ERROR', 'BAD_CALL', 'BACKPRESSURE', 'REPLICA_DIED', 'UNAVAILABLE'];
+const APP_ROUTE_CODES: ErrorCode[] = [
+  'MALFORMED_BODY',
+  'NOT_ACCEPTABLE',
+  'TIMEOUT',
+  'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'USER_ERROR',
+  'BAD_CALL',
+  'BACKPRESSURE',
+  'REPLICA_DIED',
+  'UNAVAILABLE',
+];
 const APP_TAG = 'Applications';
 const OPS_TAG = 'Operations';
 
@@ -95,15 +106,28 @@ function buildOpenApiDocument(app: Application): Schema {
     const content: Record<string, Schema> = {};
     for (const t of BODY_TYPES) content[t] = { schema: body };
     for (const t of options.acceptContentTypes ?? []) {
-      content[t] = t === 'multipart/form-data'
-        ? { schema: { type: 'object', additionalProperties: true, description: 'fields arrive as strings, files as bytes, under their field names' } }
-        : { schema: { type: 'string', contentMediaType: t, description: 'the raw body, handed to call() as a Uint8Array' } };
+      content[t] =
+        t === 'multipart/form-data'
+          ? { schema: { type: 'object', additionalProperties: true, description: 'fields arrive as strings, files as bytes, under their field names' } }
+          : { schema: { type: 'string', contentMediaType: t, description: 'the raw body, handed to call() as a Uint8Array' } };
     }
     const operation = (withPath: boolean): Schema => ({
       tags: [APP_TAG],
       operationId: withPath ? `${spec.name}_subpath` : spec.name,
       summary: `${spec.ingress}.call(body, request) of application "${spec.name}"`,
-      ...(withPath ? { parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' }, description: 'any sub-path (may contain "/"), given to call() as request.path' }] } : {}),
+      ...(withPath
+        ? {
+            parameters: [
+              {
+                name: 'path',
+                in: 'path',
+                required: true,
+                schema: { type: 'string' },
+                description: 'any sub-path (may contain "/"), given to call() as request.path',
+              },
+            ],
+          }
+        : {}),
       requestBody: { required: true, content },
       responses: {
         200: {
@@ -121,7 +145,11 @@ function buildOpenApiDocument(app: Application): Schema {
   Object.assign(paths, v2Paths(), operationsPaths());
   return {
     openapi: '3.1.0',
-    info: { title: 'threadserve', version: VERSION, description: 'Applications served by threadserve, the Open Inference Protocol (KServe V2) and the operational routes.' },
+    info: {
+      title: 'threadserve',
+      version: VERSION,
+      description: 'Applications served by threadserve, the Open Inference Protocol (KServe V2) and the operational routes.',
+    },
     tags: [{ name: APP_TAG }, { name: 'Open Inference Protocol (KServe V2)' }, { name: OPS_TAG }],
     paths,
     components: { schemas },
@@ -133,9 +161,13 @@ function operationsPaths(): Record<string, Schema> {
     get: { tags: [OPS_TAG], summary, responses: { 200: { description: 'OK', content }, ...extra } },
   });
   return {
-    '/-/healthz': get('200 "success" once every replica runs', { 'text/plain': { schema: { type: 'string' } } }, {
-      503: { description: 'NOT_READY: replicas start or restart', content: { 'application/json': { schema: errorBody(['NOT_READY']) } } },
-    }),
+    '/-/healthz': get(
+      '200 "success" once every replica runs',
+      { 'text/plain': { schema: { type: 'string' } } },
+      {
+        503: { description: 'NOT_READY: replicas start or restart', content: { 'application/json': { schema: errorBody(['NOT_READY']) } } },
+      },
+    ),
     '/-/routes': get('Route prefix to application', { 'application/json': { schema: { type: 'object', additionalProperties: { type: 'string' } } } }),
     '/-/status': get('Deployments, replicas and queues', { 'application/json': { schema: { type: 'object' } } }),
     '/metrics': get('Prometheus metrics', { 'text/plain': { schema: { type: 'string' } } }),

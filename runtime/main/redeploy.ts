@@ -94,7 +94,9 @@ export class Deployer {
     const running = this.app.plan.apps.map((a) => a.name).sort();
     const wanted = config.applications.map((a) => a.name).sort();
     if (!same(running, wanted)) {
-      throw new OptionsError(`${file}: deploy changes running applications only (running: ${running.join(', ')}; the file has: ${wanted.join(', ')}); adding or removing applications needs a restart`);
+      throw new OptionsError(
+        `${file}: deploy changes running applications only (running: ${running.join(', ')}; the file has: ${wanted.join(', ')}); adding or removing applications needs a restart`,
+      );
     }
     const newCode = new Set<string>();
     const configured = await loadConfiguredApps(config, async (name, path) => {
@@ -105,7 +107,10 @@ export class Deployer {
         const version = String(++this.versions);
         // The application module is imported at the new version (app-module.ts); the files that
         // changed and those importing them must be too, or the main thread keeps their old code.
-        await reimport()?.(version, [...withImporters(before.graph, changed)].map((f) => pathToFileURL(f).href));
+        await reimport()?.(
+          version,
+          [...withImporters(before.graph, changed)].map((f) => pathToFileURL(f).href),
+        );
         return version;
       }
       return before.version;

@@ -44,9 +44,7 @@ export class ReplicaModules {
   }
 
   private async compile(log?: Pick<Logger, 'warn'>): Promise<void> {
-    const sources = [...new Set([this.entryUrl, ...this.moduleUrls])].filter(
-      (u) => u.startsWith('file:') && TS_FILE.test(new URL(u).pathname),
-    );
+    const sources = [...new Set([this.entryUrl, ...this.moduleUrls])].filter((u) => u.startsWith('file:') && TS_FILE.test(new URL(u).pathname));
     if (sources.length === 0 || this.compiled !== undefined) return;
     let byPath: Map<string, string>;
     try {

@@ -12,12 +12,7 @@ import { memoryBudgetBuffer } from '../shared/memory-budget.ts';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import {
-  BadCallError,
-  DeploymentUnavailableError,
-  ReplicaDiedError,
-  serializeError,
-} from '../shared/errors.ts';
+import { BadCallError, DeploymentUnavailableError, ReplicaDiedError, serializeError } from '../shared/errors.ts';
 import { PendingCalls } from '../shared/pending-calls.ts';
 import { ResponseStream } from '../shared/response-stream.ts';
 import type { CallOptions } from '../shared/handle.ts';

@@ -133,9 +133,7 @@ export class Router {
       this.stats.rejected++;
       this.observer?.rejected();
       return Promise.reject(
-        new BackpressureError(
-          `deployment "${this.deployment}" is overloaded: ${this.queued} calls queued (maxQueuedRequests ${this.maxQueued})`,
-        ),
+        new BackpressureError(`deployment "${this.deployment}" is overloaded: ${this.queued} calls queued (maxQueuedRequests ${this.maxQueued})`),
       );
     }
     return new Promise((resolve, reject) => {

@@ -42,7 +42,11 @@ const serveOptionsSchema = z.strictObject({
   name: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).default('default'),
   /** Route prefix for a single app, overriding the ingress's `route`; null: no HTTP route. */
   route: z.string({ error: 'must be a path starting with "/"' }).regex(/^\//, { error: 'must be a path starting with "/"' }).nullable().optional(),
-  bodyLimit: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(1024 * 1024),
+  bodyLimit: z
+    .number({ error: 'must be a positive integer of bytes' })
+    .int({ error: 'must be a positive integer of bytes' })
+    .positive({ error: 'must be a positive integer of bytes' })
+    .default(1024 * 1024),
   requestTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).optional(),
   /**
    * The Open Inference Protocol over gRPC: its port (default 8001, or 0 when `port` is 0, so
@@ -54,15 +58,29 @@ const serveOptionsSchema = z.strictObject({
     })
     .optional(),
   /** Largest gRPC message in or out, in bytes (gRPC's own default: 4 MiB). */
-  grpcMaxMessageBytes: z.number({ error: 'must be a positive integer of bytes' }).int({ error: 'must be a positive integer of bytes' }).positive({ error: 'must be a positive integer of bytes' }).default(4 * 1024 * 1024),
+  grpcMaxMessageBytes: z
+    .number({ error: 'must be a positive integer of bytes' })
+    .int({ error: 'must be a positive integer of bytes' })
+    .positive({ error: 'must be a positive integer of bytes' })
+    .default(4 * 1024 * 1024),
   /** Time a client has to send a request's headers and body; past it: 408 and the connection closes. */
   bodyTimeoutS: z.number({ error: 'must be a positive number of seconds' }).positive({ error: 'must be a positive number of seconds' }).default(30),
   /** Memory that requests in flight may make the server allocate (decoded pixels, request tensors), in MiB. */
-  memoryBudgetMb: z.number({ error: 'must be a positive number of MiB' }).positive({ error: 'must be a positive number of MiB' }).default(MEMORY_BUDGET_DEFAULTS.budgetMb),
+  memoryBudgetMb: z
+    .number({ error: 'must be a positive number of MiB' })
+    .positive({ error: 'must be a positive number of MiB' })
+    .default(MEMORY_BUDGET_DEFAULTS.budgetMb),
   /** How long a request waits for room in the memory budget before 503 OVER_MEMORY_BUDGET. */
-  memoryWaitS: z.number({ error: 'must be a non-negative number of seconds' }).min(0, { error: 'must be a non-negative number of seconds' }).default(MEMORY_BUDGET_DEFAULTS.waitS),
+  memoryWaitS: z
+    .number({ error: 'must be a non-negative number of seconds' })
+    .min(0, { error: 'must be a non-negative number of seconds' })
+    .default(MEMORY_BUDGET_DEFAULTS.waitS),
   /** The most replica threads the process runs (autoscaling grows within it); default twice the cores. */
-  maxReplicaThreads: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).optional(),
+  maxReplicaThreads: z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .positive({ error: 'must be a positive integer' })
+    .optional(),
   /** Who may open /-/dashboard: loopback clients ('local'), anyone ('open'), or nobody ('off'). */
   dashboard: z.enum(DASHBOARD_ACCESS, { error: `must be one of ${DASHBOARD_ACCESS.join(', ')}` }).default('local'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -128,10 +146,7 @@ function defaultPort(): number {
   return n;
 }
 
-export async function run(
-  apps: BoundDeployment | Record<string, BoundDeployment>,
-  options: ServeOptions = {},
-): Promise<ServeInstance> {
+export async function run(apps: BoundDeployment | Record<string, BoundDeployment>, options: ServeOptions = {}): Promise<ServeInstance> {
   const { logger: givenLogger, routePrefixes, deploymentOptions, admin, appSources, ...rest } = options;
   const parsed = serveOptionsSchema.safeParse(rest);
   if (!parsed.success) throw new OptionsError(formatIssues('serve', rest, parsed.error.issues));
@@ -239,7 +254,13 @@ export async function run(
     },
     scale: async (name, numReplicas) => {
       const runner = app.runner(name);
-      if (!runner) throw new OptionsError(`scale: no deployment named "${name}"; running: ${app.allRunners().map((r) => r.name).join(', ')}`);
+      if (!runner)
+        throw new OptionsError(
+          `scale: no deployment named "${name}"; running: ${app
+            .allRunners()
+            .map((r) => r.name)
+            .join(', ')}`,
+        );
       if (!Number.isInteger(numReplicas) || numReplicas < 0) {
         throw new OptionsError(`scale: deployment "${name}": numReplicas must be a non-negative integer, got ${JSON.stringify(numReplicas)}`);
       }

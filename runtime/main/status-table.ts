@@ -4,7 +4,14 @@ import type { RouteInfo } from './http-observability.ts';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export interface RouteLine {
@@ -60,7 +67,14 @@ export function replicaLines(app: Application): ReplicaLine[] {
     const o = r.spec.options;
     for (const rep of r.status()) {
       const device = rep.gpuIds.length ? `gpu ${rep.gpuIds.join(',')}${o.numGpus < 1 ? ` (${o.numGpus})` : ''}` : 'cpu';
-      out.push({ deployment: r.name, replica: rep.id, state: rep.state, device, maxOngoingRequests: o.maxOngoingRequests, maxQueuedRequests: o.maxQueuedRequests });
+      out.push({
+        deployment: r.name,
+        replica: rep.id,
+        state: rep.state,
+        device,
+        maxOngoingRequests: o.maxOngoingRequests,
+        maxQueuedRequests: o.maxQueuedRequests,
+      });
     }
   }
   return out;
@@ -77,7 +91,14 @@ export function formatStatus(app: Application, baseUrl: string | undefined, rout
   lines.push('');
   const replicaRows = [['DEPLOYMENT', 'REPLICA', 'STATE', 'DEVICE', 'MAX ONGOING', 'MAX QUEUED']];
   for (const r of replicaLines(app)) {
-    replicaRows.push([r.deployment, r.replica, r.state, r.device, String(r.maxOngoingRequests), r.maxQueuedRequests < 0 ? 'unlimited' : String(r.maxQueuedRequests)]);
+    replicaRows.push([
+      r.deployment,
+      r.replica,
+      r.state,
+      r.device,
+      String(r.maxOngoingRequests),
+      r.maxQueuedRequests < 0 ? 'unlimited' : String(r.maxQueuedRequests),
+    ]);
   }
   lines.push(table(replicaRows));
   return lines.join('\n');

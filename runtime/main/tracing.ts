@@ -110,7 +110,11 @@ export class Tracing {
     // From the ingress: its span's context; from a replica (unrecorded): the traceparent it sent;
     // from main-thread code: the context the caller is in.
     const parent = (given?.ctx as Context | undefined) ?? (given?.tp !== undefined ? remoteParent(given.tp) : context.active());
-    const span = this.tracer.startSpan(`${deployment}.${method}`, { kind: SpanKind.CLIENT, attributes: callAttributes(deployment, method, given?.rid) }, parent);
+    const span = this.tracer.startSpan(
+      `${deployment}.${method}`,
+      { kind: SpanKind.CLIENT, attributes: callAttributes(deployment, method, given?.rid) },
+      parent,
+    );
     if (!span.isRecording()) return send(options);
     const sc = span.spanContext();
     const trace_: CallTrace = { tp: formatTraceparent(sc.traceId, sc.spanId, true) };
@@ -181,7 +185,12 @@ export class Tracing {
 function remoteParent(tp: string): Context {
   const p = parseTraceparent(tp);
   if (!p) return ROOT_CONTEXT;
-  return trace.setSpanContext(ROOT_CONTEXT, { traceId: p.traceId, spanId: p.spanId, traceFlags: p.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: p.traceId,
+    spanId: p.spanId,
+    traceFlags: p.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    isRemote: true,
+  });
 }
 
 function splitName(n: string): [string, string] {

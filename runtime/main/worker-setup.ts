@@ -12,10 +12,7 @@ const TS_MODULE = /\.[cm]?tsx?$/;
 /** What piscina loads (see bootstrap.mjs for why it is not the entry itself). */
 export const workerBootstrapUrl = new URL('../worker/bootstrap.mjs', import.meta.url).href;
 /** The replica's task module, passed to the bootstrap in workerData. */
-export const workerEntryUrl = new URL(
-  RUNNING_FROM_SOURCE ? '../worker/entry.ts' : '../worker/entry.js',
-  import.meta.url,
-).href;
+export const workerEntryUrl = new URL(RUNNING_FROM_SOURCE ? '../worker/entry.ts' : '../worker/entry.js', import.meta.url).href;
 
 const sourceHooksUrl = new URL('../source-hooks.mjs', import.meta.url).href;
 

@@ -12,8 +12,7 @@
  */
 
 export type TypedArray =
-  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+  Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 
 export interface TypedArrayConstructor {
   new (length: number): TypedArray;
@@ -21,9 +20,7 @@ export interface TypedArrayConstructor {
 }
 
 /** onnxruntime's names of the types a V2 datatype maps to (a subset of its Tensor.Type). */
-export type OnnxType =
-  | 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'float16' | 'float32' | 'float64' | 'string';
+export type OnnxType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'string';
 
 export interface DatatypeInfo {
   /** The onnxruntime type that carries it. */
@@ -42,7 +39,14 @@ export interface DatatypeInfo {
   max?: number | bigint;
 }
 
-const int = (onnx: OnnxType, size: number, array: TypedArrayConstructor, min: number, max: number): DatatypeInfo => ({ onnx, kind: 'int', size, array, min, max });
+const int = (onnx: OnnxType, size: number, array: TypedArrayConstructor, min: number, max: number): DatatypeInfo => ({
+  onnx,
+  kind: 'int',
+  size,
+  array,
+  min,
+  max,
+});
 
 export const DATATYPE_TABLE = Object.freeze({
   BOOL: { onnx: 'bool', kind: 'bool', size: 1, array: Uint8Array },
@@ -60,9 +64,7 @@ export const DATATYPE_TABLE = Object.freeze({
   BYTES: { onnx: 'string', kind: 'bytes' },
 } satisfies Record<string, DatatypeInfo>) as Readonly<Record<V2Datatype, DatatypeInfo>>;
 
-export const V2_DATATYPES = [
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
-] as const;
+export const V2_DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] as const;
 export type V2Datatype = (typeof V2_DATATYPES)[number];
 
 /** The table's entry for a V2 name, or undefined when it is none. */

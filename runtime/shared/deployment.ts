@@ -41,12 +41,7 @@ export interface Deployment<C extends AnyClass> {
 
 const DEPLOYMENT = Symbol.for('threadserve.deployment');
 
-function makeDeployment<C extends AnyClass>(
-  cls: C,
-  rawOptions: DeploymentOptions,
-  moduleUrl: string,
-  key: string,
-): Deployment<C> {
+function makeDeployment<C extends AnyClass>(cls: C, rawOptions: DeploymentOptions, moduleUrl: string, key: string): Deployment<C> {
   const d: Deployment<C> = Object.freeze({
     kind: 'deployment' as const,
     cls,
@@ -54,10 +49,8 @@ function makeDeployment<C extends AnyClass>(
     rawOptions: Object.freeze({ ...rawOptions }),
     moduleUrl,
     key,
-    bind: (...args: unknown[]) =>
-      Object.freeze({ kind: 'bound' as const, deployment: d as Deployment<AnyClass>, args: Object.freeze(args) }),
-    options: (overrides: DeploymentOptions) =>
-      makeDeployment(cls, { ...rawOptions, ...overrides }, moduleUrl, key),
+    bind: (...args: unknown[]) => Object.freeze({ kind: 'bound' as const, deployment: d as Deployment<AnyClass>, args: Object.freeze(args) }),
+    options: (overrides: DeploymentOptions) => makeDeployment(cls, { ...rawOptions, ...overrides }, moduleUrl, key),
   }) as Deployment<C>;
   return d;
 }
@@ -73,9 +66,7 @@ function register<C extends AnyClass>(cls: C, options: DeploymentOptions, module
 /** Function form: `const Model = deployment(ModelImpl, { numReplicas: 2 })`. */
 export function deployment<C extends AnyClass>(cls: C, options?: DeploymentOptions): Deployment<C>;
 /** Decorator form: `@deployment({ numReplicas: 2 }) class Model {}`. */
-export function deployment(
-  options?: DeploymentOptions,
-): <C extends AnyClass>(cls: C, context: ClassDecoratorContext<C>) => void;
+export function deployment(options?: DeploymentOptions): <C extends AnyClass>(cls: C, context: ClassDecoratorContext<C>) => void;
 export function deployment(a?: unknown, b?: unknown): unknown {
   const moduleUrl = callerModuleUrl(deployment);
   if (typeof a === 'function') return register(a as AnyClass, (b ?? {}) as DeploymentOptions, moduleUrl);
@@ -104,10 +95,7 @@ export function toDeployment(target: unknown): Deployment<AnyClass> | undefined 
 }
 
 /** Type-checked binding for both forms: `bind(Classify, bind(Preprocess), bind(Model, 'm.onnx'))`. */
-export function bind<C extends AnyClass>(
-  target: C | Deployment<C>,
-  ...args: BindArgs<ConstructorParameters<C>>
-): BoundDeployment<InstanceType<C>> {
+export function bind<C extends AnyClass>(target: C | Deployment<C>, ...args: BindArgs<ConstructorParameters<C>>): BoundDeployment<InstanceType<C>> {
   const d = toDeployment(target);
   if (!d) {
     const name = typeof target === 'function' ? target.name : String(target);

@@ -135,9 +135,7 @@ const rebuilders: Record<string, (s: SerializedError) => ThreadserveError> = {
 export function deserializeError(s: SerializedError): Error {
   if (s.statusCode !== undefined) {
     const rebuild = rebuilders[s.code];
-    const err = rebuild
-      ? rebuild(s)
-      : new ThreadserveError(s.code, s.message, s.statusCode, s.details);
+    const err = rebuild ? rebuild(s) : new ThreadserveError(s.code, s.message, s.statusCode, s.details);
     if (s.stack !== undefined) err.stack = s.stack;
     return err;
   }

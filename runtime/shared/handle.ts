@@ -40,19 +40,13 @@ type CallResult<R> = [Awaited<R>] extends [AsyncIterable<infer C>] ? StreamCall<
 
 /** Each method as an async call; a `@batch` method (`items: Batch<X>`) is called with one item. */
 type MethodsOf<T> = {
-  [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: PerItem<T[K]> extends (
-    ...args: infer A
-  ) => infer R
+  [K in keyof T as K extends string ? (T[K] extends (...args: any[]) => unknown ? K : never) : never]: PerItem<T[K]> extends (...args: infer A) => infer R
     ? (...args: A) => CallResult<R>
     : never;
 };
 
 /** What `Handle<T>` accepts: an instance type, or a class/deployment built by `deployment()`. */
-type InstanceOf<T> = T extends { readonly __threadserveClass?: infer C }
-  ? C extends abstract new (...args: any[]) => infer I
-    ? I
-    : T
-  : T;
+type InstanceOf<T> = T extends { readonly __threadserveClass?: infer C } ? (C extends abstract new (...args: any[]) => infer I ? I : T) : T;
 
 export type Handle<T> = MethodsOf<InstanceOf<T>> & {
   /** Type-level only: lets `bind` check that a bound deployment fits a `Handle<T>` parameter. */
@@ -88,19 +82,10 @@ export function isHandleRef(v: unknown): v is HandleRef {
   return typeof v === 'object' && v !== null && typeof (v as HandleRef).__threadserveHandle === 'string';
 }
 
-export type HandleCall = (
-  method: string,
-  args: unknown[],
-  options: CallOptions,
-) => Promise<unknown>;
+export type HandleCall = (method: string, args: unknown[], options: CallOptions) => Promise<unknown>;
 
 /** Builds a handle proxy over a call function. Unknown method names fail with a clear error. */
-export function makeHandle<T>(
-  deployment: string,
-  methods: readonly string[],
-  call: HandleCall,
-  options: CallOptions = {},
-): Handle<T> {
+export function makeHandle<T>(deployment: string, methods: readonly string[], call: HandleCall, options: CallOptions = {}): Handle<T> {
   const known = new Set(methods);
   const cache = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const target = {
@@ -116,10 +101,7 @@ export function makeHandle<T>(
       if (!fn) {
         fn = known.has(prop)
           ? (...args: unknown[]) => iterableCall(call(prop, args, options), deployment, prop)
-          : () =>
-              Promise.reject(
-                new BadCallError(`deployment "${deployment}" has no method "${prop}"`),
-              );
+          : () => Promise.reject(new BadCallError(`deployment "${deployment}" has no method "${prop}"`));
         cache.set(prop, fn);
       }
       return fn;

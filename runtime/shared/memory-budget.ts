@@ -88,9 +88,11 @@ export interface MemoryLease {
 }
 
 /** Atomics.waitAsync (in Node since 16; typed only in TypeScript's es2024 lib). */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(kib < 10 * 1024 ? 1 : 0)} MiB`;
 

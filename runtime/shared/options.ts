@@ -9,7 +9,10 @@ import { AUTO_REPLICAS_DEFAULTS, autoscalingConfigSchema, startingReplicas } fro
 import type { ResolvedAutoscalingConfig } from './autoscaling-options.ts';
 
 const positiveInt = (what = 'a positive integer') =>
-  z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
+  z
+    .number({ error: `must be ${what}` })
+    .int({ error: `must be ${what}` })
+    .positive({ error: `must be ${what}` });
 const positiveSeconds = z
   .number({ error: 'must be a positive number of seconds' })
   .positive({ error: 'must be a positive number of seconds' })
@@ -22,10 +25,7 @@ const resourceLimitsSchema = z.strictObject({
   stackSizeMb: positiveInt().optional(),
 });
 
-const zodSchemaLike = z.custom<z.ZodType>(
-  (v) => v instanceof z.ZodType,
-  { error: 'must be a zod schema' },
-);
+const zodSchemaLike = z.custom<z.ZodType>((v) => v instanceof z.ZodType, { error: 'must be a zod schema' });
 
 export const deploymentOptionsSchema = z.strictObject({
   name: z
@@ -67,10 +67,9 @@ export const deploymentOptionsSchema = z.strictObject({
   bodyLimit: positiveInt('a positive integer of bytes').optional(),
   /** Body types the ingress route takes besides JSON and msgpack: raw bytes (image/png...) or multipart/form-data. */
   acceptContentTypes: z
-    .array(
-      z.string().regex(/^[a-z]+\/[a-z0-9.+*-]+$/i, { error: 'must be a list of media types like "image/png"' }),
-      { error: 'must be a list of media types like "image/png"' },
-    )
+    .array(z.string().regex(/^[a-z]+\/[a-z0-9.+*-]+$/i, { error: 'must be a list of media types like "image/png"' }), {
+      error: 'must be a list of media types like "image/png"',
+    })
     .optional(),
   resourceLimits: resourceLimitsSchema.optional(),
 });
@@ -117,10 +116,7 @@ export function formatIssues(prefix: string, input: unknown, issues: readonly z.
   return lines.join('\n');
 }
 
-export function resolveDeploymentOptions(
-  className: string,
-  options: unknown,
-): ResolvedDeploymentOptions {
+export function resolveDeploymentOptions(className: string, options: unknown): ResolvedDeploymentOptions {
   const parsed = deploymentOptionsSchema.safeParse(options ?? {});
   if (!parsed.success) {
     const given = (options as { name?: unknown } | undefined)?.name;
@@ -145,7 +141,9 @@ function resolveAutoscaling(label: string, numReplicas: number | 'auto' | undefi
     return numReplicas === 'auto' ? Object.freeze(autoscalingConfigSchema.parse(AUTO_REPLICAS_DEFAULTS)) : undefined;
   }
   if (numReplicas !== 'auto' && numReplicas !== undefined) {
-    throw new OptionsError(`${label}: numReplicas ${numReplicas} cannot be set with autoscalingConfig; use numReplicas: "auto" or autoscalingConfig.initialReplicas`);
+    throw new OptionsError(
+      `${label}: numReplicas ${numReplicas} cannot be set with autoscalingConfig; use numReplicas: "auto" or autoscalingConfig.initialReplicas`,
+    );
   }
   const input = numReplicas === 'auto' && typeof given === 'object' ? { ...AUTO_REPLICAS_DEFAULTS, ...given } : given;
   const parsed = autoscalingConfigSchema.safeParse(input);

@@ -12,8 +12,7 @@ import type { SpanRecord, WireTrace } from './trace-context.ts';
 
 /** Things a replica counts for the main thread's /metrics. */
 export type ReplicaEvent =
-  | { kind: 'batch'; size: number }
-  | { kind: 'model'; event: 'hit' | 'miss' | 'admitted' | 'rejected' | 'load' | 'eviction' | 'loadError'; seconds?: number };
+  { kind: 'batch'; size: number } | { kind: 'model'; event: 'hit' | 'miss' | 'admitted' | 'rejected' | 'load' | 'eviction' | 'loadError'; seconds?: number };
 
 /** Per-request context the ingress hands to `call(body, request)`. */
 export interface RequestContext {
@@ -80,7 +79,6 @@ export interface DirectCalls {
  */
 export type CallMessage = [id: number, method: string, args: unknown[], modelId?: string, trace?: WireTrace];
 
-
 /** The answer to a call, a health check or a reconfigure: [id, 1, result] or [id, 0, error]. */
 export type AnswerMessage = [id: number, ok: 1, v: unknown] | [id: number, ok: 0, e: SerializedError];
 
@@ -120,6 +118,6 @@ export type FromReplica =
    * deployment: durations (s) and failures. Sent ahead of the answers of the same turn, so
    * /metrics has counted the inner calls of a request by the time the request is answered.
    */
-  | { k: 'served'; calls: Record<string, DirectCalls>; spans?: SpanRecord[] }
+  | { k: 'served'; calls: Record<string, DirectCalls>; spans?: SpanRecord[] };
 
 export type { HandleRef, WireTrace };

@@ -10,11 +10,7 @@ export interface ChoiceCandidate {
 export type Random = () => number;
 
 /** Index of the chosen candidate, or -1 when every candidate is at `maxOngoing`. */
-export function chooseReplica(
-  candidates: readonly ChoiceCandidate[],
-  maxOngoing: number,
-  random: Random = Math.random,
-): number {
+export function chooseReplica(candidates: readonly ChoiceCandidate[], maxOngoing: number, random: Random = Math.random): number {
   const n = candidates.length;
   if (n === 0) return -1;
   if (n === 1) return candidates[0]!.inFlight < maxOngoing ? 0 : -1;
@@ -44,7 +40,11 @@ const isLoading = (c: ModelCandidate) => (c.loading ?? 0) > 0;
 
 /** Power of two choices among `subset` (indices into candidates); -1 if none has room. */
 function chooseAmong(candidates: readonly ModelCandidate[], subset: number[], maxOngoing: number, random: Random): number {
-  const i = chooseReplica(subset.map((k) => candidates[k]!), maxOngoing, random);
+  const i = chooseReplica(
+    subset.map((k) => candidates[k]!),
+    maxOngoing,
+    random,
+  );
   return i < 0 ? -1 : subset[i]!;
 }
 
@@ -61,12 +61,7 @@ function chooseAmong(candidates: readonly ModelCandidate[], subset: number[], ma
  *   thread is blocked anyway, and the others stay free for warm calls. Otherwise the least
  *   busy of two.
  */
-export function chooseReplicaForModel(
-  candidates: readonly ModelCandidate[],
-  modelId: string,
-  maxOngoing: number,
-  random: Random = Math.random,
-): number {
+export function chooseReplicaForModel(candidates: readonly ModelCandidate[], modelId: string, maxOngoing: number, random: Random = Math.random): number {
   const holders: number[] = [];
   const calmHolders: number[] = [];
   const loaders: number[] = [];

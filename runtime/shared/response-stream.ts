@@ -92,10 +92,13 @@ export class ResponseStream<T = unknown> implements ChunkStream<T> {
     if (this.state !== 'new' && this.state !== 'open') return;
     this.deadline = at;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.stopProducer();
-      this.fail(new TimeoutError(`the stream from deployment "${this.deployment}" passed its deadline and was cancelled`));
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.stopProducer();
+        this.fail(new TimeoutError(`the stream from deployment "${this.deployment}" passed its deadline and was cancelled`));
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   async next(): Promise<IteratorResult<T>> {

@@ -40,9 +40,5 @@ export const CANCEL = -1;
 
 /** Anything `for await` can read, except strings (iterable, but never meant as a stream). */
 export function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-  );
+  return typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
 }

@@ -13,7 +13,10 @@ export function withTimeout<T>(p: Promise<T>, timeoutS: number, what: string): P
     timer = setTimeout(() => {
       reject(new TimeoutError(`${what} timed out after ${timeoutS}s`));
       // A stream that starts after its caller gave up would wait for a reader forever, holding its replica's slot.
-      p.then((late) => (late instanceof ResponseStream ? late.cancel() : undefined), () => undefined);
+      p.then(
+        (late) => (late instanceof ResponseStream ? late.cancel() : undefined),
+        () => undefined,
+      );
     }, timeoutS * 1000);
   });
   return Promise.race([p, t]).then(

@@ -19,9 +19,7 @@ export type Movable = ArrayBuffer | MessagePort;
  * class instance: the clone would keep its own fields and silently drop its class, methods and
  * #private fields, so the call fails with BAD_CALL instead (PortWriter.send reports it).
  */
-const CLONEABLE_PROTOTYPES = new Set<unknown>(
-  [Date, RegExp, Map, Set, DataView, Boolean, Number, String, SharedArrayBuffer].map((c) => c.prototype),
-);
+const CLONEABLE_PROTOTYPES = new Set<unknown>([Date, RegExp, Map, Set, DataView, Boolean, Number, String, SharedArrayBuffer].map((c) => c.prototype));
 
 /** Walks `v`, collects its movable buffers into `out`; returns what cannot cross threads faithfully, if anything. */
 function visit(v: unknown, out: Set<Movable>, depth: number): string | undefined {

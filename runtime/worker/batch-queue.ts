@@ -36,9 +36,7 @@ export const BATCH_DEFAULTS: BatchOptions = Object.freeze({
  * order. An Error instance in a slot rejects that item's caller only (a bad input in a batch
  * must not fail its neighbours); a thrown or rejected error fails every item of the batch.
  */
-export type BatchHandler<I, O> = (
-  items: I[],
-) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
+export type BatchHandler<I, O> = (items: I[]) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
 
 /** Called once per batch as it starts, e.g. to feed a batch-size histogram. */
 export type BatchListener = (size: number) => void;

@@ -32,10 +32,7 @@ export interface BatchDecoratorOptions extends BatchOptionsInput {
 }
 
 /** The batch-shaped method as written (the decorator does not change its declared type). */
-type BatchMethod<This, I, O> = (
-  this: This,
-  items: I[],
-) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
+type BatchMethod<This, I, O> = (this: This, items: I[]) => PromiseLike<ReadonlyArray<O | Error>> | ReadonlyArray<O | Error>;
 
 /** What the decorator accepts: one array parameter in, an array (or a promise of one) out. */
 type AnyBatchMethod<This> = (this: This, items: any[]) => PromiseLike<ReadonlyArray<unknown>> | ReadonlyArray<unknown>;
@@ -43,16 +40,9 @@ type AnyBatchMethod<This> = (this: This, items: any[]) => PromiseLike<ReadonlyAr
 type PerItemMethod<This, I, O> = (this: This, item: I) => Promise<O>;
 
 /** One queue per (instance, batched method). */
-const queues = new MethodState<BatchQueue<unknown, unknown>>(
-  'batched',
-  'decorate it with @batch() or build it with batch(fn)',
-);
+const queues = new MethodState<BatchQueue<unknown, unknown>>('batched', 'decorate it with @batch() or build it with batch(fn)');
 
-function makePerItem<This, I, O>(
-  method: BatchMethod<This, I, O>,
-  options: BatchDecoratorOptions,
-  label: string,
-): PerItemMethod<This, I, O> {
+function makePerItem<This, I, O>(method: BatchMethod<This, I, O>, options: BatchDecoratorOptions, label: string): PerItemMethod<This, I, O> {
   const { clock = realClock, ...rest } = options;
   // Validate at definition time, so a bad option fails when the class is imported, not on the
   // first request.
@@ -70,14 +60,9 @@ function makePerItem<This, I, O>(
 }
 
 /** Decorator form: `@batch({ maxBatchSize: 8, batchWaitTimeoutS: 0.005 }) async predict(items: Batch<X>)`. */
-export function batch(
-  options?: BatchDecoratorOptions,
-): <This, M extends AnyBatchMethod<This>>(method: M, context: ClassMethodDecoratorContext<This, M>) => M;
+export function batch(options?: BatchDecoratorOptions): <This, M extends AnyBatchMethod<This>>(method: M, context: ClassMethodDecoratorContext<This, M>) => M;
 /** Function form: returns a per-item method to call with `.call(this, item)` or put on a prototype. */
-export function batch<This, I, O>(
-  method: BatchMethod<This, I, O>,
-  options?: BatchDecoratorOptions,
-): PerItemMethod<This, I, O>;
+export function batch<This, I, O>(method: BatchMethod<This, I, O>, options?: BatchDecoratorOptions): PerItemMethod<This, I, O>;
 export function batch(a?: unknown, b?: unknown): unknown {
   // The decorator's replacement differs from the declared type on purpose (see the header).
   return decoratorOrFunction<BatchDecoratorOptions>('batch', a, b, (method, options, label) =>

@@ -21,7 +21,6 @@ export function multiplexedModelId(): string | undefined {
 
 type Reporter = (ids: string[]) => void;
 
-
 const EVENT_SINK = Symbol.for('threadserve.replicaEvents');
 
 /** Set by the replica host: where batch queues and model caches report what they did. */

@@ -47,7 +47,15 @@ export class CallTracing {
     if (current === undefined) return undefined;
     const parent = this.enabled ? parseTraceparent(current.tp) : undefined;
     if (parent === undefined || !parent.sampled) return { trace: current };
-    const span: SpanRecord = { t: parent.traceId, s: randomBytes(8).toString('hex'), p: parent.spanId, pl: current.tl === 1, n: `${deployment}.${method}`, st: epochMs(), en: 0 };
+    const span: SpanRecord = {
+      t: parent.traceId,
+      s: randomBytes(8).toString('hex'),
+      p: parent.spanId,
+      pl: current.tl === 1,
+      n: `${deployment}.${method}`,
+      st: epochMs(),
+      en: 0,
+    };
     if (current.rid !== undefined) span.rid = current.rid;
     const trace: CallTrace = { tp: formatTraceparent(parent.traceId, span.s, true), tl: 1 };
     if (current.rid !== undefined) trace.rid = current.rid;
@@ -65,7 +73,6 @@ export class CallTracing {
     };
   }
 }
-
 
 /** Closes an outbound call's span when the call settles. */
 export function endWhenSettled(p: Promise<unknown>, out: Outbound | undefined, replica: () => string | undefined): Promise<unknown> {

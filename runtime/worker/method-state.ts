@@ -62,12 +62,7 @@ export function instanceProblem(self: unknown, label: string, kind: string): Typ
  * Both forms of a method decorator from one maker: `name(options)` decorates a class method,
  * `name(fn, options)` wraps a plain function.
  */
-export function decoratorOrFunction<O>(
-  name: string,
-  a: unknown,
-  b: unknown,
-  make: (method: Function, options: O, label: string) => Function,
-): unknown {
+export function decoratorOrFunction<O>(name: string, a: unknown, b: unknown, make: (method: Function, options: O, label: string) => Function): unknown {
   if (typeof a === 'function') return make(a, (b ?? {}) as O, `${a.name || 'anonymous'}()`);
   const options = (a ?? {}) as O;
   return (method: Function, context: ClassMethodDecoratorContext) => {

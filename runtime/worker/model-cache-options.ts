@@ -43,7 +43,9 @@ export type ModelIdsListener = (ids: string[]) => void;
 /** Validates an admission policy name; `where` prefixes the message. */
 export function checkAdmission(a: unknown, where?: string): ModelAdmission {
   if (!MODEL_ADMISSIONS.includes(a as ModelAdmission)) {
-    throw new OptionsError(`${where ? `${where}: ` : ''}admission must be one of ${MODEL_ADMISSIONS.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(a) ?? String(a)}`);
+    throw new OptionsError(
+      `${where ? `${where}: ` : ''}admission must be one of ${MODEL_ADMISSIONS.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(a) ?? String(a)}`,
+    );
   }
   return a as ModelAdmission;
 }
@@ -51,8 +53,9 @@ export function checkAdmission(a: unknown, where?: string): ModelAdmission {
 /** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
 export function checkMaxModels(n: unknown, where?: string): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new OptionsError(`${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
+    throw new OptionsError(
+      `${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`,
+    );
   }
   return n;
 }
-

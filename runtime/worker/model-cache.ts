@@ -85,7 +85,18 @@ export class ModelCache<M> {
   private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
   private sketch: FrequencySketch | undefined;
-  private readonly counts: ModelCacheStats = { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, resident: 0, peakResident: 0, loadErrors: 0, unloadErrors: 0 };
+  private readonly counts: ModelCacheStats = {
+    hits: 0,
+    misses: 0,
+    admitted: 0,
+    rejected: 0,
+    loads: 0,
+    evictions: 0,
+    resident: 0,
+    peakResident: 0,
+    loadErrors: 0,
+    unloadErrors: 0,
+  };
   private readonly listeners = new Set<ModelIdsListener>();
   private lastIds = '';
 
@@ -112,7 +123,11 @@ export class ModelCache<M> {
   /** The model for `id`, loading it on a miss. Pinned until the enclosing withModelLeases ends. */
   get(id: string): Promise<M> {
     const entry = this.lookup(id, inCall(), true);
-    leaseForCurrentCall(entry, () => entry.users++, () => this.release(entry));
+    leaseForCurrentCall(
+      entry,
+      () => entry.users++,
+      () => this.release(entry),
+    );
     return entry.promise;
   }
 
@@ -199,7 +214,16 @@ export class ModelCache<M> {
     reportEvent({ kind: 'model', event: 'miss' });
     const admit = !pinnable || this.admits(id);
     const waitsForRoom = !admit && mayWait && !this.callHoldsServedOnly();
-    entry = { id, promise: undefined as unknown as Promise<M>, ready: false, removed: false, transient: !admit, waitsForRoom, users: 0, after: previous?.unloading };
+    entry = {
+      id,
+      promise: undefined as unknown as Promise<M>,
+      ready: false,
+      removed: false,
+      transient: !admit,
+      waitsForRoom,
+      users: 0,
+      after: previous?.unloading,
+    };
     if (admit) {
       this.counts.admitted++;
       reportEvent({ kind: 'model', event: 'admitted' });
@@ -349,7 +373,8 @@ export class ModelCache<M> {
       if (unload) await whileLoading(() => unload(model, entry.id));
     } catch (err) {
       this.counts.unloadErrors++;
-      const report = this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
+      const report =
+        this.options.onUnloadError ?? ((e: unknown, id: string) => process.emitWarning(`unloading model "${id}" failed: ${String(e)}`, 'ThreadserveWarning'));
       report(err, entry.id);
     } finally {
       this.counts.resident--;

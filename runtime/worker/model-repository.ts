@@ -29,10 +29,7 @@ function notFound(id: unknown, why: string): ThreadserveError {
 /** Returns `id` when it is a plain model name; otherwise throws the 404 MODEL_NOT_FOUND error. */
 export function safeModelId(id: unknown): string {
   if (typeof id !== 'string' || !MODEL_ID.test(id)) {
-    throw notFound(
-      id,
-      'a model id is 1 to 128 letters, digits, "_", "-" or "." and does not start with "."',
-    );
+    throw notFound(id, 'a model id is 1 to 128 letters, digits, "_", "-" or "." and does not start with "."');
   }
   return id;
 }

@@ -56,10 +56,7 @@ export async function releaseModel(model: unknown): Promise<void> {
 }
 
 /** One ModelCache per (instance, loader). */
-const caches = new MethodState<ModelCache<unknown>>(
-  'multiplexed',
-  'decorate it with @multiplexed() or build it with multiplexed(fn)',
-);
+const caches = new MethodState<ModelCache<unknown>>('multiplexed', 'decorate it with @multiplexed() or build it with multiplexed(fn)');
 
 /** Every multiplexed cache of the instance, in one list: a class may multiplex two kinds. */
 function reportFor(instance: object): void {
@@ -78,9 +75,7 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     if (problem) return Promise.reject(problem);
     const id = modelId ?? multiplexedModelId();
     if (id === undefined) {
-      return Promise.reject(
-        codedError('MODEL_ID_REQUIRED', `${label} needs a model id: pass one, or send the serve_multiplexed_model_id header`),
-      );
+      return Promise.reject(codedError('MODEL_ID_REQUIRED', `${label} needs a model id: pass one, or send the serve_multiplexed_model_id header`));
     }
     return cacheFor(this as object).get(id) as Promise<M>;
   };
@@ -95,14 +90,9 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
 }
 
 /** Decorator form: `@multiplexed({ maxNumModelsPerReplica: 3 }) async getModel(modelId: string)`. */
-export function multiplexed(
-  options?: MultiplexedOptions,
-): <This, F extends AnyLoadMethod<This>>(method: F, context: ClassMethodDecoratorContext<This, F>) => F;
+export function multiplexed(options?: MultiplexedOptions): <This, F extends AnyLoadMethod<This>>(method: F, context: ClassMethodDecoratorContext<This, F>) => F;
 /** Function form: a cached getter over a loader; call it with `.call(this, id)`. */
-export function multiplexed<This, M>(
-  load: LoadMethod<This, M>,
-  options?: MultiplexedOptions<M>,
-): (this: This, modelId?: string) => Promise<M>;
+export function multiplexed<This, M>(load: LoadMethod<This, M>, options?: MultiplexedOptions<M>): (this: This, modelId?: string) => Promise<M>;
 export function multiplexed(a?: unknown, b?: unknown): unknown {
   return decoratorOrFunction<MultiplexedOptions>('multiplexed', a, b, (load, options, label) =>
     makeLoader(load as LoadMethod<unknown, unknown>, options, label),

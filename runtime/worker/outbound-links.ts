@@ -176,10 +176,7 @@ export class TargetRouter {
     const links = this.links;
     if (links.length === 0 || this.table.queued > 0) return undefined;
     for (let attempt = 0; attempt < ADMIT_ATTEMPTS; attempt++) {
-      const i =
-        modelId === undefined
-          ? chooseReplica(links, this.maxOngoing)
-          : chooseReplicaForModel(links, modelId, this.maxOngoing);
+      const i = modelId === undefined ? chooseReplica(links, this.maxOngoing) : chooseReplicaForModel(links, modelId, this.maxOngoing);
       if (i < 0) return undefined;
       const link = links[i]!;
       if (this.table.tryAcquire(link.slot, link.gen, this.maxOngoing)) {

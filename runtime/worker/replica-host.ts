@@ -78,10 +78,15 @@ export class ReplicaHost {
       this.writer.requestFlush();
     });
     this.passesTraceOn = Object.keys(start_.targets).length > 0;
-    this.routers = targetRouters(start_.targets, (d) => (m, a, o) => this.callViaMain(d, m, a, o), (d, seconds, ok) => {
-      this.report.add(d, seconds, ok);
-      this.writer.requestFlush();
-    }, this.tracing);
+    this.routers = targetRouters(
+      start_.targets,
+      (d) => (m, a, o) => this.callViaMain(d, m, a, o),
+      (d, seconds, ok) => {
+        this.report.add(d, seconds, ok);
+        this.writer.requestFlush();
+      },
+      this.tracing,
+    );
   }
 
   async start(): Promise<void> {

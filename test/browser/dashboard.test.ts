@@ -91,16 +91,22 @@ describe('the dashboard in headless Chromium', { skip, timeout: 180_000 }, () =>
     };
     const load = Promise.all(Array.from({ length: 8 }, (_, k) => client(k)));
     try {
-      await page.waitForFunction(() => {
-        const latest = JSON.parse(document.querySelector('#chart-rps')?.dataset.latest ?? '[]') as number[];
-        return latest[0]! > 0 && document.querySelector('#chart-hits') !== null && document.querySelector('#chart-batch') !== null;
-      }, undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => {
+          const latest = JSON.parse(document.querySelector('#chart-rps')?.dataset.latest ?? '[]') as number[];
+          return latest[0]! > 0 && document.querySelector('#chart-hits') !== null && document.querySelector('#chart-batch') !== null;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
     } finally {
       stop = true;
       await load;
     }
     // Wait for the sample after the last request, then read the page.
-    await page.waitForFunction((n) => Number(document.querySelector('[data-figure="http-requests"] .value')?.textContent?.replace(/,/g, '')) >= n, sent, { timeout: 30_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-figure="http-requests"] .value')?.textContent?.replace(/,/g, '')) >= n, sent, {
+      timeout: 30_000,
+    });
     assert.ok(Number((await figure('http-4xx')).split(' ')[0]) > 0, 'the malformed requests are counted as 4xx');
     const models = page.locator('article[data-deployment="CountryModels"] td.models');
     assert.match((await models.first().textContent()) ?? '', /^[A-Z]{2}(, [A-Z]{2})*$/, 'each replica lists the models it holds');

@@ -54,13 +54,22 @@ describe('/-/dashboard', () => {
     assert.equal(chain.multiplexed, false);
     assert.deepEqual(chain.autoscalingDecisions, []);
     const echo = status.deployments.find((d: { name: string }) => d.name === 'Echo');
-    assert.deepEqual(echo.replicas.map((r: { id: string; state: string; models: string[] }) => [r.id, r.state, r.models]), [['Echo#0', 'running', []], ['Echo#1', 'running', []]]);
+    assert.deepEqual(
+      echo.replicas.map((r: { id: string; state: string; models: string[] }) => [r.id, r.state, r.models]),
+      [
+        ['Echo#0', 'running', []],
+        ['Echo#1', 'running', []],
+      ],
+    );
     assert.equal(typeof echo.replicas[0].startedAt, 'number');
     const data = (await get('/-/dashboard/data')).json();
     assert.equal(data.sampleIntervalS, 1);
     assert.equal(data.server.pid, process.pid);
     assert.match(data.server.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(data.status.deployments.map((d: { name: string }) => d.name), ['Chain', 'Echo', 'Slow']);
+    assert.deepEqual(
+      data.status.deployments.map((d: { name: string }) => d.name),
+      ['Chain', 'Echo', 'Slow'],
+    );
   });
 
   it('samples HTTP and per-deployment traffic every second, leaving its own routes out', async () => {
@@ -130,7 +139,10 @@ describe('/-/dashboard/events', () => {
       const [init, message] = text.split('\n\n');
       assert.match(init!, /^retry: \d+\nevent: init\ndata: /);
       const first = JSON.parse(init!.split('data: ')[1]!);
-      assert.deepEqual(first.status.deployments.map((d: { name: string }) => d.name), ['Chain', 'Echo', 'Slow']);
+      assert.deepEqual(
+        first.status.deployments.map((d: { name: string }) => d.name),
+        ['Chain', 'Echo', 'Slow'],
+      );
       assert.ok(Array.isArray(first.history));
       const next = JSON.parse(message!.slice('data: '.length));
       assert.equal(typeof next.sample.t, 'number');

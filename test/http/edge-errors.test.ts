@@ -37,7 +37,7 @@ describe('HTTP edge: one error shape from every layer', () => {
     assert.deepEqual(await r.json(), { hello: 'world' });
   }
 
-  it('answers errors that never reach a route (Node\'s parser, fastify\'s router) in the catalogue\'s shape', async () => {
+  it("answers errors that never reach a route (Node's parser, fastify's router) in the catalogue's shape", async () => {
     const cases: Array<[string, Buffer, number, string, RegExp]> = [
       ['bad percent-escape', rawRequest('POST', '/echo/%zz', { 'content-type': 'application/json' }, '{}'), 400, 'BAD_REQUEST', /escape|url|%zz/i],
       ['headers over the limit', rawRequest('GET', '/-/healthz', { 'x-big': 'a'.repeat(20_000) }), 431, 'HEADERS_TOO_LARGE', /headers/],
@@ -54,13 +54,19 @@ describe('HTTP edge: one error shape from every layer', () => {
     await assertStillServes();
   });
 
-  it('answers body and content-type errors in the catalogue\'s shape', async () => {
+  it("answers body and content-type errors in the catalogue's shape", async () => {
     const cases: Array<[string, () => Promise<Response>, number, string, RegExp]> = [
       ['unsupported type', () => post('hi', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE', /text\/plain.*application\/octet-stream/],
       ['malformed JSON', () => post('{"a":', 'application/json'), 400, 'MALFORMED_BODY', /JSON/],
       ['empty JSON', () => post('', 'application/json'), 400, 'MALFORMED_BODY', /empty/],
       ['malformed msgpack', () => post(new Uint8Array([0x92, 0x01]), 'application/msgpack'), 400, 'MALFORMED_BODY', /msgpack/],
-      ['msgpack of a value no body carries', () => post(new Uint8Array([0x81, 0xa1, 0x78, 0xc1]), 'application/msgpack'), 400, 'INVALID_INPUT', /body\.x is a C1Type/],
+      [
+        'msgpack of a value no body carries',
+        () => post(new Uint8Array([0x81, 0xa1, 0x78, 0xc1]), 'application/msgpack'),
+        400,
+        'INVALID_INPUT',
+        /body\.x is a C1Type/,
+      ],
       ['body over the limit', () => post(new Uint8Array(200 * 1024), 'application/octet-stream'), 413, 'BODY_TOO_LARGE', /102400 bytes/],
     ];
     for (const [what, send, status, code, message] of cases) {
@@ -77,7 +83,14 @@ describe('HTTP edge: one error shape from every layer', () => {
     const cases: Array<[string, Buffer, string, number, string, RegExp]> = [
       ['no boundary', Buffer.from('abc'), 'multipart/form-data', 400, 'MALFORMED_BODY', /boundary/],
       ['unterminated', unterminated, 'multipart/form-data; boundary=b', 400, 'MALFORMED_BODY', /multipart/],
-      ['2000-character boundary', Buffer.from('abc'), `multipart/form-data; boundary=${'a'.repeat(2000)}`, 400, 'MALFORMED_BODY', /boundary is 2000 characters/],
+      [
+        '2000-character boundary',
+        Buffer.from('abc'),
+        `multipart/form-data; boundary=${'a'.repeat(2000)}`,
+        400,
+        'MALFORMED_BODY',
+        /boundary is 2000 characters/,
+      ],
       ['too many parts', manyParts.body, manyParts.contentType, 413, 'BODY_TOO_LARGE', /more than 32 parts \(the parts limit\)/],
       ['too many files', manyFiles.body, manyFiles.contentType, 413, 'BODY_TOO_LARGE', /more than 8 files \(the files limit\)/],
     ];
@@ -85,7 +98,10 @@ describe('HTTP edge: one error shape from every layer', () => {
       const r = await post(body, type);
       assertShape(r.status, await r.text(), { status, code, message }, what);
     }
-    const ok = multipartBody([['name', 'ada'], ['file', Buffer.alloc(1000)]]);
+    const ok = multipartBody([
+      ['name', 'ada'],
+      ['file', Buffer.alloc(1000)],
+    ]);
     const r = await post(ok.body, ok.contentType);
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { name: 'ada', file: { bytes: 1000 } });
@@ -99,7 +115,14 @@ describe('HTTP edge: one error shape from every layer', () => {
       ['__proto__ key', () => post('{"a":{"__proto__":{"admin":true}}}', 'application/json'), /body\.a\.__proto__: "__proto__" is a reserved name/],
       ['constructor key', () => post('{"constructor":{"prototype":1}}', 'application/json'), /body\.constructor.*reserved/],
       ['prototype key in msgpack', () => post(pack({ list: [{ prototype: 1 }] }), 'application/msgpack'), /body\.list\[0\]\.prototype.*reserved/],
-      ['reserved multipart field', () => { const m = multipartBody([['constructor', 'x']]); return post(m.body, m.contentType); }, /named "__proto__" or "constructor"/],
+      [
+        'reserved multipart field',
+        () => {
+          const m = multipartBody([['constructor', 'x']]);
+          return post(m.body, m.contentType);
+        },
+        /named "__proto__" or "constructor"/,
+      ],
     ];
     for (const [what, send, message] of cases) {
       const r = await send();

@@ -37,7 +37,12 @@ describe('HTTP edge: model inputs', () => {
 
   const postJson = (path: string, body: unknown) =>
     fetch(`${s.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  const tensor = (name: string, shape: number[], value = 0) => ({ name, datatype: 'FP32', shape, data: new Array(shape.reduce((a, b) => a * b, 1)).fill(value) });
+  const tensor = (name: string, shape: number[], value = 0) => ({
+    name,
+    datatype: 'FP32',
+    shape,
+    data: new Array(shape.reduce((a, b) => a * b, 1)).fill(value),
+  });
 
   it('answers onnxruntime failures on shapes that passed the checks with 400 naming the input, without source paths', async () => {
     const cases: Array<[string, string, number[], RegExp]> = [
@@ -58,9 +63,17 @@ describe('HTTP edge: model inputs', () => {
   it('rejects reserved input names and non-finite values over V2 with 400 naming them', async () => {
     const features = tensor('features', [1, 11], 1);
     const cases: Array<[string, unknown, RegExp]> = [
-      ['__proto__ beside a valid input', `{"inputs":[${JSON.stringify(features)},{"name":"__proto__","datatype":"FP32","shape":[1],"data":[1]}]}`, /'__proto__' is a reserved name/],
+      [
+        '__proto__ beside a valid input',
+        `{"inputs":[${JSON.stringify(features)},{"name":"__proto__","datatype":"FP32","shape":[1],"data":[1]}]}`,
+        /'__proto__' is a reserved name/,
+      ],
       ['constructor', { inputs: [{ ...features, name: 'constructor' }] }, /'constructor' is a reserved name/],
-      ['1e999', `{"inputs":[{"name":"features","datatype":"FP32","shape":[1,11],"data":[1,1,1,1,1,1,1,1,1,1,1e999]}]}`, /input 'features': element 10 is Infinity; expected a finite number in FP32 range/],
+      [
+        '1e999',
+        `{"inputs":[{"name":"features","datatype":"FP32","shape":[1,11],"data":[1,1,1,1,1,1,1,1,1,1,1e999]}]}`,
+        /input 'features': element 10 is Infinity; expected a finite number in FP32 range/,
+      ],
       ['past FP32', { inputs: [{ ...features, data: [...features.data.slice(1), 1e39] }] }, /element 10 is 1e\+39; expected a finite number in FP32 range/],
       ['reserved parameter key', `{"inputs":[${JSON.stringify(features)}],"parameters":{"__proto__":{"x":1}}}`, /parameters\.__proto__.*reserved/],
     ];

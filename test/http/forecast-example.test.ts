@@ -70,7 +70,11 @@ describe('examples/forecast', () => {
   it('serves each country over the Open Inference Protocol, and refuses ids outside the repository', async () => {
     const row = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0];
     const infer = (id: string) =>
-      s.http.inject({ method: 'POST', url: `/v2/models/${id}/infer`, payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: row }] } });
+      s.http.inject({
+        method: 'POST',
+        url: `/v2/models/${id}/infer`,
+        payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: row }] },
+      });
     const r = await infer('AF');
     assert.equal(r.statusCode, 200, r.body);
     assert.deepEqual(r.json().outputs[0].shape, [1, 1]);

@@ -83,7 +83,10 @@ describe('HTTP ingress', () => {
       await assertStillServes();
     }
     const schema = (await post({ values: ['a'] })).json().error;
-    assert.deepEqual(schema.issues.map((i: { path: string }) => i.path), ['values.0']);
+    assert.deepEqual(
+      schema.issues.map((i: { path: string }) => i.path),
+      ['values.0'],
+    );
     const wrongMethod = await s.http.inject({ method: 'PUT', url: '/chain' });
     assert.equal(wrongMethod.headers.allow, 'POST');
   });
@@ -128,7 +131,10 @@ describe('health while a replica is replaced', () => {
   it('answers 503 on /-/healthz until the replacement is up', async () => {
     const s = await serve.run(bind(Crashes), { listen: false, logLevel: 'silent' });
     try {
-      await s.handle<Crashes>('Crashes').exit().catch(() => undefined);
+      await s
+        .handle<Crashes>('Crashes')
+        .exit()
+        .catch(() => undefined);
       const during = await s.http.inject({ url: '/-/healthz' });
       assert.equal(during.statusCode, 503);
       assert.equal(during.json().error.code, 'NOT_READY');

@@ -45,7 +45,21 @@ describe('memory budget', () => {
     const budgetMb = 256;
     const child = spawn(
       process.execPath,
-      ['bin/threadserve.js', 'run', 'examples/ocr/app.ts', '--port', '0', '--log-level', 'warn', '--log-format', 'pretty', '--memory-budget-mb', String(budgetMb), '--memory-wait-s', '2'],
+      [
+        'bin/threadserve.js',
+        'run',
+        'examples/ocr/app.ts',
+        '--port',
+        '0',
+        '--log-level',
+        'warn',
+        '--log-format',
+        'pretty',
+        '--memory-budget-mb',
+        String(budgetMb),
+        '--memory-wait-s',
+        '2',
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
@@ -60,7 +74,10 @@ describe('memory budget', () => {
       });
       const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
       // 49 KB of PNG declaring 4096 x 4096 pixels (within the example's pixel limit): ~50 MB decoded.
-      const bomb = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#000' } }).greyscale().png({ compressionLevel: 9 }).toBuffer();
+      const bomb = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#000' } })
+        .greyscale()
+        .png({ compressionLevel: 9 })
+        .toBuffer();
       assert.ok(bomb.length < 64 * 1024);
       // One bomb first: what one large image costs once and keeps (onnxruntime's arena sized for
       // the detector's largest input, libvips' caches) is the process's, not the flood's; the
@@ -83,7 +100,9 @@ describe('memory budget', () => {
       const peak = mib('VmHWM');
       const served = statuses.filter((c) => c === 200).length;
       const refused = statuses.filter((c) => c === 503).length;
-      process.stdout.write(`# 48 bombs: ${served} served, ${refused} refused; RSS baseline ${baseline.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB (budget ${budgetMb} MiB)\n`);
+      process.stdout.write(
+        `# 48 bombs: ${served} served, ${refused} refused; RSS baseline ${baseline.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB (budget ${budgetMb} MiB)\n`,
+      );
       assert.equal(served + refused, 48, `every bomb is answered 200 or 503: ${statuses.join(',')}`);
       assert.ok(served >= 1, 'bombs within the budget are served');
       // The budget bounds what requests allocate; allow a quarter more for allocator slack.
@@ -91,7 +110,10 @@ describe('memory budget', () => {
       const png = await renderText(['still serving']);
       const ok = await fetch(`${url}/ocr`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
       assert.equal(ok.status, 200);
-      assert.deepEqual(((await ok.json()) as { lines: Array<{ text: string }> }).lines.map((l) => l.text), ['still serving']);
+      assert.deepEqual(
+        ((await ok.json()) as { lines: Array<{ text: string }> }).lines.map((l) => l.text),
+        ['still serving'],
+      );
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

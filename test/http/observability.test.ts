@@ -134,7 +134,10 @@ describe('replica restarts by cause', () => {
   it('counts a replica that died under cause "died"', async () => {
     const s = await serve.run(bind(Crashes), { listen: false, logLevel: 'silent' });
     try {
-      await s.handle<Crashes>('Crashes').exit().catch(() => undefined);
+      await s
+        .handle<Crashes>('Crashes')
+        .exit()
+        .catch(() => undefined);
       const end = Date.now() + 10_000;
       let restarts: number | undefined;
       while (restarts === undefined && Date.now() < end) {

@@ -15,7 +15,10 @@ function multipart(field: string, data: Buffer, type: string) {
   return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-for (const [form, app] of [['separated', separated], ['grouped', grouped]] as const) {
+for (const [form, app] of [
+  ['separated', separated],
+  ['grouped', grouped],
+] as const) {
   describe(`examples/ocr (${form})`, () => {
     it('reads rendered text sent raw, as multipart and as base64 JSON', async () => {
       const s = await serve.run(app, { listen: false, logLevel: 'silent' });
@@ -24,7 +27,10 @@ for (const [form, app] of [['separated', separated], ['grouped', grouped]] as co
         const raw = await s.http.inject({ method: 'POST', url: '/ocr', payload: png, headers: { 'content-type': 'image/png' } });
         assert.equal(raw.statusCode, 200, raw.body);
         const lines = raw.json().lines as Array<{ text: string; score: number; box: number[][] }>;
-        assert.deepEqual(lines.map((l) => l.text), ['Hello World 123', 'threadserve reads this']);
+        assert.deepEqual(
+          lines.map((l) => l.text),
+          ['Hello World 123', 'threadserve reads this'],
+        );
         assert.ok(lines[0]!.box[0]![1]! < lines[1]!.box[0]![1]!, 'top to bottom');
         assert.ok(lines.every((l) => l.score > 0.8));
 
@@ -37,7 +43,9 @@ for (const [form, app] of [['separated', separated], ['grouped', grouped]] as co
         assert.equal(viaJson.statusCode, 200, viaJson.body);
         assert.deepEqual(viaJson.json(), raw.json());
 
-        const blank = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#fff' } }).png().toBuffer();
+        const blank = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#fff' } })
+          .png()
+          .toBuffer();
         const none = await s.http.inject({ method: 'POST', url: '/ocr', payload: blank, headers: { 'content-type': 'image/png' } });
         assert.deepEqual(none.json(), { lines: [] });
       } finally {
@@ -65,7 +73,10 @@ for (const [form, app] of [['separated', separated], ['grouped', grouped]] as co
         }
         const png = await renderText(['still serving']);
         const ok = await s.http.inject({ method: 'POST', url: '/ocr', payload: png, headers: { 'content-type': 'image/png' } });
-        assert.deepEqual(ok.json().lines.map((l: { text: string }) => l.text), ['still serving']);
+        assert.deepEqual(
+          ok.json().lines.map((l: { text: string }) => l.text),
+          ['still serving'],
+        );
       } finally {
         await s.close();
       }
@@ -74,7 +85,10 @@ for (const [form, app] of [['separated', separated], ['grouped', grouped]] as co
 }
 
 describe('examples/ocr with the direction classifier', () => {
-  for (const [form, app] of [['separated', separatedWithDirection], ['grouped', groupedWithDirection]] as const) {
+  for (const [form, app] of [
+    ['separated', separatedWithDirection],
+    ['grouped', groupedWithDirection],
+  ] as const) {
     it(`reads an upside-down image (${form}), and upright ones as before`, async () => {
       const s = await serve.run(app, { listen: false, logLevel: 'silent' });
       try {
@@ -88,11 +102,17 @@ describe('examples/ocr with the direction classifier', () => {
         };
         const lines = await read(turned);
         // Upside down, the last line of the text is the top one of the image: rows come reversed.
-        assert.deepEqual(lines.map((l) => l.text), [...text].reverse());
+        assert.deepEqual(
+          lines.map((l) => l.text),
+          [...text].reverse(),
+        );
         // The first corner of each box is the text's top-left, the image's bottom-right now.
         const [[x0, y0], , [x2, y2]] = lines[0]!.box as [[number, number], unknown, [number, number]];
         assert.ok(x0! > x2! && y0! > y2!, `box ${JSON.stringify(lines[0]!.box)}`);
-        assert.deepEqual((await read(upright)).map((l) => l.text), text);
+        assert.deepEqual(
+          (await read(upright)).map((l) => l.text),
+          text,
+        );
       } finally {
         await s.close();
       }
@@ -101,6 +121,9 @@ describe('examples/ocr with the direction classifier', () => {
 
   it('refuses classifyDirection without a classifier bound (separated)', () => {
     const handle = {} as never;
-    assert.throws(() => new OcrPipeline(handle, handle, handle, handle, { classifyDirection: true }), /classifyDirection: true needs the direction classifier bound/);
+    assert.throws(
+      () => new OcrPipeline(handle, handle, handle, handle, { classifyDirection: true }),
+      /classifyDirection: true needs the direction classifier bound/,
+    );
   });
 });

@@ -48,7 +48,10 @@ describe('ONNX model deployment over the Open Inference Protocol', () => {
     const out = body.outputs[0];
     assert.equal(out.datatype, 'FP32');
     assert.deepEqual(out.shape.slice(0, 1).concat(out.shape.slice(2)), [1, 6625]);
-    assert.equal(out.data.length, out.shape.reduce((a: number, b: number) => a * b, 1));
+    assert.equal(
+      out.data.length,
+      out.shape.reduce((a: number, b: number) => a * b, 1),
+    );
 
     const tensor = new Float32Array(3 * 48 * 32);
     const header = Buffer.from(
@@ -75,7 +78,7 @@ describe('ONNX model deployment over the Open Inference Protocol', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ inputs: [{ ...zeros(8), name: 'y' }] }, /input "y"/],
       [{ inputs: [{ ...zeros(8), datatype: 'INT32', data: new Array(3 * 48 * 8).fill(0) }] }, /input "x".*float32|FP32/i],
-      [{ inputs: [{ ...zeros(8), shape: [1, 3, 48] , data: new Array(3 * 48).fill(0) }] }, /input "x".*rank|dimensions/i],
+      [{ inputs: [{ ...zeros(8), shape: [1, 3, 48], data: new Array(3 * 48).fill(0) }] }, /input "x".*rank|dimensions/i],
       [{ inputs: [{ ...zeros(8), shape: [1, 1, 48, 8], data: new Array(48 * 8).fill(0) }] }, /input "x".*3/],
       [{ inputs: [{ ...zeros(8), data: [1, 2, 3] }] }, /3 .*1152|1152.*3|data/i],
       [{ inputs: [] }, /missing|input "x"|inputs/i],
@@ -89,7 +92,9 @@ describe('ONNX model deployment over the Open Inference Protocol', () => {
   });
 
   it('is callable through a handle with typed arrays', async () => {
-    const h = s.handle<{ predict(i: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: number[] }>> }>('rec');
+    const h = s.handle<{ predict(i: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: number[] }>> }>(
+      'rec',
+    );
     const out = await h.predict({ x: { data: new Float32Array(3 * 48 * 16), dims: [1, 3, 48, 16] } });
     const first = Object.values(out)[0]!;
     assert.ok(first.data instanceof Float32Array);

@@ -47,7 +47,16 @@ describe('OpenAPI', () => {
   });
 
   it('describes the Open Inference Protocol and operational routes', () => {
-    for (const p of ['/v2/health/live', '/v2/health/ready', '/v2', '/v2/models/{model}', '/v2/models/{model}/versions/{version}/infer', '/v2/repository/index', '/-/healthz', '/metrics']) {
+    for (const p of [
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2',
+      '/v2/models/{model}',
+      '/v2/models/{model}/versions/{version}/infer',
+      '/v2/repository/index',
+      '/-/healthz',
+      '/metrics',
+    ]) {
       assert.ok(doc.paths[p], `${p} described`);
     }
     const infer = doc.paths['/v2/models/{model}/infer'].post;

@@ -5,8 +5,7 @@ import { serve } from 'threadserve';
 import { grouped, separated } from '../../examples/pipeline/app.ts';
 import { SIDE } from '../../examples/pipeline/steps.ts';
 
-const image = (f: (x: number, y: number) => number) =>
-  Array.from({ length: SIDE * SIDE }, (_, i) => f(i % SIDE, Math.floor(i / SIDE)));
+const image = (f: (x: number, y: number) => number) => Array.from({ length: SIDE * SIDE }, (_, i) => f(i % SIDE, Math.floor(i / SIDE)));
 
 describe('examples/pipeline', () => {
   it('answers the same grouped and separated, and rejects bad images with 400', async () => {

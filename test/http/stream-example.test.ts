@@ -26,7 +26,11 @@ async function postLines(url: string, body: unknown, accept = 'application/x-ndj
   return { status: res.status, type: res.headers.get('content-type'), text, arrivals };
 }
 
-const ndjson = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+const ndjson = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
 
 describe('examples/stream: a character model generating text as a stream', () => {
   let s: ServeInstance;
@@ -52,7 +56,11 @@ describe('examples/stream: a character model generating text as a stream', () =>
     const tokens = ndjson(streamed.text) as string[];
     assert.equal(tokens.length, 40);
     assert.ok(tokens.every((t) => typeof t === 'string' && t.length === 1));
-    const whole = await fetch(`${s.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: false }) });
+    const whole = await fetch(`${s.url}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, stream: false }),
+    });
     assert.deepEqual(await whole.json(), { text: tokens.join('') });
     // Mostly letters and spaces, with words a reader recognises: the model learned the corpus.
     const again = await postLines(`${s.url}/generate`, { prompt: 'the ', maxTokens: 400, temperature: 0.5 });
@@ -69,7 +77,11 @@ describe('examples/stream: a character model generating text as a stream', () =>
   });
 
   it('answers bad options with 400 naming the field', async () => {
-    const res = await fetch(`${s.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', temperature: -1 }) });
+    const res = await fetch(`${s.url}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'x', temperature: -1 }),
+    });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /temperature/);
   });
@@ -78,7 +90,10 @@ describe('examples/stream: a character model generating text as a stream', () =>
     const req = { id: 'r1', inputs: [{ name: 'n', datatype: 'INT32', shape: [1], data: [3] }] };
     const lines = await postLines(`${s.url}/v2/models/Ticker/infer`, req);
     assert.equal(lines.status, 200);
-    assert.deepEqual(ndjson(lines.text), [0, 1, 2].map((i) => ({ model_name: 'Ticker', id: 'r1', outputs: [{ name: 'tick', datatype: 'INT32', shape: [1], data: [i] }] })));
+    assert.deepEqual(
+      ndjson(lines.text),
+      [0, 1, 2].map((i) => ({ model_name: 'Ticker', id: 'r1', outputs: [{ name: 'tick', datatype: 'INT32', shape: [1], data: [i] }] })),
+    );
     const sse = await postLines(`${s.url}/v2/models/Ticker/infer`, req, 'text/event-stream');
     assert.match(sse.type ?? '', /^text\/event-stream/);
     assert.equal(sse.text.split('\n\n').filter((e) => e.startsWith('data: {"model_name"')).length, 3);
@@ -95,17 +110,23 @@ describe('examples/stream: a character model generating text as a stream', () =>
     };
     const answers = await grpc.stream([request]);
     assert.equal(answers.length, 13, '12 tokens and the final flag');
-    const final = (a: { infer_response: { parameters: Record<string, { bool_param: boolean }> } }) => a.infer_response.parameters.triton_final_response?.bool_param;
+    const final = (a: { infer_response: { parameters: Record<string, { bool_param: boolean }> } }) =>
+      a.infer_response.parameters.triton_final_response?.bool_param;
     assert.deepEqual(answers.map(final), [...Array(12).fill(false), true]);
     assert.ok(answers.every((a) => a.infer_response.id === 'g1' && a.error_message === ''));
     const tokens = answers.slice(0, 12).map((a) => Buffer.from(a.infer_response.outputs[0].contents.bytes_contents[0]).toString());
     const http = await postLines(`${s.url}/generate`, { prompt: 'the harbour', maxTokens: 12 });
     assert.deepEqual(tokens, ndjson(http.text), 'the same tokens over gRPC and HTTP');
-    await assert.rejects(grpc.call('ModelInfer', request), (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /ModelStreamInfer/.test(e.details));
+    await assert.rejects(
+      grpc.call('ModelInfer', request),
+      (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /ModelStreamInfer/.test(e.details),
+    );
   });
 
   it('ends a gRPC stream that fails mid-way with its error, and cancels the generator when the client cancels', async () => {
-    const answers = await grpc.stream([{ model_name: 'Ticker', id: 'x', inputs: [{ name: 'n', datatype: 'INT32', shape: [1], contents: { int_contents: [20] } }] }]);
+    const answers = await grpc.stream([
+      { model_name: 'Ticker', id: 'x', inputs: [{ name: 'n', datatype: 'INT32', shape: [1], contents: { int_contents: [20] } }] },
+    ]);
     assert.equal(answers.length, 14, '13 ticks, then the error');
     assert.match(answers[13].error_message, /thirteen is unlucky/);
     const ticker = s.handle<Ticker>('Ticker');
@@ -114,7 +135,13 @@ describe('examples/stream: a character model generating text as a stream', () =>
     call.on('error', () => undefined);
     const got: unknown[] = [];
     call.on('data', (d: unknown) => got.push(d));
-    call.write({ model_name: 'Ticker', inputs: [{ name: 'n', datatype: 'INT32', shape: [1], contents: { int_contents: [10] } }, { name: 'delay_ms', datatype: 'INT32', shape: [1], contents: { int_contents: [100] } }] });
+    call.write({
+      model_name: 'Ticker',
+      inputs: [
+        { name: 'n', datatype: 'INT32', shape: [1], contents: { int_contents: [10] } },
+        { name: 'delay_ms', datatype: 'INT32', shape: [1], contents: { int_contents: [100] } },
+      ],
+    });
     while (got.length < 2) await sleep(20);
     call.cancel();
     for (let i = 0; i < 100 && (await ticker.stats()).finallyRan === before; i++) await sleep(20);

@@ -26,7 +26,11 @@ async function post(url: string, body: unknown, accept = 'application/x-ndjson',
   return { status: res.status, type: res.headers.get('content-type') ?? '', pieces, text: pieces.map((p) => p.text).join('') };
 }
 
-const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+const lines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
 
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -135,7 +139,13 @@ describe('streaming at shutdown', () => {
   it('cuts a stream still open at the graceful shutdown timeout', async () => {
     const s = await serve.run(
       { streams: streamApp },
-      { port: 0, logLevel: 'silent', grpcPort: 0, dashboard: 'off', deploymentOptions: { Tokens: { gracefulShutdownTimeoutS: 1 }, Relay: { gracefulShutdownTimeoutS: 1 } } },
+      {
+        port: 0,
+        logLevel: 'silent',
+        grpcPort: 0,
+        dashboard: 'off',
+        deploymentOptions: { Tokens: { gracefulShutdownTimeoutS: 1 }, Relay: { gracefulShutdownTimeoutS: 1 } },
+      },
     );
     const res = await fetch(`${s.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1000, delayMs: 20 }) });
     const reading = res.text().catch((e: Error) => e);

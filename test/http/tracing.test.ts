@@ -43,7 +43,11 @@ function assertChain(spans: ReadableSpan[]) {
   assert.equal(parentOf(mid), front.spanContext().spanId);
   assert.equal(parentOf(leaf), mid.spanContext().spanId);
   // Children start after and end before their parents.
-  for (const [child, parent] of [[front, server], [mid, front], [leaf, mid]] as const) {
+  for (const [child, parent] of [
+    [front, server],
+    [mid, front],
+    [leaf, mid],
+  ] as const) {
     const t = (h: [number, number]) => h[0] * 1e9 + h[1];
     assert.ok(t(child.startTime) >= t(parent.startTime), `${child.name} starts within ${parent.name}`);
     assert.ok(t(child.endTime) <= t(parent.endTime) + 1e6, `${child.name} ends within ${parent.name}`);
@@ -90,10 +94,11 @@ describe('tracing with an OpenTelemetry SDK', () => {
 
   it('keeps every trace whole under concurrent requests, also for calls the main thread queues', async () => {
     exporter.reset();
-    const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => s.http.inject({ method: 'POST', url: '/traced', payload: { x: i } })),
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.http.inject({ method: 'POST', url: '/traced', payload: { x: i } })));
+    assert.deepEqual(
+      results.map((r) => r.statusCode),
+      Array(8).fill(200),
     );
-    assert.deepEqual(results.map((r) => r.statusCode), Array(8).fill(200));
     const servers = exporter.getFinishedSpans().filter((sp) => sp.name === 'POST /traced');
     assert.equal(servers.length, 8);
     const paths = new Set<unknown>();

@@ -124,7 +124,13 @@ describe('admin API: status and deploy', () => {
       assert.match(status.stdout, /greet\s+\/greet\s+ingress Front\s+deployments Front, Greeter/);
       assert.match(status.stdout, /Greeter#0\s+running\s+cpu\s+0/);
       const json = JSON.parse(tool('status', '--address', admin, '--json').stdout) as { deployments: Array<{ name: string; target: number }> };
-      assert.deepEqual(json.deployments.map((d) => [d.name, d.target]), [['Front', 1], ['Greeter', 1]]);
+      assert.deepEqual(
+        json.deployments.map((d) => [d.name, d.target]),
+        [
+          ['Front', 1],
+          ['Greeter', 1],
+        ],
+      );
 
       // Live: three replicas and a new user_config, under load.
       traffic = load(url);
@@ -135,11 +141,19 @@ describe('admin API: status and deploy', () => {
       assert.match(deployed.stdout, /Greeter: replicas 1 -> 3; user_config \(reconfigure\)/);
       // Answers that arrive once the deploy is done (a few already on their way are skipped).
       const live = await traffic.next(40);
-      assert.ok(live.every((a) => a.text === 'Hi, Ada'), 'every replica took the new user_config');
+      assert.ok(
+        live.every((a) => a.text === 'Hi, Ada'),
+        'every replica took the new user_config',
+      );
       assert.equal(new Set(live.map((a) => a.replica)).size, 3);
 
       // Autoscaling settings live, then new code rolled one replica at a time.
-      writeFileSync(file, config('        num_replicas: auto\n        user_config: { greeting: Hi }\n        autoscaling_config: { min_replicas: 2, max_replicas: 3, downscale_delay_s: 600 }'));
+      writeFileSync(
+        file,
+        config(
+          '        num_replicas: auto\n        user_config: { greeting: Hi }\n        autoscaling_config: { min_replicas: 2, max_replicas: 3, downscale_delay_s: 600 }',
+        ),
+      );
       assert.match(tool('deploy', file, '--address', admin).stdout, /Greeter: autoscaling settings/);
       writeFileSync(join(dir, 'app.ts'), appSource('v2'));
       const rolled = tool('deploy', file, '--address', admin);
@@ -149,15 +163,24 @@ describe('admin API: status and deploy', () => {
       const failures = await traffic.stop();
       assert.deepEqual(failures, []);
       assert.ok(traffic.answers.some((a) => a.version === 'v1'));
-      assert.ok(after.every((a) => a.version === 'v2' && a.text === 'Hi, Ada'), 'new code, same user_config');
+      assert.ok(
+        after.every((a) => a.version === 'v2' && a.text === 'Hi, Ada'),
+        'new code, same user_config',
+      );
 
       // What cannot change live is refused before anything changes, with the reason.
       writeFileSync(file, config('        max_ongoing_requests: 9'));
       const refused = tool('deploy', file, '--address', admin);
       assert.notEqual(refused.status, 0);
-      assert.match(refused.stderr, /cannot deploy live \(restart the server for these\):\n\s+deployment "Greeter": maxOngoingRequests cannot change on a running server/);
+      assert.match(
+        refused.stderr,
+        /cannot deploy live \(restart the server for these\):\n\s+deployment "Greeter": maxOngoingRequests cannot change on a running server/,
+      );
       writeFileSync(file, config('        num_replicas: zero'));
-      assert.match(tool('deploy', file, '--address', admin).stderr, /serve\.yaml:7:23: applications\[0\]\.deployments\[0\]\.num_replicas must be a positive integer or "auto", got "zero"/);
+      assert.match(
+        tool('deploy', file, '--address', admin).stderr,
+        /serve\.yaml:7:23: applications\[0\]\.deployments\[0\]\.num_replicas must be a positive integer or "auto", got "zero"/,
+      );
     } finally {
       await traffic?.stop();
       assert.equal(await stop(child), 0);
@@ -170,7 +193,9 @@ describe('admin API: status and deploy', () => {
     const zod = import.meta.resolve('zod');
     const helper = (version: string) => `export const VERSION = '${version}';\n`;
     // The class lives in its own file, which imports the helper: neither is the app module.
-    writeFileSync(join(sub, 'greeter.ts'), `
+    writeFileSync(
+      join(sub, 'greeter.ts'),
+      `
 import { replicaContext } from '${runtime}';
 import { VERSION } from './helper.ts';
 export class Greeter {
@@ -178,7 +203,8 @@ export class Greeter {
     return { text: 'Hello, ' + name, version: VERSION, replica: replicaContext().replicaId };
   }
 }
-`);
+`,
+    );
     // The ingress and its requestSchema live in a file the app module imports, as in examples/ocr.
     const front = (schema: string) => `
 import { z } from '${zod}';
@@ -195,12 +221,15 @@ export const FrontD = deployment(Front, { route: '/greet', requestSchema: z.obje
 `;
     writeFileSync(join(sub, 'helper.ts'), helper('h1'));
     writeFileSync(join(sub, 'front.ts'), front('z.string()'));
-    writeFileSync(join(sub, 'app.ts'), `
+    writeFileSync(
+      join(sub, 'app.ts'),
+      `
 import { deployment } from '${runtime}';
 import { FrontD } from './front.ts';
 import { Greeter } from './greeter.ts';
 export default FrontD.bind(deployment(Greeter).bind());
-`);
+`,
+    );
     const file = join(sub, 'serve.yaml');
     writeFileSync(file, config('        num_replicas: 2'));
     const { child, url, admin } = await startServer(['run', file, '--port', '0', '--admin-port', '0']);
@@ -216,7 +245,10 @@ export default FrontD.bind(deployment(Greeter).bind());
       assert.match(rolled.stdout, /Greeter: new code: replicas replaced one at a time/);
       const after = await traffic.next(20);
       assert.equal(after.length, 20);
-      assert.ok(after.every((a) => a.version === 'h2'), 'the new helper serves');
+      assert.ok(
+        after.every((a) => a.version === 'h2'),
+        'the new helper serves',
+      );
       assert.equal(new Set(after.map((a) => a.replica)).size, 2, 'both replicas rolled');
       // Nothing changed since: a deploy of the same files rolls nothing.
       assert.doesNotMatch(tool('deploy', file, '--address', admin).stdout, /new code/);
@@ -227,7 +259,10 @@ export default FrontD.bind(deployment(Greeter).bind());
       const reschema = tool('deploy', file, '--address', admin);
       assert.equal(reschema.status, 0, reschema.stderr);
       const upper = await traffic.next(10);
-      assert.ok(upper.every((a) => a.text === 'Hello, ADA'), 'the new schema transforms the body');
+      assert.ok(
+        upper.every((a) => a.text === 'Hello, ADA'),
+        'the new schema transforms the body',
+      );
       const refused = await post('Grace');
       assert.equal(refused.status, 400);
       assert.match(await refused.text(), /INVALID_REQUEST/);

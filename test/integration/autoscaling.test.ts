@@ -32,7 +32,10 @@ describe('autoscaling', () => {
       // Eight callers in a loop: 8 ongoing calls against a target of 1 per replica.
       const callers = Array.from({ length: 8 }, async () => {
         while (loading) {
-          await front.run(50).then(() => answers++, () => failures++);
+          await front.run(50).then(
+            () => answers++,
+            () => failures++,
+          );
         }
       });
       const deadline = Date.now() + 20000;

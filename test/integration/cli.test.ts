@@ -82,18 +82,28 @@ describe('threadserve run', () => {
     const { child, url, stdout } = await startCli(['bin/threadserve.js', 'run', 'examples/hello/app.ts', '--port', '0']);
     let code: number;
     try {
-      const r = await fetch(`${url}/hello`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'cli-1' }, body: '{"name":"Ada"}' });
+      const r = await fetch(`${url}/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'cli-1' },
+        body: '{"name":"Ada"}',
+      });
       assert.equal(r.headers.get('x-request-id'), 'cli-1');
       await waitFor(() => stdout().includes('"reqId":"cli-1"'));
     } finally {
       code = await stop(child);
     }
     assert.equal(code, 0);
-    const lines = stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const lines = stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const ready = lines.find((l) => l.msg === 'threadserve is serving')!;
     const urls = ready.routes.map((r: { url: string }) => r.url);
     for (const route of ['/hello', '/-/healthz', '/metrics', '/v2', '/v2/models/:model/infer']) assert.ok(urls.includes(route), `${route} in ${urls}`);
-    assert.deepEqual(ready.replicas.map((r: { replica: string }) => r.replica), ['Hello#0', 'Hello#1']);
+    assert.deepEqual(
+      ready.replicas.map((r: { replica: string }) => r.replica),
+      ['Hello#0', 'Hello#1'],
+    );
     const access = lines.find((l) => l.reqId === 'cli-1')!;
     assert.deepEqual([access.method, access.route, access.status], ['POST', '/hello', 200]);
     assert.ok(lines.some((l) => l.msg === 'draining' && l.signal === 'SIGTERM'));
@@ -106,7 +116,14 @@ describe('threadserve run', () => {
       return;
     }
     const cmd = `${JSON.stringify(process.execPath)} bin/threadserve.js run examples/hello/app.ts --port 0`;
-    const { child, url, output } = await startCli(['-e', `require('node:child_process').spawn('script', ['-qfec', ${JSON.stringify(cmd)}, '/dev/null'], { stdio: 'inherit' }).on('exit', (c) => process.exit(c ?? 1)); process.on('SIGTERM', () => {})`], {}, true);
+    const { child, url, output } = await startCli(
+      [
+        '-e',
+        `require('node:child_process').spawn('script', ['-qfec', ${JSON.stringify(cmd)}, '/dev/null'], { stdio: 'inherit' }).on('exit', (c) => process.exit(c ?? 1)); process.on('SIGTERM', () => {})`,
+      ],
+      {},
+      true,
+    );
     try {
       assert.equal((await hello(url)).status, 200);
       const plain = () => output().replace(/\x1b\[[0-9;]*m/g, '');
@@ -141,10 +158,16 @@ describe('threadserve run', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, ['bin/threadserve.js', 'run', ...args], { cwd: root, encoding: 'utf8' });
     assert.match(run('examples/nope.ts').stderr, /application file not found: examples\/nope\.ts/);
     assert.match(run('examples/hello/app.ts', '--port', 'abc').stderr, /--port.*must be an integer port from 0 to 65535, got "abc"/);
-    assert.match(run('examples/hello/app.ts', '--log-level', 'loud').stderr, /--log-level.*must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
+    assert.match(
+      run('examples/hello/app.ts', '--log-level', 'loud').stderr,
+      /--log-level.*must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+    );
     assert.match(run('examples/hello/app.ts', '--log-format', 'xml').stderr, /--log-format.*must be one of auto, json, pretty, got "xml"/);
     assert.match(run('examples/hello/app.ts', '--export', 'Other').stderr, /has no export "Other"/);
-    assert.match(run('examples/hello/app.ts', '--dashboard', 'public').stderr, /--dashboard <access>' argument 'public' is invalid\. Allowed choices are local, open, off/);
+    assert.match(
+      run('examples/hello/app.ts', '--dashboard', 'public').stderr,
+      /--dashboard <access>' argument 'public' is invalid\. Allowed choices are local, open, off/,
+    );
     const missing = run('examples/hello/app.ts', '--export', 'Hello');
     assert.match(missing.stderr, /export "Hello" of examples\/hello\/app\.ts is not a bound deployment/);
     assert.notEqual(missing.status, 0);

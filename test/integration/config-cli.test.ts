@@ -56,10 +56,18 @@ describe('threadserve run config.yaml', () => {
 
   it('fails before any thread starts, naming the file, line and field', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, `applications:\n  - import_path: ${join(root, 'examples/classify/app.ts')}\n    deployments:\n      - name: Model\n        max_ongoing_requests: 0\n`);
+    writeFileSync(
+      file,
+      `applications:\n  - import_path: ${join(root, 'examples/classify/app.ts')}\n    deployments:\n      - name: Model\n        max_ongoing_requests: 0\n`,
+    );
     const r = spawnSync(process.execPath, [cli, 'run', file], { cwd: root, encoding: 'utf8' });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5:31: applications\\[0\\]\\.deployments\\[0\\]\\.max_ongoing_requests must be an integer from 1 to 65535, got 0`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5:31: applications\\[0\\]\\.deployments\\[0\\]\\.max_ongoing_requests must be an integer from 1 to 65535, got 0`,
+      ),
+    );
     const unknown = join(dir, 'unknown.yaml');
     writeFileSync(unknown, `applications:\n  - import_path: ${join(root, 'examples/classify/app.ts')}\n    deployments:\n      - name: Modle\n`);
     const u = spawnSync(process.execPath, [cli, 'run', unknown], { cwd: root, encoding: 'utf8' });
@@ -74,7 +82,18 @@ describe('threadserve run config.yaml', () => {
     const wrote = spawnSync(process.execPath, [cli, 'build', 'examples/classify/app.ts', '-o', file], { cwd: root, encoding: 'utf8' });
     assert.equal(wrote.status, 0, wrote.stderr);
     const built = { stdout: readFileSync(file, 'utf8') };
-    for (const field of ['num_replicas: 3', 'max_ongoing_requests: 8', 'max_queued_requests: -1', 'user_config: null', 'autoscaling_config: null', 'graceful_shutdown_timeout_s: 20', 'health_check_period_s: 10', 'health_check_timeout_s: 30', 'num_gpus: 0', 'route_prefix: /classify']) {
+    for (const field of [
+      'num_replicas: 3',
+      'max_ongoing_requests: 8',
+      'max_queued_requests: -1',
+      'user_config: null',
+      'autoscaling_config: null',
+      'graceful_shutdown_timeout_s: 20',
+      'health_check_period_s: 10',
+      'health_check_timeout_s: 30',
+      'num_gpus: 0',
+      'route_prefix: /classify',
+    ]) {
       assert.ok(built.stdout.includes(field), `build output lacks ${field}:\n${built.stdout}`);
     }
     writeFileSync(file, built.stdout.replace('num_replicas: 3', 'num_replicas: 1'));

@@ -48,7 +48,10 @@ describe('direct links between replicas', () => {
     // 3 callers x 3 bursts x 8 calls, against 2 replicas x 3 slots.
     const results = (await Promise.all(Array.from({ length: 9 }, () => caller.burst(8, 20)))).flat();
     assert.equal(results.length, 72);
-    assert.ok(results.every((r) => /^Counted#\d$/.test(r)), `every call answered: ${results.filter((r) => !/^Counted/.test(r)).join(',')}`);
+    assert.ok(
+      results.every((r) => /^Counted#\d$/.test(r)),
+      `every call answered: ${results.filter((r) => !/^Counted/.test(r)).join(',')}`,
+    );
     const counted = s.handle<Counted>('Counted');
     const stats = new Map<string, number>();
     for (let i = 0; i < 40 && stats.size < 2; i++) {
@@ -57,7 +60,10 @@ describe('direct links between replicas', () => {
     }
     assert.equal(stats.size, 2);
     for (const [replica, maxSeen] of stats) assert.ok(maxSeen <= 3, `${replica} ran ${maxSeen} calls at once (limit 3)`);
-    assert.ok([...stats.values()].some((m) => m === 3), 'the limit was reached, so the test could have failed');
+    assert.ok(
+      [...stats.values()].some((m) => m === 3),
+      'the limit was reached, so the test could have failed',
+    );
     const after = await status(s, 'Counted');
     assert.ok(after.relayed > before.relayed, 'calls that found no room waited in the main thread queue');
     assert.ok(after.direct > before.direct, 'calls that found room went direct');
@@ -94,7 +100,10 @@ describe('direct links between replicas', () => {
       await sleep(20);
       ids = new Set(await Promise.all(Array.from({ length: 8 }, () => caller.whoami())));
     }
-    assert.ok([...ids].some((id) => /#[2-9]/.test(id)), `the replacement answers: ${[...ids]}`);
+    assert.ok(
+      [...ids].some((id) => /#[2-9]/.test(id)),
+      `the replacement answers: ${[...ids]}`,
+    );
     const before = await status(s, 'Counted');
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++) for (const id of await Promise.all(Array.from({ length: 4 }, () => caller.whoami()))) seen.add(id);

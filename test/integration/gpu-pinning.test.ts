@@ -17,7 +17,7 @@ describe('GPU pinning', () => {
     try {
       const seen = new Map<string, number | undefined>();
       for (let i = 0; i < 40; i++) {
-        const w = (await s.handle<{ where(): { replica: string; deviceId: number | undefined } }>('HalfGpu').where());
+        const w = await s.handle<{ where(): { replica: string; deviceId: number | undefined } }>('HalfGpu').where();
         seen.set(w.replica, w.deviceId);
       }
       const devices = [...seen.values()].sort();

@@ -18,21 +18,30 @@ import { SlowModelD, TypedModelD } from '../fixtures/v2-models.ts';
 
 const bytesOf = (t: ArrayBufferView) => Buffer.from(t.buffer, t.byteOffset, t.byteLength);
 function lengthPrefixed(items: string[]): Buffer {
-  return Buffer.concat(items.flatMap((s) => {
-    const b = Buffer.from(s);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(b.length);
-    return [len, b];
-  }));
+  return Buffer.concat(
+    items.flatMap((s) => {
+      const b = Buffer.from(s);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      return [len, b];
+    }),
+  );
 }
 
 /** REST with the binary extension: every input binary, every output asked for binary. */
-async function restBinary(s: ServeInstance, model: string, inputs: Array<{ name: string; datatype: string; shape: number[]; bytes: Buffer }>, extra: object = {}) {
-  const header = Buffer.from(JSON.stringify({
-    ...extra,
-    inputs: inputs.map(({ bytes, ...t }) => ({ ...t, parameters: { binary_data_size: bytes.length } })),
-    parameters: { binary_data_output: true },
-  }));
+async function restBinary(
+  s: ServeInstance,
+  model: string,
+  inputs: Array<{ name: string; datatype: string; shape: number[]; bytes: Buffer }>,
+  extra: object = {},
+) {
+  const header = Buffer.from(
+    JSON.stringify({
+      ...extra,
+      inputs: inputs.map(({ bytes, ...t }) => ({ ...t, parameters: { binary_data_size: bytes.length } })),
+      parameters: { binary_data_output: true },
+    }),
+  );
   const res = await s.http.inject({
     method: 'POST',
     url: `/v2/models/${model}/infer`,
@@ -88,7 +97,11 @@ describe('Open Inference Protocol over gRPC', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ts-grpc-'));
     await generateModels(dir, 3); // AD, AE, AF
-    const models = OnnxRepositoryDeployment.options({ name: 'CountryModels', numReplicas: 1 }).bind({ repository: dir, maxNumModelsPerReplica: 4, intraOpNumThreads: 1 });
+    const models = OnnxRepositoryDeployment.options({ name: 'CountryModels', numReplicas: 1 }).bind({
+      repository: dir,
+      maxNumModelsPerReplica: 4,
+      intraOpNumThreads: 1,
+    });
     s = await serve.run(
       {
         models,
@@ -134,10 +147,17 @@ describe('Open Inference Protocol over gRPC', () => {
       const rest = await restBinary(s, id, [{ name: 'features', datatype: 'FP32', shape: [1, 11], bytes: bytesOf(features) }]);
       assert.deepEqual(raw.raw_output_contents, rest.tails, `${id}: raw gRPC output equals REST binary output`);
       // Typed contents in, typed contents out; REST JSON gives the same float32 values.
-      const typed = await client.call('ModelInfer', { model_name: id, inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], contents: { fp32_contents: [...features] } }] });
+      const typed = await client.call('ModelInfer', {
+        model_name: id,
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], contents: { fp32_contents: [...features] } }],
+      });
       assert.equal(typed.raw_output_contents.length, 0);
       assert.deepEqual(bytesOf(Float32Array.from(typed.outputs[0].contents.fp32_contents)), rest.tails[0]);
-      const json = await s.http.inject({ method: 'POST', url: `/v2/models/${id}/infer`, payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: [...features] }] } });
+      const json = await s.http.inject({
+        method: 'POST',
+        url: `/v2/models/${id}/infer`,
+        payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 11], data: [...features] }] },
+      });
       assert.deepEqual(bytesOf(Float32Array.from(json.json().outputs[0].data)), rest.tails[0]);
     }
     const ad = await client.call('ModelInfer', forecastRaw('AD'));
@@ -160,12 +180,21 @@ describe('Open Inference Protocol over gRPC', () => {
     const grpc = await client.call('ModelInfer', {
       model_name: 'typed',
       id: 'typed-1',
-      parameters: { flag: { bool_param: true }, n: { int64_param: '9007199254740993' }, x: { double_param: 0.5 }, name: { string_param: 'a' }, u: { uint64_param: '18446744073709551615' } },
+      parameters: {
+        flag: { bool_param: true },
+        n: { int64_param: '9007199254740993' },
+        x: { double_param: 0.5 },
+        name: { string_param: 'a' },
+        u: { uint64_param: '18446744073709551615' },
+      },
       inputs: inputs.map(({ bytes: _b, ...t }) => t),
       raw_input_contents: inputs.map((t) => t.bytes),
     });
     assert.equal(grpc.id, 'typed-1');
-    assert.deepEqual(grpc.outputs.map((o: { name: string }) => o.name), rest.json.outputs.map((o: { name: string }) => o.name));
+    assert.deepEqual(
+      grpc.outputs.map((o: { name: string }) => o.name),
+      rest.json.outputs.map((o: { name: string }) => o.name),
+    );
     assert.deepEqual(grpc.raw_output_contents, rest.tails);
     assert.deepEqual(new BigInt64Array(new Uint8Array(grpc.raw_output_contents[1]).buffer), new BigInt64Array([3n * (2n ** 62n + 1n) - 1n, -16n, -1n]));
 
@@ -178,20 +207,33 @@ describe('Open Inference Protocol over gRPC', () => {
       ],
       outputs: [{ name: 's_out' }, { name: 'i64_out' }],
     });
-    assert.deepEqual(typed.outputs.map((o: { name: string }) => o.name), ['s_out', 'i64_out']);
+    assert.deepEqual(
+      typed.outputs.map((o: { name: string }) => o.name),
+      ['s_out', 'i64_out'],
+    );
     assert.deepEqual(typed.outputs[0].contents.bytes_contents, [Buffer.from('OLLÉH'), Buffer.from(''), Buffer.from('CBA')]);
     // 3 * (2^62 + 1) - 1 wraps around in int64 as it does in the model's BigInt64Array.
     assert.deepEqual(typed.outputs[1].contents.int64_contents, ['-4611686018427387902', '-16', '-1']);
     const json = await s.http.inject({
       method: 'POST',
       url: '/v2/models/typed/infer',
-      payload: { inputs: [{ name: 'i64', datatype: 'INT64', shape: [3], data: [...i64].map(String) }, { name: 's', datatype: 'BYTES', shape: [3], data: strings }], outputs: [{ name: 's_out' }, { name: 'i64_out' }] },
+      payload: {
+        inputs: [
+          { name: 'i64', datatype: 'INT64', shape: [3], data: [...i64].map(String) },
+          { name: 's', datatype: 'BYTES', shape: [3], data: strings },
+        ],
+        outputs: [{ name: 's_out' }, { name: 'i64_out' }],
+      },
     });
     const restJson = json.json();
     assert.deepEqual(restJson.outputs[0].data, typed.outputs[0].contents.bytes_contents.map(String));
     // JSON.parse would round the INT64 values: compare the REST body's text.
     assert.ok(json.body.includes(`"data":[${typed.outputs[1].contents.int64_contents.join(',')}]`), json.body);
-    const half = await client.call('ModelInfer', { model_name: 'typed', inputs: [inputs[2]!].map(({ bytes: _b, ...t }) => t), raw_input_contents: [inputs[2]!.bytes] });
+    const half = await client.call('ModelInfer', {
+      model_name: 'typed',
+      inputs: [inputs[2]!].map(({ bytes: _b, ...t }) => t),
+      raw_input_contents: [inputs[2]!.bytes],
+    });
     assert.deepEqual(half.raw_output_contents, [rest.tails[2]]);
   });
 
@@ -202,8 +244,14 @@ describe('Open Inference Protocol over gRPC', () => {
       [feat({ contents: { fp32_contents: [1, 2, 3] } }), /input 'features': contents.fp32_contents has 3 elements but shape \[1,11\] needs 11/],
       [feat({ contents: { int_contents: new Array(11).fill(1) } }), /input 'features': FP32 data goes in contents.fp32_contents, got contents.int_contents/],
       [feat({ datatype: 'FP17' }), /input 'features': unknown datatype 'FP17'/],
-      [{ model_name: 'typed', inputs: [{ name: 'f16', datatype: 'FP16', shape: [1], contents: {} }] }, /input 'f16': FP16 has no typed contents field.*raw_input_contents/],
-      [{ model_name: 'typed', inputs: [{ name: 'i', datatype: 'INT8', shape: [1], contents: { int_contents: [300] } }] }, /input 'i': element 0 is 300; expected a value in INT8 range/],
+      [
+        { model_name: 'typed', inputs: [{ name: 'f16', datatype: 'FP16', shape: [1], contents: {} }] },
+        /input 'f16': FP16 has no typed contents field.*raw_input_contents/,
+      ],
+      [
+        { model_name: 'typed', inputs: [{ name: 'i', datatype: 'INT8', shape: [1], contents: { int_contents: [300] } }] },
+        /input 'i': element 0 is 300; expected a value in INT8 range/,
+      ],
       [{ ...forecastRaw('AD'), raw_input_contents: [bytesOf(features), bytesOf(features)] }, /raw_input_contents has 2 entries but the request has 1 inputs/],
       [{ ...forecastRaw('AD'), inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 11] }] }, /input "x"|'x'/],
       [{ ...forecastRaw('AD'), parameters: { p: {} } }, /request parameters.p: a parameter has no value/],
@@ -232,7 +280,10 @@ describe('Open Inference Protocol over gRPC', () => {
     assert.equal(byId.get('c').infer_response.model_name, 'AF');
   });
 
-  const slow = (model: string, ms: number) => ({ model_name: model, inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [ms] } }] });
+  const slow = (model: string, ms: number) => ({
+    model_name: model,
+    inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [ms] } }],
+  });
 
   const started = (name: string) => s.handle<{ startedCount(): number }>(name).startedCount();
   /** Calls running on the deployment's replicas (a handle call would wait behind them). */
@@ -272,13 +323,24 @@ describe('gRPC limits and shutdown', () => {
     try {
       const big = new Float32Array(32 * 1024);
       await rejects(
-        client.call('ModelInfer', { model_name: 'typed', inputs: [{ name: 'f32', datatype: 'FP32', shape: [big.length] }], raw_input_contents: [bytesOf(big)] }),
+        client.call('ModelInfer', {
+          model_name: 'typed',
+          inputs: [{ name: 'f32', datatype: 'FP32', shape: [big.length] }],
+          raw_input_contents: [bytesOf(big)],
+        }),
         status.RESOURCE_EXHAUSTED,
       );
-      const small = await client.call('ModelInfer', { model_name: 'typed', inputs: [{ name: 'f32', datatype: 'FP32', shape: [2] }], raw_input_contents: [bytesOf(new Float32Array(2))] });
+      const small = await client.call('ModelInfer', {
+        model_name: 'typed',
+        inputs: [{ name: 'f32', datatype: 'FP32', shape: [2] }],
+        raw_input_contents: [bytesOf(new Float32Array(2))],
+      });
       assert.equal(small.outputs[0].name, 'f32_out');
 
-      const running = client.call('ModelInfer', { model_name: 'slow', inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [1500] } }] });
+      const running = client.call('ModelInfer', {
+        model_name: 'slow',
+        inputs: [{ name: 'ms', datatype: 'FP32', shape: [1], contents: { fp32_contents: [1500] } }],
+      });
       await until(async () => (await s.handle<{ startedCount(): number }>('slow').startedCount()) === 1, 'the slow call runs');
       const closed = s.close();
       await rejects(client.call('ServerLive', {}), status.UNAVAILABLE);
@@ -294,6 +356,9 @@ describe('gRPC limits and shutdown', () => {
     const s = await serve.run({ typed: TypedModelD.bind() }, { port: 0, logLevel: 'silent', grpcPort: false });
     assert.equal(s.grpcAddress, undefined);
     await s.close();
-    await assert.rejects(serve.run({ typed: TypedModelD.bind() }, { grpcPort: 70000 as number }), /serve: grpcPort must be an integer port from 0 to 65535, or false, got 70000/);
+    await assert.rejects(
+      serve.run({ typed: TypedModelD.bind() }, { grpcPort: 70000 as number }),
+      /serve: grpcPort must be an integer port from 0 to 65535, or false, got 70000/,
+    );
   });
 });

@@ -103,7 +103,10 @@ describe('handles to deployments in worker threads', () => {
       return true;
     });
     await assert.rejects(t.returnsFunction(), /cannot be sent between threads/);
-    await assert.rejects(s.handle<Echo>('Echo').echo(() => 1), /cannot be sent between threads/);
+    await assert.rejects(
+      s.handle<Echo>('Echo').echo(() => 1),
+      /cannot be sent between threads/,
+    );
     assert.throws(() => s.handle('Nope'), /no deployment named "Nope"/);
   });
 

@@ -109,10 +109,7 @@ describe('replica crashes', () => {
     const s = await serve.run(bind(Crashes), { listen: false, logLevel: 'silent' });
     try {
       const crashes = s.handle<Crashes>('Crashes');
-      const results = await Promise.allSettled([
-        crashes.exit(),
-        ...Array.from({ length: 30 }, (_, i) => crashes.work(20 + (i % 5))),
-      ]);
+      const results = await Promise.allSettled([crashes.exit(), ...Array.from({ length: 30 }, (_, i) => crashes.work(20 + (i % 5)))]);
       const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       for (const f of failed) assert.ok(f.reason instanceof ReplicaDiedError);
       // At most one replica's worth of calls (maxOngoingRequests 8) can have been on it.

@@ -22,7 +22,10 @@ describe('replica modules', () => {
     try {
       const h = s.handle<Loader>('Loader');
       const where = await h.where();
-      assert.deepEqual(where.execArgv.filter((a) => /source-hooks|tsx/.test(a)), []);
+      assert.deepEqual(
+        where.execArgv.filter((a) => /source-hooks|tsx/.test(a)),
+        [],
+      );
       assert.equal(where.tsxHooks, false);
       assert.match(where.runningFrame, /node_modules\/\.cache\/threadserve\/replicas\/.*\/test\/fixtures\/replica-loader\.ts\.mjs:\d+:\d+/);
       assert.equal(where.url, SOURCE_URL);
@@ -46,7 +49,10 @@ describe('replica modules', () => {
       const s = await serve.run(FallbackLoaderD.bind(), { listen: false, logger: capture(warnings), route: null });
       try {
         const where = await s.handle<FallbackLoader>('FallbackLoader').where();
-        assert.ok(where.execArgv.some((a) => a.endsWith('source-hooks.mjs')), where.execArgv.join(' '));
+        assert.ok(
+          where.execArgv.some((a) => a.endsWith('source-hooks.mjs')),
+          where.execArgv.join(' '),
+        );
         assert.equal(where.tsxHooks, true);
         assert.match(where.runningFrame, /\/test\/fixtures\/replica-loader\.ts:\d+:\d+/);
       } finally {

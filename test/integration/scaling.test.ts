@@ -35,7 +35,10 @@ describe('scale', () => {
       await sleep(50);
       await s.scale('Work', 1);
       const results = await Promise.allSettled(load);
-      assert.deepEqual(results.filter((r) => r.status === 'rejected'), []);
+      assert.deepEqual(
+        results.filter((r) => r.status === 'rejected'),
+        [],
+      );
       const after = await replicasOf(s, 'Work');
       assert.equal(after.replicas.length, 1);
       // The replica left is the one the later calls all went to.
@@ -47,7 +50,10 @@ describe('scale', () => {
   });
 
   it('never stops a replica while its call runs, however long the call', async () => {
-    const s = await serve.run(WorkD.options({ numReplicas: 2, maxOngoingRequests: 1, gracefulShutdownTimeoutS: 0.2 }).bind(), { listen: false, logLevel: 'silent' });
+    const s = await serve.run(WorkD.options({ numReplicas: 2, maxOngoingRequests: 1, gracefulShutdownTimeoutS: 0.2 }).bind(), {
+      listen: false,
+      logLevel: 'silent',
+    });
     try {
       const work = s.handle<Work>('Work');
       // Both replicas busy with calls longer than the graceful timeout.

@@ -140,7 +140,9 @@ describe('streaming through handles', () => {
 
   it('streams calls that waited in the main thread’s queue (relayed) like direct ones', async () => {
     const status = async () =>
-      ((await s.http.inject({ url: '/-/status' })).json() as { deployments: Array<{ name: string; relayed: number }> }).deployments.find((d) => d.name === 'Tokens')!;
+      ((await s.http.inject({ url: '/-/status' })).json() as { deployments: Array<{ name: string; relayed: number }> }).deployments.find(
+        (d) => d.name === 'Tokens',
+      )!;
     const before = (await status()).relayed;
     // Tokens takes 2 streams at once; the other 3 wait in the queue, relayed by the main thread.
     assert.deepEqual(await s.handle<Relay>('Relay').concurrent(5, 5), [5, 5, 5, 5, 5]);
@@ -186,7 +188,15 @@ describe('streaming through handles', () => {
     assert.ok(whileStreaming.includes('load b'));
     assert.ok(!whileStreaming.includes('unload a'), `a stays loaded while its stream runs: ${whileStreaming.join(', ')}`);
     // The stream fetches a again after b displaced it: it gets its copy back, never a second one.
-    assert.deepEqual(whileStreaming.filter((e) => e.startsWith('load')), ['load a', 'load b'], whileStreaming.join(', '));
-    assert.deepEqual(await a, Array.from({ length: 8 }, (_, i) => `a:${i}`), 'every chunk saw its call\u2019s model id');
+    assert.deepEqual(
+      whileStreaming.filter((e) => e.startsWith('load')),
+      ['load a', 'load b'],
+      whileStreaming.join(', '),
+    );
+    assert.deepEqual(
+      await a,
+      Array.from({ length: 8 }, (_, i) => `a:${i}`),
+      'every chunk saw its call\u2019s model id',
+    );
   });
 });

@@ -93,7 +93,10 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
     assert.ok(tarball, `npm pack made no tarball:\n${pack.out}`);
 
     mkdirSync(join(project, 'src'), { recursive: true });
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-app', private: true, type: 'module', dependencies: { threadserve: `file:../${tarball}` } }));
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'user-app', private: true, type: 'module', dependencies: { threadserve: `file:../${tarball}` } }),
+    );
     // What the README tells users: skip onnxruntime-node's CUDA download.
     writeFileSync(join(project, '.npmrc'), 'onnxruntime-node-install=skip\n');
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
@@ -144,8 +147,7 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       const asset = /src="\.\/(static\/[^"]+\.js)"/.exec(docs)?.[1];
       assert.ok(asset, docs.slice(0, 300));
       assert.equal((await fetch(`${url}/-/docs/${asset}`)).status, 200);
-      const post = (body: unknown) =>
-        fetch(`${url}/greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (body: unknown) => fetch(`${url}/greet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const good = await post({ name: 'ada' });
       assert.equal(good.status, 200);
       assert.deepEqual(await good.json(), { greeting: 'HELLO ADA' });
@@ -153,7 +155,11 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       assert.equal(teapot.status, 418, 'an HttpError thrown in the app answers its own status');
       assert.deepEqual(await teapot.json(), { error: { code: 'HTTP_ERROR', message: 'name must be a string' } });
       // The dashboard's page, its scripts and uPlot come from the installed package (no CDN).
-      for (const [path, type] of [['/-/dashboard', /text\/html/], ['/-/dashboard/assets/charts.js', /javascript/], ['/-/dashboard/vendor/uPlot.esm.js', /javascript/]] as const) {
+      for (const [path, type] of [
+        ['/-/dashboard', /text\/html/],
+        ['/-/dashboard/assets/charts.js', /javascript/],
+        ['/-/dashboard/vendor/uPlot.esm.js', /javascript/],
+      ] as const) {
         const res = await fetch(`${url}${path}`);
         assert.equal(res.status, 200, `${path}: ${res.status}`);
         assert.match(res.headers.get('content-type') ?? '', type, path);
@@ -169,7 +175,9 @@ describe('the packed package in a fresh project', { timeout: 300_000 }, () => {
       const inference = loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as any;
       const client = new inference.inference.GRPCInferenceService(grpcAddress, credentials.createInsecure());
       try {
-        const meta = await new Promise<any>((resolve, reject) => client.ServerMetadata({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+        const meta = await new Promise<any>((resolve, reject) =>
+          client.ServerMetadata({}, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))),
+        );
         assert.equal(meta.name, 'threadserve');
       } finally {
         client.close();

@@ -32,13 +32,22 @@ describe('autoscalingConfig options', () => {
   it('names the deployment and the option in each error', () => {
     const cases: Array<[unknown, string]> = [
       [{ numReplicas: 'many' }, 'deployment "Pre": numReplicas must be a positive integer or "auto", got "many"'],
-      [{ numReplicas: 2, autoscalingConfig: {} }, 'deployment "Pre": numReplicas 2 cannot be set with autoscalingConfig; use numReplicas: "auto" or autoscalingConfig.initialReplicas'],
+      [
+        { numReplicas: 2, autoscalingConfig: {} },
+        'deployment "Pre": numReplicas 2 cannot be set with autoscalingConfig; use numReplicas: "auto" or autoscalingConfig.initialReplicas',
+      ],
       [{ autoscalingConfig: { minReplicas: -1 } }, 'deployment "Pre": autoscalingConfig.minReplicas must be a non-negative integer, got -1'],
       [{ autoscalingConfig: { minReplicas: 3, maxReplicas: 2 } }, 'deployment "Pre": autoscalingConfig.maxReplicas must be at least minReplicas (3), got 2'],
-      [{ autoscalingConfig: { maxReplicas: 4, initialReplicas: 5 } }, 'deployment "Pre": autoscalingConfig.initialReplicas must be between minReplicas (1) and maxReplicas (4), got 5'],
+      [
+        { autoscalingConfig: { maxReplicas: 4, initialReplicas: 5 } },
+        'deployment "Pre": autoscalingConfig.initialReplicas must be between minReplicas (1) and maxReplicas (4), got 5',
+      ],
       [{ autoscalingConfig: { upscaleDelayS: -1 } }, 'deployment "Pre": autoscalingConfig.upscaleDelayS must be a non-negative number of seconds, got -1'],
       [{ autoscalingConfig: { targetOngoingRequests: 0 } }, 'deployment "Pre": autoscalingConfig.targetOngoingRequests must be a positive number, got 0'],
-      [{ autoscalingConfig: { metricsIntervalS: 'often' } }, 'deployment "Pre": autoscalingConfig.metricsIntervalS must be a positive number of seconds, got "often"'],
+      [
+        { autoscalingConfig: { metricsIntervalS: 'often' } },
+        'deployment "Pre": autoscalingConfig.metricsIntervalS must be a positive number of seconds, got "often"',
+      ],
       [{ autoscalingConfig: { min_replicas: 1 } }, 'deployment "Pre": unknown option in autoscalingConfig "min_replicas"'],
       [{ autoscalingConfig: 5 }, 'deployment "Pre": autoscalingConfig must be an object of autoscaling options, got 5'],
     ];

@@ -45,14 +45,20 @@ describe('autoscaling decisions', () => {
     const { history, decisions } = simulate(config({ upscaleDelayS: 30 }), 1, 40, () => 6);
     assert.equal(history[29], 1);
     assert.equal(history[30], 3);
-    assert.deepEqual(decisions.map((d) => [d.from, d.to, d.reason, d.at]), [[1, 3, 'upscale', 30 * S]]);
+    assert.deepEqual(
+      decisions.map((d) => [d.from, d.to, d.reason, d.at]),
+      [[1, 3, 'upscale', 30 * S]],
+    );
   });
 
   it('scales down only after downscaleDelayS of wanting to', () => {
     const { history, decisions } = simulate(config({ downscaleDelayS: 600 }), 3, 700, () => 0.5);
     assert.equal(history[599], 3);
     assert.equal(history[600], 1);
-    assert.deepEqual(decisions.map((d) => [d.from, d.to, d.reason]), [[3, 1, 'downscale']]);
+    assert.deepEqual(
+      decisions.map((d) => [d.from, d.to, d.reason]),
+      [[3, 1, 'downscale']],
+    );
   });
 
   it('starts the delay again when the wish breaks off', () => {
@@ -74,7 +80,10 @@ describe('autoscaling decisions', () => {
 
   it('does not oscillate under a steady load', () => {
     const { history, decisions } = simulate(config({ upscaleDelayS: 5, downscaleDelayS: 10 }), 1, 3000, () => 3);
-    assert.deepEqual(decisions.map((d) => [d.from, d.to]), [[1, 2]]);
+    assert.deepEqual(
+      decisions.map((d) => [d.from, d.to]),
+      [[1, 2]],
+    );
     assert.ok(history.slice(10).every((n) => n === 2));
   });
 
@@ -86,7 +95,13 @@ describe('autoscaling decisions', () => {
     assert.equal(history[130], 5);
     assert.equal(history[359], 5);
     assert.equal(history[360], 1);
-    assert.deepEqual(decisions.map((d) => [d.from, d.to, d.reason]), [[1, 5, 'upscale'], [5, 1, 'downscale']]);
+    assert.deepEqual(
+      decisions.map((d) => [d.from, d.to, d.reason]),
+      [
+        [1, 5, 'upscale'],
+        [5, 1, 'downscale'],
+      ],
+    );
   });
 
   it('starts a replica at once for calls waiting on a deployment at zero', () => {
@@ -104,15 +119,34 @@ describe('pipelines', () => {
     ];
     const out = decide(loads, {}, 0, 4);
     assert.deepEqual(out.targets, { Fast: 1, Slow: 3 });
-    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.to, d.reason]), [['Fast', 1, 'downstream'], ['Slow', 3, 'budget']]);
+    assert.deepEqual(
+      out.decisions.map((d) => [d.deployment, d.to, d.reason]),
+      [
+        ['Fast', 1, 'downstream'],
+        ['Slow', 3, 'budget'],
+      ],
+    );
     // Told once; once the step it calls keeps up, the caller may grow.
-    const again = decide(loads.map((l) => ({ ...l, target: out.targets[l.name]!, running: out.targets[l.name]! })), out.memory, S, 4);
+    const again = decide(
+      loads.map((l) => ({ ...l, target: out.targets[l.name]!, running: out.targets[l.name]! })),
+      out.memory,
+      S,
+      4,
+    );
     assert.equal(again.decisions.filter((d) => d.reason === 'downstream').length, 0);
-    const eased = decide([{ ...loads[0]!, ongoing: 64 }, { ...loads[1]!, target: 3, running: 3, ongoing: 5 }], out.memory, 2 * S, 10);
+    const eased = decide(
+      [
+        { ...loads[0]!, ongoing: 64 },
+        { ...loads[1]!, target: 3, running: 3, ongoing: 5 },
+      ],
+      out.memory,
+      2 * S,
+      10,
+    );
     assert.equal(eased.targets.Fast, 6);
   });
 
-  it('counts the caller\'s upscale delay from when the step it calls keeps up, not through a burst', () => {
+  it("counts the caller's upscale delay from when the step it calls keeps up, not through a burst", () => {
     // The autoscale bench's shape: a burst saturates Slow for 30 s; once Slow has caught up, the
     // caller's look-back still averages the calls that were waiting downstream for a moment.
     const c3 = config({ upscaleDelayS: 3, downscaleDelayS: 10, maxReplicas: 6 });
@@ -134,7 +168,10 @@ describe('pipelines', () => {
       fastTargets.push(targets.Fast!);
       reasons.push(...out.decisions.filter((d) => d.deployment === 'Fast').map((d) => d.reason));
     }
-    assert.ok(fastTargets.every((n) => n === 1), `Fast stayed at 1: ${fastTargets.join(',')}`);
+    assert.ok(
+      fastTargets.every((n) => n === 1),
+      `Fast stayed at 1: ${fastTargets.join(',')}`,
+    );
     // Told once that it was held for the step it calls.
     assert.deepEqual(reasons, ['downstream']);
   });
@@ -152,7 +189,7 @@ describe('pipelines', () => {
     assert.equal(decide([fast(12, 1), slow(3)], memory, 13 * S, 20).targets.Fast, 5);
   });
 
-  it('does not grow a caller for calls that wait on a step keeping up (the bench\'s high phase)', () => {
+  it("does not grow a caller for calls that wait on a step keeping up (the bench's high phase)", () => {
     // 120 calls/s, ~55 ms each: Fast holds ~6.6 calls, 6 of them running in Slow's 6 replicas.
     const c3 = config({ upscaleDelayS: 3, maxReplicas: 6 });
     let memory: ScalingMemory = {};
@@ -173,7 +210,7 @@ describe('pipelines', () => {
     }
   });
 
-  it('shares a callee\'s calls among its callers by their counts, and still grows a caller busy on its own', () => {
+  it("shares a callee's calls among its callers by their counts, and still grows a caller busy on its own", () => {
     const c0 = config({ upscaleDelayS: 0, maxReplicas: 6 });
     const out = decide(
       [
@@ -188,7 +225,10 @@ describe('pipelines', () => {
     );
     // B: 6 of its own -> 3 replicas; C: 2 -> stays at 1; Slow: 2 per replica, as it aims.
     assert.deepEqual(out.targets, { B: 3, C: 1, Slow: 4 });
-    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.to, d.ongoing]), [['B', 3, 6]]);
+    assert.deepEqual(
+      out.decisions.map((d) => [d.deployment, d.to, d.ongoing]),
+      [['B', 3, 6]],
+    );
   });
 
   it('holds a caller back on a full fixed deployment too', () => {
@@ -217,11 +257,19 @@ describe('the process-wide budget', () => {
     const out = decide(loads, {}, 0, 5);
     // 5 - 1 fixed - 1 - 1 = 2 to give: Busy (20 per replica, then 10) takes both before Less (6).
     assert.deepEqual(out.targets, { Busy: 3, Less: 1 });
-    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.from, d.to, d.wanted, d.reason]), [
-      ['Busy', 1, 3, 8, 'budget'],
-      ['Less', 1, 1, 3, 'budget'],
-    ]);
-    const again = decide(loads.map((l) => ({ ...l, target: out.targets[l.name] ?? l.target })), out.memory, S, 5);
+    assert.deepEqual(
+      out.decisions.map((d) => [d.deployment, d.from, d.to, d.wanted, d.reason]),
+      [
+        ['Busy', 1, 3, 8, 'budget'],
+        ['Less', 1, 1, 3, 'budget'],
+      ],
+    );
+    const again = decide(
+      loads.map((l) => ({ ...l, target: out.targets[l.name] ?? l.target })),
+      out.memory,
+      S,
+      5,
+    );
     assert.deepEqual(again.decisions, []);
   });
 
@@ -237,7 +285,13 @@ describe('the process-wide budget', () => {
       4,
     );
     assert.deepEqual(out.targets, { Idle: 1, Busy: 3 });
-    assert.deepEqual(out.decisions.map((d) => [d.deployment, d.to, d.reason]), [['Idle', 1, 'yield'], ['Busy', 3, 'upscale']]);
+    assert.deepEqual(
+      out.decisions.map((d) => [d.deployment, d.to, d.reason]),
+      [
+        ['Idle', 1, 'yield'],
+        ['Busy', 3, 'upscale'],
+      ],
+    );
   });
 
   it('never takes a deployment below its minimum, nor from a busy one', () => {

@@ -80,11 +80,7 @@ describe('BatchQueue', () => {
 
   it('rejects only the caller whose slot holds an Error', async () => {
     const clock = new FakeClock();
-    const q = new BatchQueue(
-      (items: number[]) => items.map((x) => (x < 0 ? new RangeError(`negative input ${x}`) : Math.sqrt(x))),
-      { maxBatchSize: 3 },
-      clock,
-    );
+    const q = new BatchQueue((items: number[]) => items.map((x) => (x < 0 ? new RangeError(`negative input ${x}`) : Math.sqrt(x))), { maxBatchSize: 3 }, clock);
     const [a, b, c] = await Promise.allSettled([q.submit(4), q.submit(-1), q.submit(9)]);
     assert.deepEqual(a, { status: 'fulfilled', value: 2 });
     assert.equal(b.status, 'rejected');
@@ -95,12 +91,24 @@ describe('BatchQueue', () => {
   it('fails the whole batch when the handler throws or rejects', async () => {
     const clock = new FakeClock();
     const boom = new Error('model crashed');
-    const sync = new BatchQueue<number, number>(() => { throw boom; }, { maxBatchSize: 2 }, clock);
+    const sync = new BatchQueue<number, number>(
+      () => {
+        throw boom;
+      },
+      { maxBatchSize: 2 },
+      clock,
+    );
     const r1 = await Promise.allSettled([sync.submit(1), sync.submit(2)]);
-    assert.deepEqual(r1.map((r) => r.status === 'rejected' && r.reason), [boom, boom]);
+    assert.deepEqual(
+      r1.map((r) => r.status === 'rejected' && r.reason),
+      [boom, boom],
+    );
     const later = new BatchQueue<number, number>(async () => Promise.reject(boom), { maxBatchSize: 2 }, clock);
     const r2 = await Promise.allSettled([later.submit(1), later.submit(2)]);
-    assert.deepEqual(r2.map((r) => r.status === 'rejected' && r.reason), [boom, boom]);
+    assert.deepEqual(
+      r2.map((r) => r.status === 'rejected' && r.reason),
+      [boom, boom],
+    );
     // The queue keeps working after a failed batch.
     const ok = new BatchQueue((xs: number[]) => xs, { maxBatchSize: 1 }, clock);
     assert.equal(await ok.submit(7), 7);
@@ -135,20 +143,32 @@ describe('BatchQueue', () => {
     const first = [1, 2, 3].map((x) => q.submit(x));
     const second = [4, 5].map((x) => q.submit(x));
     clock.advance(50); // long past the second batch's timeout, but one batch is running
-    assert.deepEqual(running.map((r) => r.items), [[1, 2, 3]]);
+    assert.deepEqual(
+      running.map((r) => r.items),
+      [[1, 2, 3]],
+    );
     second.push(q.submit(6)); // fills the waiting batch to maxBatchSize
     const third = q.submit(7); // the next one after it
     assert.deepEqual(q.stats(), { pending: 4, running: 1, batches: 1, items: 3 });
     running[0]!.done.resolve([1, 2, 3]);
     await flush();
-    assert.deepEqual(running.map((r) => r.items), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(
+      running.map((r) => r.items),
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    );
     // Item 7 arrived at t=50, so its batch is due at t=60; at t=60 the one slot is still taken.
     clock.advance(10);
     assert.equal(running.length, 2);
     running[1]!.done.resolve([4, 5, 6]);
     await flush();
     // Already due when the slot frees: it starts at once, with no further wait.
-    assert.deepEqual(running.map((r) => r.items), [[1, 2, 3], [4, 5, 6], [7]]);
+    assert.deepEqual(
+      running.map((r) => r.items),
+      [[1, 2, 3], [4, 5, 6], [7]],
+    );
     running[2]!.done.resolve([7]);
     assert.deepEqual(await Promise.all([...first, ...second, third]), [1, 2, 3, 4, 5, 6, 7]);
 
@@ -164,7 +184,13 @@ describe('BatchQueue', () => {
     );
     running.length = 0;
     [1, 2, 3, 4, 5, 6].forEach((x) => void two.submit(x).catch(() => {}));
-    assert.deepEqual(running.map((r) => r.items), [[1, 2], [3, 4]]);
+    assert.deepEqual(
+      running.map((r) => r.items),
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    );
     assert.equal(two.stats().running, 2);
   });
 
@@ -193,7 +219,10 @@ describe('BatchQueue', () => {
     clock.advance(49);
     assert.equal(started.length, 1);
     clock.advance(1);
-    assert.deepEqual(started, [[1, 2], [3, 4, 5]]);
+    assert.deepEqual(started, [
+      [1, 2],
+      [3, 4, 5],
+    ]);
     await Promise.all(b);
 
     // Lowering maxBatchSize below what is waiting starts full batches at once.
@@ -290,7 +319,10 @@ describe('@batch decorator and batch() function form', () => {
     const settled = await r;
     assert.deepEqual(m1.calls, [[1, 13], [4]]);
     assert.deepEqual(m2.calls, [[2]]);
-    assert.deepEqual(settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason.message)), [10, 200, 'unlucky', 40]);
+    assert.deepEqual(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason.message)),
+      [10, 200, 'unlucky', 40],
+    );
 
     // reconfigure() reaches the queue by method name, even before the first call.
     const m3 = new Model(1);
@@ -303,15 +335,18 @@ describe('@batch decorator and batch() function form', () => {
   });
 
   it('checks decorator options when the class is defined', () => {
-    assert.throws(() => {
-      class Bad {
-        @batch({ maxBatchSize: 0 })
-        async predict(items: number[]) {
-          return items;
+    assert.throws(
+      () => {
+        class Bad {
+          @batch({ maxBatchSize: 0 })
+          async predict(items: number[]) {
+            return items;
+          }
         }
-      }
-      return Bad;
-    }, { message: '@batch predict(): maxBatchSize must be a positive integer, got 0' });
+        return Bad;
+      },
+      { message: '@batch predict(): maxBatchSize must be a positive integer, got 0' },
+    );
   });
 
   it('function form: a typed per-item method over a batch function', async () => {

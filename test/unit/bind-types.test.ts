@@ -11,7 +11,10 @@ class Tokenizer {
   }
 }
 class Model {
-  constructor(readonly path: string, readonly threads: number) {}
+  constructor(
+    readonly path: string,
+    readonly threads: number,
+  ) {}
   predict(x: number[]) {
     return x.length;
   }

@@ -125,9 +125,7 @@ describe('compileModules', () => {
     const code = `import { compileModules } from ${JSON.stringify(COMPILER)};
       const out = await compileModules([${JSON.stringify(at('app.ts'))}]);
       console.log(JSON.stringify([...out]));`;
-    const runs = await Promise.all(
-      [1, 2, 3].map(() => run(process.execPath, ['--import', HOOKS, '--input-type=module', '-e', code], { encoding: 'utf8' })),
-    );
+    const runs = await Promise.all([1, 2, 3].map(() => run(process.execPath, ['--import', HOOKS, '--input-type=module', '-e', code], { encoding: 'utf8' })));
     assert.equal(new Set(runs.map((r) => r.stdout)).size, 1);
     const compiled = new Map(JSON.parse(runs[0]!.stdout) as [string, string][]);
     assert.equal(await importBare(pathToFileURL(compiled.get(at('app.ts'))!).href, 'm.result.double'), 42);

@@ -60,13 +60,31 @@ describe('config file', () => {
     const bad = (text: string) => () => loadServeConfig('conf/serve.yaml', text);
     const app = (deployment: string) => `applications:\n  - import_path: ./app.ts\n    deployments:\n      - name: M\n${deployment}`;
     const cases: Array<[string, string]> = [
-      [app('        max_ongoing_requests: many\n'), 'conf/serve.yaml:5:31: applications[0].deployments[0].max_ongoing_requests must be an integer from 1 to 65535, got "many"'],
+      [
+        app('        max_ongoing_requests: many\n'),
+        'conf/serve.yaml:5:31: applications[0].deployments[0].max_ongoing_requests must be an integer from 1 to 65535, got "many"',
+      ],
       [app('        num_replica: 2\n'), 'conf/serve.yaml:5:9: applications[0].deployments[0].num_replica is not a field here'],
-      [app('        autoscaling_config:\n          min_replicas: 3\n          max_replicas: 2\n'), 'conf/serve.yaml:7:25: applications[0].deployments[0].autoscaling_config.max_replicas must be at least minReplicas (3), got 2'],
-      [app('        autoscaling_config:\n          upscale_delay: 3\n'), 'conf/serve.yaml:6:11: applications[0].deployments[0].autoscaling_config.upscale_delay is not a field here'],
-      [app('        num_replicas: 2\n        autoscaling_config: { max_replicas: 3 }\n'), 'conf/serve.yaml:4:9: deployment "M": numReplicas 2 cannot be set with autoscalingConfig'],
-      [app('        ray_actor_options: { num_cpus: 2 }\n'), 'conf/serve.yaml:5:30: applications[0].deployments[0].ray_actor_options.num_cpus is not a field here (fields: num_gpus)'],
-      ['applications:\n  - import_path: ./a.ts\n    route_prefix: ocr\n', 'conf/serve.yaml:3:19: applications[0].route_prefix must be a path starting with "/" (or null for no route), got "ocr"'],
+      [
+        app('        autoscaling_config:\n          min_replicas: 3\n          max_replicas: 2\n'),
+        'conf/serve.yaml:7:25: applications[0].deployments[0].autoscaling_config.max_replicas must be at least minReplicas (3), got 2',
+      ],
+      [
+        app('        autoscaling_config:\n          upscale_delay: 3\n'),
+        'conf/serve.yaml:6:11: applications[0].deployments[0].autoscaling_config.upscale_delay is not a field here',
+      ],
+      [
+        app('        num_replicas: 2\n        autoscaling_config: { max_replicas: 3 }\n'),
+        'conf/serve.yaml:4:9: deployment "M": numReplicas 2 cannot be set with autoscalingConfig',
+      ],
+      [
+        app('        ray_actor_options: { num_cpus: 2 }\n'),
+        'conf/serve.yaml:5:30: applications[0].deployments[0].ray_actor_options.num_cpus is not a field here (fields: num_gpus)',
+      ],
+      [
+        'applications:\n  - import_path: ./a.ts\n    route_prefix: ocr\n',
+        'conf/serve.yaml:3:19: applications[0].route_prefix must be a path starting with "/" (or null for no route), got "ocr"',
+      ],
       ['applications:\n  - import_path: 7\n', 'conf/serve.yaml:2:18: applications[0].import_path must be a module path'],
       ['http_options:\n  port: 99999\napplications: []\n', 'conf/serve.yaml:2:9: http_options.port must be an integer port from 0 to 65535, got 99999'],
       ['applications:\n  - import_path: ./a.ts\n  - import_path: ./b.ts\n', 'conf/serve.yaml:3:5: applications[1].name "default" names two applications'],

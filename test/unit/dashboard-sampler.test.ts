@@ -27,7 +27,10 @@ function setup(capacity = 300) {
   let now = 1_000_000;
   const metrics = new Metrics({ deployments: () => [] });
   const http = new HttpTraffic();
-  const gauges = [{ name: 'Model', queued: 3, inFlight: 2 }, { name: 'Idle', queued: 0, inFlight: 0 }];
+  const gauges = [
+    { name: 'Model', queued: 3, inFlight: 2 },
+    { name: 'Idle', queued: 0, inFlight: 0 },
+  ];
   const sampler = new TrafficSampler({ registry: metrics.registry, http, gauges: () => gauges }, capacity, () => now);
   return { metrics, http, sampler, advance: (ms: number) => (now += ms) };
 }
@@ -57,16 +60,39 @@ describe('TrafficSampler', () => {
     assert.ok(m.p99Ms! > 2.5 && m.p99Ms! <= 5, `p99 ${m.p99Ms} ms: 99 of 100 calls took 4 ms`);
     assert.ok(m.queueP99Ms! > 0, 'one call waited');
     assert.deepEqual([m.queued, m.inFlight, m.batchMean, m.hitRate], [3, 2, 6, 0.75]);
-    assert.deepEqual(s.deployments.Idle, { rps: 0, errorRate: null, p50Ms: null, p99Ms: null, queueP99Ms: null, queued: 0, inFlight: 0, batchMean: null, hitRate: null });
+    assert.deepEqual(s.deployments.Idle, {
+      rps: 0,
+      errorRate: null,
+      p50Ms: null,
+      p99Ms: null,
+      queueP99Ms: null,
+      queued: 0,
+      inFlight: 0,
+      batchMean: null,
+      hitRate: null,
+    });
     assert.equal(s.http.rps, 25);
     assert.ok(Math.abs(s.http.p50Ms! - 3) < 0.5, `HTTP p50 ${s.http.p50Ms} ms is within a bucket of 3 ms`);
     assert.deepEqual([s.http.clientErrorRate, s.http.serverErrorRate], [0.06, 0.04]);
     assert.deepEqual(sampler.totals.http, { requests: 50, clientErrors: 3, serverErrors: 2 });
-    assert.deepEqual(sampler.totals.deployments.Model, { requests: 100, errors: 1, batches: 2, batchedItems: 12, modelHits: 3, modelMisses: 1, modelLoads: 0, modelEvictions: 0 });
+    assert.deepEqual(sampler.totals.deployments.Model, {
+      requests: 100,
+      errors: 1,
+      batches: 2,
+      batchedItems: 12,
+      modelHits: 3,
+      modelMisses: 1,
+      modelLoads: 0,
+      modelEvictions: 0,
+    });
 
     advance(1000);
     const quiet = (await sampler.sample())!;
-    assert.deepEqual([quiet.deployments.Model!.rps, quiet.deployments.Model!.p99Ms, quiet.http.p99Ms], [0, null, null], 'each sample covers only its own interval');
+    assert.deepEqual(
+      [quiet.deployments.Model!.rps, quiet.deployments.Model!.p99Ms, quiet.http.p99Ms],
+      [0, null, null],
+      'each sample covers only its own interval',
+    );
   });
 
   it('reports a queue wait of 0 when no call waited', async () => {
@@ -87,6 +113,9 @@ describe('TrafficSampler', () => {
       times.push(advance(1000));
       await sampler.sample();
     }
-    assert.deepEqual(sampler.history().map((s) => s.t), times.slice(-3));
+    assert.deepEqual(
+      sampler.history().map((s) => s.t),
+      times.slice(-3),
+    );
   });
 });

@@ -61,9 +61,7 @@ describe('error catalogue', () => {
       .filter((f) => !/shared[/\\](errors|error-codes)\.ts$/.test(f))
       .filter((f) => /new ThreadserveError\(/.test(readFileSync(f, 'utf8')));
     assert.deepEqual(offenders, [], 'use codedError() with a catalogued code');
-    const inline = [...sources(join(root, 'runtime'))].flatMap((f) =>
-      [...readFileSync(f, 'utf8').matchAll(/code: '([A-Z][A-Z_]+)'/g)].map((m) => m[1]!),
-    );
+    const inline = [...sources(join(root, 'runtime'))].flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/code: '([A-Z][A-Z_]+)'/g)].map((m) => m[1]!));
     for (const code of inline) assert.ok(code in ERROR_CODES, `${code} is answered but not catalogued`);
   });
 });

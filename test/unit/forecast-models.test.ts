@@ -235,7 +235,10 @@ describe('country ids', () => {
     assert.equal(new Set(ISO_COUNTRY_CODES).size, 249);
     assert.ok(ISO_COUNTRY_CODES.every((c) => /^[A-Z]{2}$/.test(c)));
     const names = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
-    assert.deepEqual(ISO_COUNTRY_CODES.filter((c) => !names.of(c)), []);
+    assert.deepEqual(
+      ISO_COUNTRY_CODES.filter((c) => !names.of(c)),
+      [],
+    );
     const ids = countryIds(1000);
     assert.equal(new Set(ids).size, 1000);
     assert.deepEqual(ids.slice(0, 249), ISO_COUNTRY_CODES);

@@ -14,7 +14,10 @@ describe('visibleGpus', () => {
   });
 
   test('THREADSERVE_GPUS "" means no GPUs', () => {
-    assert.deepEqual(visibleGpus({ THREADSERVE_GPUS: '', CUDA_VISIBLE_DEVICES: '0,1' }, () => 4), []);
+    assert.deepEqual(
+      visibleGpus({ THREADSERVE_GPUS: '', CUDA_VISIBLE_DEVICES: '0,1' }, () => 4),
+      [],
+    );
   });
 
   test('THREADSERVE_GPUS rejects what is not a list of distinct ids', () => {
@@ -26,15 +29,18 @@ describe('visibleGpus', () => {
   test('CUDA_VISIBLE_DEVICES gives ordinals, since CUDA renumbers visible devices from 0', () => {
     assert.deepEqual(visibleGpus({ CUDA_VISIBLE_DEVICES: '2,3' }, noProbe), [0, 1]);
     assert.deepEqual(visibleGpus({ CUDA_VISIBLE_DEVICES: '0' }, noProbe), [0]);
-    assert.deepEqual(
-      visibleGpus({ CUDA_VISIBLE_DEVICES: 'GPU-8a3b1c2d-1111-2222-3333-444455556666,MIG-GPU-8a3b/1/0' }, noProbe),
-      [0, 1],
-    );
+    assert.deepEqual(visibleGpus({ CUDA_VISIBLE_DEVICES: 'GPU-8a3b1c2d-1111-2222-3333-444455556666,MIG-GPU-8a3b/1/0' }, noProbe), [0, 1]);
   });
 
   test('CUDA_VISIBLE_DEVICES "" or "-1" means none', () => {
-    assert.deepEqual(visibleGpus({ CUDA_VISIBLE_DEVICES: '' }, () => 2), []);
-    assert.deepEqual(visibleGpus({ CUDA_VISIBLE_DEVICES: '-1' }, () => 2), []);
+    assert.deepEqual(
+      visibleGpus({ CUDA_VISIBLE_DEVICES: '' }, () => 2),
+      [],
+    );
+    assert.deepEqual(
+      visibleGpus({ CUDA_VISIBLE_DEVICES: '-1' }, () => 2),
+      [],
+    );
   });
 
   test('CUDA_VISIBLE_DEVICES ends at the first invalid entry and counts repeats once', () => {
@@ -44,13 +50,22 @@ describe('visibleGpus', () => {
   });
 
   test('no variables: the probe counts devices; none found is []', () => {
-    assert.deepEqual(visibleGpus({}, () => 3), [0, 1, 2]);
-    assert.deepEqual(visibleGpus({}, () => 0), []);
+    assert.deepEqual(
+      visibleGpus({}, () => 3),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      visibleGpus({}, () => 0),
+      [],
+    );
   });
 
   test('the default probe counts /proc/driver/nvidia/gpus entries (none on a machine without the driver)', () => {
     const n = probeNvidiaGpus();
-    assert.deepEqual(visibleGpus({}), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      visibleGpus({}),
+      Array.from({ length: n }, (_, i) => i),
+    );
     if (!existsSync('/proc/driver/nvidia')) assert.equal(n, 0);
   });
 });
@@ -119,10 +134,9 @@ describe('assignGpus', () => {
   });
 
   test('refuses too many whole GPUs, naming the deployment', () => {
-    assert.throws(
-      () => assignGpus([{ deployment: 'Detector', numReplicas: 3, numGpus: 1 }], [0, 1]),
-      { message: 'deployment "Detector" asks 3 x 1 GPU, 2 visible' },
-    );
+    assert.throws(() => assignGpus([{ deployment: 'Detector', numReplicas: 3, numGpus: 1 }], [0, 1]), {
+      message: 'deployment "Detector" asks 3 x 1 GPU, 2 visible',
+    });
   });
 
   test('refuses too many fractional replicas, with the capacity', () => {
@@ -162,8 +176,7 @@ describe('assignGpus', () => {
           [0, 1, 2],
         ),
       {
-        message:
-          'deployment "Half" asks 3 x 0.5 GPU, 3 visible (3 GPUs of capacity); other deployments use 2 GPUs of them: "Full" (2 x 1)',
+        message: 'deployment "Half" asks 3 x 0.5 GPU, 3 visible (3 GPUs of capacity); other deployments use 2 GPUs of them: "Full" (2 x 1)',
       },
     );
   });
@@ -180,12 +193,22 @@ describe('assignGpus', () => {
   });
 
   test('rejects non-integers above 1 and other bad values', () => {
-    assert.throws(() => assignGpus([{ deployment: 'X', numReplicas: 1, numGpus: 1.5 }], [0, 1]), /deployment "X": numGpus above 1 must be a whole number of GPUs, got 1.5/);
+    assert.throws(
+      () => assignGpus([{ deployment: 'X', numReplicas: 1, numGpus: 1.5 }], [0, 1]),
+      /deployment "X": numGpus above 1 must be a whole number of GPUs, got 1.5/,
+    );
     assert.throws(() => assignGpus([{ deployment: 'X', numReplicas: 1, numGpus: -1 }], [0]), /deployment "X": numGpus must be/);
     assert.throws(() => assignGpus([{ deployment: 'X', numReplicas: 1, numGpus: NaN }], [0]), /numGpus must be/);
     assert.throws(() => assignGpus([{ deployment: 'X', numReplicas: 1.5, numGpus: 0 }], [0]), /numReplicas must be a non-negative integer/);
     assert.throws(
-      () => assignGpus([{ deployment: 'X', numReplicas: 1, numGpus: 0 }, { deployment: 'X', numReplicas: 1, numGpus: 0 }], []),
+      () =>
+        assignGpus(
+          [
+            { deployment: 'X', numReplicas: 1, numGpus: 0 },
+            { deployment: 'X', numReplicas: 1, numGpus: 0 },
+          ],
+          [],
+        ),
       /listed twice/,
     );
   });

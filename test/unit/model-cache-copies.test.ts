@@ -211,7 +211,10 @@ describe('ModelCache keeps one copy of a model', () => {
     assert.equal(copiesOfA, 1);
     assert.equal(copiesOfB, 1);
     await flush();
-    assert.deepEqual(history.filter((e) => e.startsWith('load')), ['load a', 'load b']);
+    assert.deepEqual(
+      history.filter((e) => e.startsWith('load')),
+      ['load a', 'load b'],
+    );
     assert.deepEqual(history, ['load a', 'load b', 'unload b']);
     assert.deepEqual(modelCacheOf(w, '_load').ids(), ['a']);
   });

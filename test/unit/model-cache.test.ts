@@ -50,7 +50,18 @@ describe('ModelCache', () => {
     await cache.get('d');
     assert.deepEqual(cache.ids(), ['d', 'a', 'c']);
     assert.deepEqual(log, ['load a', 'load b', 'load c', 'unload b', 'load d']);
-    assert.deepEqual(cache.stats(), { hits: 1, misses: 4, admitted: 4, rejected: 0, loads: 4, evictions: 1, resident: 3, peakResident: 3, loadErrors: 0, unloadErrors: 0 });
+    assert.deepEqual(cache.stats(), {
+      hits: 1,
+      misses: 4,
+      admitted: 4,
+      rejected: 0,
+      loads: 4,
+      evictions: 1,
+      resident: 3,
+      peakResident: 3,
+      loadErrors: 0,
+      unloadErrors: 0,
+    });
     assert.equal(cache.has('b'), false);
   });
 
@@ -69,11 +80,14 @@ describe('ModelCache', () => {
   it('shares one load between concurrent requests for the same model', async () => {
     let loads = 0;
     const gate = deferred();
-    const cache = new ModelCache(async (id: string) => {
-      loads++;
-      await gate.promise;
-      return { id };
-    }, { maxNumModelsPerReplica: 2 });
+    const cache = new ModelCache(
+      async (id: string) => {
+        loads++;
+        await gate.promise;
+        return { id };
+      },
+      { maxNumModelsPerReplica: 2 },
+    );
     const p1 = cache.get('m');
     const p2 = cache.get('m');
     assert.deepEqual(cache.ids(), [], 'a loading model is not listed as held');
@@ -81,18 +95,32 @@ describe('ModelCache', () => {
     const [m1, m2] = await Promise.all([p1, p2]);
     assert.equal(m1, m2);
     assert.equal(loads, 1);
-    assert.deepEqual(cache.stats(), { hits: 1, misses: 1, admitted: 1, rejected: 0, loads: 1, evictions: 0, resident: 1, peakResident: 1, loadErrors: 0, unloadErrors: 0 });
+    assert.deepEqual(cache.stats(), {
+      hits: 1,
+      misses: 1,
+      admitted: 1,
+      rejected: 0,
+      loads: 1,
+      evictions: 0,
+      resident: 1,
+      peakResident: 1,
+      loadErrors: 0,
+      unloadErrors: 0,
+    });
   });
 
   it('does not cache a failed load: all waiters get the error, the next request retries', async () => {
     let attempt = 0;
     const gate = deferred();
-    const cache = new ModelCache(async (id: string) => {
-      attempt++;
-      await gate.promise;
-      if (attempt === 1) throw new Error(`cannot read ${id}`);
-      return { id };
-    }, { maxNumModelsPerReplica: 2 });
+    const cache = new ModelCache(
+      async (id: string) => {
+        attempt++;
+        await gate.promise;
+        if (attempt === 1) throw new Error(`cannot read ${id}`);
+        return { id };
+      },
+      { maxNumModelsPerReplica: 2 },
+    );
     const waiters = [cache.get('m'), cache.get('m'), cache.use('m', (x) => x)];
     gate.resolve();
     for (const r of await Promise.allSettled(waiters)) {
@@ -157,12 +185,19 @@ describe('ModelCache', () => {
   });
 
   it('trims concurrent loads that overshoot the cap once they finish', async () => {
-    const gates = new Map([['a', deferred()], ['b', deferred()], ['c', deferred()]]);
+    const gates = new Map([
+      ['a', deferred()],
+      ['b', deferred()],
+      ['c', deferred()],
+    ]);
     const unloaded: string[] = [];
-    const cache = new ModelCache(async (id: string) => {
-      await gates.get(id)!.promise;
-      return { id };
-    }, { maxNumModelsPerReplica: 2, unload: (_m, id) => void unloaded.push(id) });
+    const cache = new ModelCache(
+      async (id: string) => {
+        await gates.get(id)!.promise;
+        return { id };
+      },
+      { maxNumModelsPerReplica: 2, unload: (_m, id) => void unloaded.push(id) },
+    );
     const all = Promise.all(['a', 'b', 'c'].map((id) => cache.get(id)));
     for (const id of ['a', 'b', 'c']) {
       gates.get(id)!.resolve();
@@ -249,19 +284,25 @@ describe('@multiplexed decorator', () => {
   });
 
   it('checks options when the class is defined; function form works too', async () => {
-    assert.throws(() => {
-      class Bad {
-        @multiplexed({ maxNumModelsPerReplica: -1 })
-        async getModel(id: string) {
-          return id;
+    assert.throws(
+      () => {
+        class Bad {
+          @multiplexed({ maxNumModelsPerReplica: -1 })
+          async getModel(id: string) {
+            return id;
+          }
         }
-      }
-      return Bad;
-    }, { message: '@multiplexed getModel(): maxNumModelsPerReplica must be a positive integer, got -1' });
-    const load = multiplexed(async function (this: { n: number }, id: string) {
-      this.n++;
-      return `${id}#${this.n}`;
-    }, { maxNumModelsPerReplica: 1 });
+        return Bad;
+      },
+      { message: '@multiplexed getModel(): maxNumModelsPerReplica must be a positive integer, got -1' },
+    );
+    const load = multiplexed(
+      async function (this: { n: number }, id: string) {
+        this.n++;
+        return `${id}#${this.n}`;
+      },
+      { maxNumModelsPerReplica: 1 },
+    );
     const self = { n: 0 };
     assert.equal(await load.call(self, 'x'), 'x#1');
     assert.equal(await load.call(self, 'x'), 'x#1');
@@ -300,12 +341,16 @@ describe('model ids and paths in a repository', () => {
     for (const ok of ['fr', 'v1.2_x-y', 'A', '0', 'a..b', 'x'.repeat(128)]) assert.equal(safeModelId(ok), ok);
     const bad: unknown[] = ['', '../x', '..', '.', '.hidden', '/etc/passwd', 'a/b', 'a\\b', 'x'.repeat(129), 'a b', 'nul\0', 'é', 7, null, undefined];
     for (const id of bad) {
-      assert.throws(() => safeModelId(id), (err: { code?: string; statusCode?: number; message: string }) => {
-        assert.equal(err.code, 'MODEL_NOT_FOUND');
-        assert.equal(err.statusCode, 404);
-        assert.match(err.message, /^model .+ not found: a model id is 1 to 128 letters/);
-        return true;
-      }, `id ${String(id)}`);
+      assert.throws(
+        () => safeModelId(id),
+        (err: { code?: string; statusCode?: number; message: string }) => {
+          assert.equal(err.code, 'MODEL_NOT_FOUND');
+          assert.equal(err.statusCode, 404);
+          assert.match(err.message, /^model .+ not found: a model id is 1 to 128 letters/);
+          return true;
+        },
+        `id ${String(id)}`,
+      );
     }
     assert.throws(() => safeModelId('../x'), { message: /^model "\.\.\/x" not found/ });
     assert.throws(() => safeModelId('y'.repeat(200)), { message: /^model "y{64}\.\.\." not found/ });

@@ -33,7 +33,11 @@ test('an axis-aligned box is resized to height 48 with its aspect ratio, normali
   // 36 x 16 box -> 48 high, ceil(48 * 36 / 16) = 108 wide, batch width rounded up to 112.
   assert.deepEqual(b.dims, [1, 3, 48, 112]);
   assert.deepEqual(Array.from(b.widths), [108]);
-  for (const [u, v] of [[0, 0], [107, 47], [54, 24]] as const) {
+  for (const [u, v] of [
+    [0, 0],
+    [107, 47],
+    [54, 24],
+  ] as const) {
     near(at(b, 0, 2, u, v), 1, 'R plane (last) at +1');
     near(at(b, 0, 1, u, v), -1, 'G plane at -1');
     near(at(b, 0, 0, u, v), -1, 'B plane (first) at -1');
@@ -41,7 +45,7 @@ test('an axis-aligned box is resized to height 48 with its aspect ratio, normali
   assert.equal(at(b, 0, 2, 110, 10), 0, 'padding is 0');
 });
 
-test('crops share the widest width, with PaddleOCR\'s 320 minimum by default and a cap', () => {
+test("crops share the widest width, with PaddleOCR's 320 minimum by default and a cap", () => {
   const img = image(400, 100, []);
   const boxes = new Float32Array([...box(0, 0, 40, 20), ...box(0, 40, 200, 60)]);
   const b = cropBatch(img, boxes, 2, tight);
@@ -55,19 +59,28 @@ test('crops share the widest width, with PaddleOCR\'s 320 minimum by default and
 test('a rotated box comes out upright', () => {
   // A dark bar tilted by 30 degrees; its box corners follow the tilt, so the crop is uniformly dark
   // in the middle rows (an axis-aligned crop would show white corners there).
-  const w = 200, h = 120, data = new Uint8Array(w * h * 3).fill(255);
-  const a = Math.PI / 6, ux = Math.cos(a), uy = Math.sin(a), cx = 100, cy = 60;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const dx = x - cx, dy = y - cy;
-    if (Math.abs(dx * ux + dy * uy) <= 60 && Math.abs(-dx * uy + dy * ux) <= 10) data.fill(0, (y * w + x) * 3, (y * w + x) * 3 + 3);
-  }
+  const w = 200,
+    h = 120,
+    data = new Uint8Array(w * h * 3).fill(255);
+  const a = Math.PI / 6,
+    ux = Math.cos(a),
+    uy = Math.sin(a),
+    cx = 100,
+    cy = 60;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const dx = x - cx,
+        dy = y - cy;
+      if (Math.abs(dx * ux + dy * uy) <= 60 && Math.abs(-dx * uy + dy * ux) <= 10) data.fill(0, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    }
   const corner = (su: number, sn: number) => [cx + su * 55 * ux - sn * 6 * uy, cy + su * 55 * uy + sn * 6 * ux];
   const q = new Float32Array([...corner(-1, -1), ...corner(1, -1), ...corner(1, 1), ...corner(-1, 1)]);
   const b = cropBatch({ data, width: w, height: h }, q, 1, { minWidth: 0, ...tight });
   assert.equal(b.widths[0], Math.ceil((48 * 110) / 12));
-  for (let u = 0; u < b.widths[0]!; u += 7) for (const v of [0, 24, 47]) {
-    assert.ok(at(b, 0, 1, u, v) < -0.9, `dark at (${u}, ${v}): ${at(b, 0, 1, u, v)}`);
-  }
+  for (let u = 0; u < b.widths[0]!; u += 7)
+    for (const v of [0, 24, 47]) {
+      assert.ok(at(b, 0, 1, u, v) < -0.9, `dark at (${u}, ${v}): ${at(b, 0, 1, u, v)}`);
+    }
 });
 
 test('a tall box is read as vertical text: its top ends up on the left', () => {
@@ -105,8 +118,14 @@ test('buckets group crops of similar width, each padded only to its own widest',
   const widths = [100, 400, 110, 420, 300];
   const boxes = new Float32Array(widths.flatMap((w, i) => box(0, i * 30, w, i * 30 + 20)));
   const buckets = cropBuckets(img, boxes, widths.length, { ...tight, minWidth: 0 }, 1.25);
-  assert.deepEqual(buckets.map((b) => Array.from(b.lines)), [[0, 2], [4], [1, 3]]);
-  assert.deepEqual(buckets.map((b) => b.dims[3]), [264, 720, 1008]);
+  assert.deepEqual(
+    buckets.map((b) => Array.from(b.lines)),
+    [[0, 2], [4], [1, 3]],
+  );
+  assert.deepEqual(
+    buckets.map((b) => b.dims[3]),
+    [264, 720, 1008],
+  );
   assert.deepEqual(Array.from(buckets[2]!.widths), [960, 1008]);
   // Each row is the same crop as in one batch padded to the widest: same pixels, more padding.
   const one = cropBatch(img, boxes, widths.length, { ...tight, minWidth: 0 });

@@ -9,11 +9,15 @@ const charset = parseCharset('a\nb\nc\n');
 
 /** One row of T steps: each step puts `p` on its class and spreads the rest evenly. */
 function rows(...paths: [number, number][][]): { probs: Float32Array; dims: [number, number, number] } {
-  const n = paths.length, t = paths[0]!.length, c = charset.length;
+  const n = paths.length,
+    t = paths[0]!.length,
+    c = charset.length;
   const probs = new Float32Array(n * t * c);
-  paths.forEach((path, r) => path.forEach(([k, p], s) => {
-    for (let j = 0; j < c; j++) probs[(r * t + s) * c + j] = j === k ? p : (1 - p) / (c - 1);
-  }));
+  paths.forEach((path, r) =>
+    path.forEach(([k, p], s) => {
+      for (let j = 0; j < c; j++) probs[(r * t + s) * c + j] = j === k ? p : (1 - p) / (c - 1);
+    }),
+  );
   return { probs, dims: [n, t, c] };
 }
 
@@ -34,7 +38,16 @@ test('the PP-OCRv4 key file gives 6625 classes, the recogniser output size', () 
 
 test('repeats collapse, blanks drop, a blank between repeats keeps both', () => {
   // a a - b b - b c  ->  "abbc"
-  const { probs, dims } = rows([[1, 0.9], [1, 0.8], [0, 0.99], [2, 0.7], [2, 0.6], [0, 0.9], [2, 0.5], [3, 0.95]]);
+  const { probs, dims } = rows([
+    [1, 0.9],
+    [1, 0.8],
+    [0, 0.99],
+    [2, 0.7],
+    [2, 0.6],
+    [0, 0.9],
+    [2, 0.5],
+    [3, 0.95],
+  ]);
   const [out] = ctcGreedyDecode(probs, dims, charset);
   assert.equal(out!.text, 'abbc');
   // Score averages the first step of each kept run: (0.9 + 0.7 + 0.5 + 0.95) / 4.
@@ -42,17 +55,34 @@ test('repeats collapse, blanks drop, a blank between repeats keeps both', () => 
 });
 
 test('all-blank row decodes to empty text with score 0', () => {
-  const { probs, dims } = rows([[0, 0.9], [0, 0.9], [0, 0.9]]);
+  const { probs, dims } = rows([
+    [0, 0.9],
+    [0, 0.9],
+    [0, 0.9],
+  ]);
   assert.deepEqual(ctcGreedyDecode(probs, dims, charset), [{ text: '', score: 0 }]);
 });
 
 test('several rows decode independently, including the space class', () => {
   const { probs, dims } = rows(
-    [[1, 0.9], [4, 0.9], [2, 0.9], [0, 0.9]],
-    [[3, 0.8], [3, 0.8], [3, 0.8], [3, 0.8]],
+    [
+      [1, 0.9],
+      [4, 0.9],
+      [2, 0.9],
+      [0, 0.9],
+    ],
+    [
+      [3, 0.8],
+      [3, 0.8],
+      [3, 0.8],
+      [3, 0.8],
+    ],
   );
   const out = ctcGreedyDecode(probs, dims, charset);
-  assert.deepEqual(out.map((o) => o.text), ['a b', 'c']);
+  assert.deepEqual(
+    out.map((o) => o.text),
+    ['a b', 'c'],
+  );
 });
 
 test('argmax ties go to the lower class index', () => {
@@ -61,7 +91,12 @@ test('argmax ties go to the lower class index', () => {
 });
 
 test('steps limit each row (e.g. to skip padding)', () => {
-  const { probs, dims } = rows([[1, 0.9], [0, 0.9], [2, 0.9], [3, 0.9]]);
+  const { probs, dims } = rows([
+    [1, 0.9],
+    [0, 0.9],
+    [2, 0.9],
+    [3, 0.9],
+  ]);
   assert.equal(ctcGreedyDecode(probs, dims, charset, [2])[0]!.text, 'a');
 });
 
@@ -72,7 +107,8 @@ test('bad shapes are rejected', () => {
 
 test('spaceThreshold reads a space where the blank won the gap but the space class came close', () => {
   // a, then a blank step where the space class has 0.3 (blank 0.6), then b: greedy reads "ab".
-  const c = charset.length, space = c - 1;
+  const c = charset.length,
+    space = c - 1;
   const probs = new Float32Array(3 * c);
   const step = (s: number, values: Record<number, number>) => {
     for (const [k, p] of Object.entries(values)) probs[s * c + Number(k)] = p;

@@ -38,9 +38,7 @@ function pngHeaderOnly(width: number, height: number): Uint8Array {
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const idat = deflateSync(Buffer.alloc(64));
-  return new Uint8Array(Buffer.concat([
-    signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0)),
-  ]));
+  return new Uint8Array(Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]));
 }
 
 test('empty bytes -> 400', async () => {
@@ -62,7 +60,9 @@ test('a header declaring 50000x50000 -> 413 from the header alone, before any pi
 });
 
 test('a real image one pixel over maxPixels -> 413; at the limit it decodes', async () => {
-  const png = await sharp({ create: { width: 1000, height: 1000, channels: 3, background: '#fff' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 1000, height: 1000, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
   await rejectsWith(decodeImage(new Uint8Array(png), { maxPixels: 999_999 }), 413, /1000x1000/);
   const ok = await decodeImage(new Uint8Array(png), { maxPixels: 1_000_000 });
   assert.equal(ok.width * ok.height, 1_000_000);
@@ -71,7 +71,9 @@ test('a real image one pixel over maxPixels -> 413; at the limit it decodes', as
 test('truncated image data -> 400', async () => {
   const noisy = Buffer.alloc(64 * 64 * 3);
   for (let i = 0; i < noisy.length; i++) noisy[i] = (i * 7919) & 255;
-  const png = await sharp(noisy, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+  const png = await sharp(noisy, { raw: { width: 64, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
   await rejectsWith(decodeImage(new Uint8Array(png.subarray(0, png.length / 2)), LIMIT), 400, /corrupt or truncated/);
 });
 
@@ -82,16 +84,22 @@ test('SVG is refused as unsupported (415)', async () => {
 
 test('decodes to tightly packed RGB: colour, greyscale and transparent inputs', async () => {
   const raw = Buffer.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]); // 2x2
-  const png = await sharp(raw, { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
+  const png = await sharp(raw, { raw: { width: 2, height: 2, channels: 3 } })
+    .png()
+    .toBuffer();
   const rgb = await decodeImage(new Uint8Array(png), LIMIT);
   assert.deepEqual([rgb.width, rgb.height], [2, 2]);
   assert.deepEqual(Array.from(rgb.data), Array.from(raw));
   assert.equal(rgb.data.byteOffset, 0);
   assert.equal(rgb.data.buffer.byteLength, 12, 'owns its buffer, so it can be transferred');
 
-  const grey = await sharp(Buffer.from([0, 128, 255]), { raw: { width: 3, height: 1, channels: 1 } }).png().toBuffer();
+  const grey = await sharp(Buffer.from([0, 128, 255]), { raw: { width: 3, height: 1, channels: 1 } })
+    .png()
+    .toBuffer();
   assert.deepEqual(Array.from((await decodeImage(new Uint8Array(grey), LIMIT)).data), [0, 0, 0, 128, 128, 128, 255, 255, 255]);
 
-  const clear = await sharp({ create: { width: 1, height: 1, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  const clear = await sharp({ create: { width: 1, height: 1, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+    .png()
+    .toBuffer();
   assert.deepEqual(Array.from((await decodeImage(new Uint8Array(clear), LIMIT)).data), [255, 255, 255], 'transparent -> white');
 });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { findBoxes, readingOrder, type MapGeometry } from '../../deployments/ocr/detect-postprocess.ts';
 import { convexHull, minAreaRect } from '../../deployments/ocr/geometry.ts';
 
-const W = 100, H = 60;
+const W = 100,
+  H = 60;
 const geom: MapGeometry = { mapWidth: W, mapHeight: H, scale: 1, imageWidth: W, imageHeight: H };
 
 /** Fill pixels x0..x1, y0..y1 (inclusive) of a W x H map with p. */
@@ -15,7 +16,8 @@ function rect(map: Float32Array, x0: number, y0: number, x1: number, y1: number,
 
 /** Expected DB box for an axis-aligned block: pixel-centre rectangle grown by area*r/perimeter. */
 function expected(x0: number, y0: number, x1: number, y1: number, ratio = 1.5): number[] {
-  const w = x1 - x0, h = y1 - y0;
+  const w = x1 - x0,
+    h = y1 - y0;
   const d = (w * h * ratio) / (2 * (w + h));
   return [x0 - d, y0 - d, x1 + d, y0 - d, x1 + d, y1 + d, x0 - d, y1 + d];
 }
@@ -60,7 +62,10 @@ test('boxes map back to the original image by the detector scale and clamp to it
   const map = rect(new Float32Array(W * H), 10, 10, 49, 19);
   // The map is the image shrunk by 0.5: original coordinate = (x + 0.5) / 0.5 - 0.5 = 2x + 0.5.
   const r = findBoxes(map, { ...geom, scale: 0.5, imageWidth: 200, imageHeight: 120 });
-  assertClose(r.boxes, expected(10, 10, 49, 19).map((v) => 2 * v + 0.5));
+  assertClose(
+    r.boxes,
+    expected(10, 10, 49, 19).map((v) => 2 * v + 0.5),
+  );
   // A block at the corner: growth is clamped at 0.
   const edge = findBoxes(rect(new Float32Array(W * H), 0, 0, 30, 9), geom);
   assert.equal(edge.count, 1);
@@ -69,18 +74,26 @@ test('boxes map back to the original image by the detector scale and clamp to it
 
 test('a rotated block gives a rotated box with the right angle and size', () => {
   const map = new Float32Array(W * H);
-  const angle = (20 * Math.PI) / 180, cx = 50, cy = 30, hu = 30, hn = 6;
-  const ux = Math.cos(angle), uy = Math.sin(angle);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const dx = x - cx, dy = y - cy;
-    if (Math.abs(dx * ux + dy * uy) <= hu && Math.abs(-dx * uy + dy * ux) <= hn) map[y * W + x] = 1;
-  }
+  const angle = (20 * Math.PI) / 180,
+    cx = 50,
+    cy = 30,
+    hu = 30,
+    hn = 6;
+  const ux = Math.cos(angle),
+    uy = Math.sin(angle);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const dx = x - cx,
+        dy = y - cy;
+      if (Math.abs(dx * ux + dy * uy) <= hu && Math.abs(-dx * uy + dy * ux) <= hn) map[y * W + x] = 1;
+    }
   const r = findBoxes(map, geom, { unclipRatio: 0.5 });
   assert.equal(r.count, 1);
   const b = r.boxes;
   const topAngle = (Math.atan2(b[3]! - b[1]!, b[2]! - b[0]!) * 180) / Math.PI;
   assert.ok(Math.abs(topAngle - 20) < 2, `top edge at ${topAngle.toFixed(2)} degrees`);
-  const width = Math.hypot(b[2]! - b[0]!, b[3]! - b[1]!), height = Math.hypot(b[6]! - b[0]!, b[7]! - b[1]!);
+  const width = Math.hypot(b[2]! - b[0]!, b[3]! - b[1]!),
+    height = Math.hypot(b[6]! - b[0]!, b[7]! - b[1]!);
   assert.ok(width > 60 && width < 68 && height > 12 && height < 20, `size ${width.toFixed(1)} x ${height.toFixed(1)}`);
   assert.ok(b[0]! < b[2]! && b[1]! < b[7]!, 'corners ordered tl, tr, br, bl');
 });
@@ -103,7 +116,8 @@ test('maxCandidates bounds the regions examined', () => {
 });
 
 test('geometry: hull drops interior and collinear points; min-area rect of a rotated square', () => {
-  const xs = new Int32Array([0, 2, 4, 4, 0, 2, 1]), ys = new Int32Array([0, 0, 0, 4, 4, 2, 1]);
+  const xs = new Int32Array([0, 2, 4, 4, 0, 2, 1]),
+    ys = new Int32Array([0, 0, 0, 4, 4, 2, 1]);
   assert.equal(convexHull(xs, ys, 7).length / 2, 4);
   const s = Math.SQRT1_2 * 10; // diamond with side 10
   const r = minAreaRect(new Float64Array([0, -s, s, 0, 0, s, -s, 0]))!;

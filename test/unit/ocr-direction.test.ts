@@ -14,10 +14,7 @@ const set = JSON.parse(readFileSync(new URL('truth.json', dir), 'utf8')) as Eval
 let plain: RawOcr;
 let classified: RawOcr;
 before(async () => {
-  [plain, classified] = await Promise.all([
-    createRawOcr({ intraOpNumThreads: 1 }),
-    createRawOcr({ intraOpNumThreads: 1, classifyDirection: true }),
-  ]);
+  [plain, classified] = await Promise.all([createRawOcr({ intraOpNumThreads: 1 }), createRawOcr({ intraOpNumThreads: 1, classifyDirection: true })]);
 });
 after(async () => {
   await Promise.all([plain.close(), classified.close()]);

@@ -35,7 +35,10 @@ after(async () => {
 test('one line: "Hello World 123"', async () => {
   const png = await render({ lines: ['Hello World 123'], width: 640, height: 120, size: 40 });
   const { lines } = await ocr.run(png);
-  assert.deepEqual(lines.map((l) => l.text), ['Hello World 123']);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['Hello World 123'],
+  );
   const [line] = lines;
   assert.ok(line!.score > 0.9, `score ${line!.score}`);
   // The box surrounds the glyphs: starts near x=20, spans the baseline at y=48.
@@ -47,26 +50,39 @@ test('one line: "Hello World 123"', async () => {
 test('two lines come back top to bottom', async () => {
   const png = await render({ lines: ['The quick brown fox', 'jumps over 42 lazy dogs'], width: 640, height: 160, size: 40 });
   const { lines } = await ocr.run(png);
-  assert.deepEqual(lines.map((l) => l.text), ['The quick brown fox', 'jumps over 42 lazy dogs']);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['The quick brown fox', 'jumps over 42 lazy dogs'],
+  );
   assert.ok(lines[0]!.box[0][1] < lines[1]!.box[0][1]);
 });
 
 test('three lines in a 640x200 image (the benchmark image)', async () => {
   const png = await render({ lines: ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you'], width: 640, height: 200, size: 36, gap: 1.6 });
   const { lines } = await ocr.run(png);
-  assert.deepEqual(lines.map((l) => l.text), ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you']);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['Invoice #2024-07', 'Total due: 1,250.00 EUR', 'Thank you'],
+  );
 });
 
 test('a large image is shrunk for detection and boxes map back to original pixels', async () => {
   const png = await render({ lines: ['Hello World 123'], width: 1920, height: 400, size: 120, x: 300 });
   const { lines } = await ocr.run(png);
-  assert.deepEqual(lines.map((l) => l.text), ['Hello World 123']);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['Hello World 123'],
+  );
   const [[x0], , [x2, y2]] = lines[0]!.box;
   assert.ok(x0 > 270 && x0 < 330 && x2 > 1200 && x2 < 1330 && y2 > 144 && y2 < 200, `box ${JSON.stringify(lines[0]!.box)}`);
 });
 
 test('a blank image has no lines', async () => {
-  const png = new Uint8Array(await sharp({ create: { width: 320, height: 96, channels: 3, background: '#fff' } }).png().toBuffer());
+  const png = new Uint8Array(
+    await sharp({ create: { width: 320, height: 96, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+  );
   assert.deepEqual(await ocr.run(png), { lines: [] });
 });
 
@@ -87,7 +103,10 @@ test('close waits for runs in flight and refuses new ones', async () => {
   const png = await render({ lines: ['Hello'], width: 200, height: 64, size: 30 });
   const running = other.run(png);
   await other.close();
-  assert.deepEqual((await running).lines.map((l) => l.text), ['Hello']);
+  assert.deepEqual(
+    (await running).lines.map((l) => l.text),
+    ['Hello'],
+  );
   await assert.rejects(other.run(png), /closed/);
 });
 

@@ -37,12 +37,41 @@ test(`the committed set reads with no merged spaces and a mean CER under 1% (${s
 });
 
 test('the scorer counts a dropped space as a merged word, and an added one as a split word', () => {
-  const box = (y: number) => [[0, y], [100, y], [100, y + 20], [0, y + 20]] as const;
-  const s = scoreImage(['PACK MY BOX', 'Total 1.5'], [{ text: 'PACKMY BOX', box: box(0) }, { text: 'To tal 1.5', box: box(40) }]);
+  const box = (y: number) =>
+    [
+      [0, y],
+      [100, y],
+      [100, y + 20],
+      [0, y + 20],
+    ] as const;
+  const s = scoreImage(
+    ['PACK MY BOX', 'Total 1.5'],
+    [
+      { text: 'PACKMY BOX', box: box(0) },
+      { text: 'To tal 1.5', box: box(40) },
+    ],
+  );
   assert.equal(s.mergedSpaces, 1);
   assert.equal(s.splitWords, 1);
   assert.equal(s.distance, 2);
   assert.equal(s.got, 'PACKMY BOX\nTo tal 1.5');
   // Boxes on one visual row are joined left to right with one space.
-  assert.equal(scoreImage(['a b'], [{ text: 'b', box: [[50, 2], [60, 2], [60, 22], [50, 22]] }, { text: 'a', box: box(0) }]).got, 'a b');
+  assert.equal(
+    scoreImage(
+      ['a b'],
+      [
+        {
+          text: 'b',
+          box: [
+            [50, 2],
+            [60, 2],
+            [60, 22],
+            [50, 22],
+          ],
+        },
+        { text: 'a', box: box(0) },
+      ],
+    ).got,
+    'a b',
+  );
 });

@@ -45,7 +45,9 @@ test('toChw: planes in B, G, R order, normalised, padding filled', () => {
 
 test('toChw: PaddleOCR detection normalisation applies each statistic to its BGR plane', () => {
   const t = toChw(new Uint8Array([255, 0, 51]), 1, 1, PADDLE_DET_NORM);
-  const expectB = (51 / 255 - 0.485) / 0.229, expectG = (0 - 0.456) / 0.224, expectR = (1 - 0.406) / 0.225;
+  const expectB = (51 / 255 - 0.485) / 0.229,
+    expectG = (0 - 0.456) / 0.224,
+    expectR = (1 - 0.406) / 0.225;
   [expectB, expectG, expectR].forEach((e, i) => assert.ok(Math.abs(t[i]! - e) < 1e-5, `plane ${i}: ${t[i]} vs ${e}`));
 });
 

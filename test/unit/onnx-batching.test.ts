@@ -30,7 +30,7 @@ describe('OnnxModel batching', () => {
     const inputs = Array.from({ length: 12 }, (_, k) => (k === 5 ? [row(k), row(k + 1)] : [row(k)]));
     const feed = (rows: Float32Array[]) => ({ features: { data: Float32Array.from(rows.flatMap((r) => [...r])), dims: [rows.length, 11] } });
     const together = await Promise.all(inputs.map((rows) => batched.predict(feed(rows))));
-    const alone: Array<Awaited<ReturnType<OnnxModel["predict"]>>> = [];
+    const alone: Array<Awaited<ReturnType<OnnxModel['predict']>>> = [];
     for (const rows of inputs) alone.push(await plain.predict(feed(rows)));
     assert.deepEqual(sizes, [12], 'one batch of 12 requests');
     together.forEach((r, k) => {

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HttpError } from 'threadserve';
-import {
-  CUDA_PROVIDER_FILES,
-  buildSessionOptions,
-  defaultIntraOpThreads,
-  detectCuda,
-} from '../../deployments/onnx/execution-providers.ts';
+import { CUDA_PROVIDER_FILES, buildSessionOptions, defaultIntraOpThreads, detectCuda } from '../../deployments/onnx/execution-providers.ts';
 import { OnnxModel } from '../../deployments/onnx/onnx-model.ts';
 import { setReplicaContext } from '../../runtime/worker/replica-context.ts';
 
@@ -108,7 +103,10 @@ describe('detectCuda', () => {
     const seen: string[] = [];
     const support = detectCuda({ bindingDir: '/ort', exists: (f) => (seen.push(f), true) });
     assert.deepEqual(support, { available: true });
-    assert.deepEqual(seen, CUDA_PROVIDER_FILES.map((f) => `/ort/${f}`));
+    assert.deepEqual(
+      seen,
+      CUDA_PROVIDER_FILES.map((f) => `/ort/${f}`),
+    );
   });
 
   test('names only the missing file', () => {
@@ -264,7 +262,15 @@ describe('OnnxModel lifecycle', () => {
       return true;
     });
     const log = spyLogger();
-    const fallback = new OnnxModel({ path: REC, deviceId: 0, cudaProbe: cudaPresent, allowCpuFallback: true, logger: log, warnKey: 'Rec#lying-probe', intraOpNumThreads: 1 });
+    const fallback = new OnnxModel({
+      path: REC,
+      deviceId: 0,
+      cudaProbe: cudaPresent,
+      allowCpuFallback: true,
+      logger: log,
+      warnKey: 'Rec#lying-probe',
+      intraOpNumThreads: 1,
+    });
     await fallback.init();
     assert.deepEqual(fallback.device, { provider: 'cpu' });
     assert.equal(log.warnings.length, 1);

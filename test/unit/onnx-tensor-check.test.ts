@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { InferenceSession } from 'onnxruntime-node';
 import { DATATYPE_TABLE, HttpError, v2FromOnnx } from 'threadserve';
-import {
-  V2_DATATYPES,
-  checkInputs,
-  toOrtType,
-  v2Datatype,
-} from '../../deployments/onnx/tensor-check.ts';
+import { V2_DATATYPES, checkInputs, toOrtType, v2Datatype } from '../../deployments/onnx/tensor-check.ts';
 import { floatToHalf, halfToFloat } from '../../runtime/shared/float16.ts';
 
 // The shape onnxruntime-node 1.30 reports for PP-OCRv4 recognition's input (symbolic dims are strings).
@@ -82,10 +77,7 @@ describe('checkInputs', () => {
     const out = checkInputs({ ids: { data: [1, 2, 3], dims: [1, 3] }, mask: { data: [true, false, 1], dims: [1, 3], datatype: 'BOOL' } }, two);
     assert.deepEqual(out.ids!.data, new BigInt64Array([1n, 2n, 3n]));
     assert.deepEqual(out.mask!.data, new Uint8Array([1, 0, 1]));
-    const half = checkInputs(
-      { h: { data: [1, 0.5], dims: [2], datatype: 'FP16' } },
-      [{ name: 'h', isTensor: true, type: 'float16', shape: [2] }],
-    );
+    const half = checkInputs({ h: { data: [1, 0.5], dims: [2], datatype: 'FP16' } }, [{ name: 'h', isTensor: true, type: 'float16', shape: [2] }]);
     assert.deepEqual(half.h!.data, new Uint16Array([0x3c00, 0x3800]));
   });
 
@@ -120,8 +112,14 @@ describe('checkInputs', () => {
 
   test('wrong element in a JSON list', () => {
     rejects400(() => checkInputs({ x: { data: [1, 'a'], dims: [1, 3, 48, 1] } }, rec), 'input "x": element 1 is "a", expected a number (float32)');
-    rejects400(() => checkInputs({ ids: { data: [1.5], dims: [1, 1] }, mask: { data: [1], dims: [1, 1] } }, two), /^input "ids": element 0 is 1.5, expected an integer/);
-    rejects400(() => checkInputs({ ids: { data: [1], dims: [1, 1] }, mask: { data: [2], dims: [1, 1] } }, two), /^input "mask": element 0 is 2, expected true, false, 0 or 1/);
+    rejects400(
+      () => checkInputs({ ids: { data: [1.5], dims: [1, 1] }, mask: { data: [1], dims: [1, 1] } }, two),
+      /^input "ids": element 0 is 1.5, expected an integer/,
+    );
+    rejects400(
+      () => checkInputs({ ids: { data: [1], dims: [1, 1] }, mask: { data: [2], dims: [1, 1] } }, two),
+      /^input "mask": element 0 is 2, expected true, false, 0 or 1/,
+    );
     rejects400(
       () => checkInputs({ u: { data: [256], dims: [1] } }, [{ name: 'u', isTensor: true, type: 'uint8', shape: [1] }]),
       'input "u": element 0 is 256, expected an integer from 0 to 255 (uint8)',
@@ -147,19 +145,22 @@ describe('checkInputs', () => {
   });
 
   test('bad dims', () => {
-    rejects400(() => checkInputs({ x: { data: new Float32Array(1), dims: [1, -3, 48, 1] } }, rec), 'input "x": dims must be a list of non-negative integers, got [1,-3,48,1]');
+    rejects400(
+      () => checkInputs({ x: { data: new Float32Array(1), dims: [1, -3, 48, 1] } }, rec),
+      'input "x": dims must be a list of non-negative integers, got [1,-3,48,1]',
+    );
     rejects400(() => checkInputs({ x: { data: new Float32Array(1), dims: 'abc' as unknown as number[] } }, rec), /dims must be a list/);
   });
 
   test('data length not the product of the dims', () => {
-    rejects400(
-      () => checkInputs({ x: { data: new Float32Array(100), dims: [1, 3, 48, 8] } }, rec),
-      'input "x": shape [1,3,48,8] needs 1152 values, got 100',
-    );
+    rejects400(() => checkInputs({ x: { data: new Float32Array(100), dims: [1, 3, 48, 8] } }, rec), 'input "x": shape [1,3,48,8] needs 1152 values, got 100');
   });
 
   test('data that is neither a typed array nor a list', () => {
-    rejects400(() => checkInputs({ x: { data: 'abc' as unknown as number[], dims: [1, 3, 48, 1] } }, rec), 'input "x": data must be a typed array or a list of values');
+    rejects400(
+      () => checkInputs({ x: { data: 'abc' as unknown as number[], dims: [1, 3, 48, 1] } }, rec),
+      'input "x": data must be a typed array or a list of values',
+    );
   });
 
   test('shape [] (scalar or undeclared) is not rank-checked, only counted', () => {

@@ -85,7 +85,11 @@ describe('Router', () => {
     running.abort(new Error('too late'));
     fakes[0]!.calls[0]!.resolve('a');
     assert.equal(await first, 'a');
-    assert.deepEqual(fakes[0]!.calls.map((c) => c.args), [[1], [3]], 'the dropped call never reached the replica');
+    assert.deepEqual(
+      fakes[0]!.calls.map((c) => c.args),
+      [[1], [3]],
+      'the dropped call never reached the replica',
+    );
     fakes[0]!.calls[1]!.resolve('c');
     assert.equal(await third, 'c');
     const aborted = AbortSignal.abort(new Error('already gone'));

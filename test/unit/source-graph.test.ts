@@ -16,14 +16,23 @@ describe('the local source graph', () => {
   it('follows local imports (a .js specifier meaning .ts, a literal dynamic import), lists other local files, and leaves out packages, builtins and threadserve', async () => {
     const f = (name: string, text: string) => writeFileSync(join(dir, name), text);
     f('package.json', '{"type":"module"}');
-    f('app.ts', `import { deployment } from '${runtime}';\nimport { z } from '${zod}';\nimport { Model } from './model.js';\nexport default deployment(Model, { requestSchema: z.object({}) }).bind();\n`);
-    f('model.ts', `import { readFileSync } from 'node:fs';\nimport { scale } from './helper.ts';\nimport words from './words.json';\nexport class Model { run() { return scale(words.length) + readFileSync.length; } async lazy() { return import('./lazy.ts'); } }\n`);
+    f(
+      'app.ts',
+      `import { deployment } from '${runtime}';\nimport { z } from '${zod}';\nimport { Model } from './model.js';\nexport default deployment(Model, { requestSchema: z.object({}) }).bind();\n`,
+    );
+    f(
+      'model.ts',
+      `import { readFileSync } from 'node:fs';\nimport { scale } from './helper.ts';\nimport words from './words.json';\nexport class Model { run() { return scale(words.length) + readFileSync.length; } async lazy() { return import('./lazy.ts'); } }\n`,
+    );
     f('helper.ts', `export const scale = (n: number) => n * 2;\n`);
     f('lazy.ts', `export const lazy = 1;\n`);
     f('words.json', '["a"]');
     f('unused.ts', `export const unused = 1;\n`);
     const graph = await localSourceGraph([join(dir, 'app.ts')]);
-    assert.deepEqual(graph.files.map((p) => p.slice(dir.length + 1)), ['app.ts', 'helper.ts', 'lazy.ts', 'model.ts', 'words.json']);
+    assert.deepEqual(
+      graph.files.map((p) => p.slice(dir.length + 1)),
+      ['app.ts', 'helper.ts', 'lazy.ts', 'model.ts', 'words.json'],
+    );
     const rel = (s: Set<string>) => [...s].map((p) => p.slice(dir.length + 1)).sort();
     // A changed helper: it, the class file that imports it and the app module that imports that.
     assert.deepEqual(rel(withImporters(graph, [join(dir, 'helper.ts')])), ['app.ts', 'helper.ts', 'model.ts']);

@@ -15,7 +15,11 @@ describe('statusSnapshot', () => {
     assert.deepEqual(s.applications, [{ name: 'chain', route: '/chain', ingress: 'Chain' }]);
     assert.deepEqual(
       s.deployments.map((d) => [d.name, d.calls, d.numReplicas, d.maxOngoingRequests, d.multiplexed, d.replicas.length]),
-      [['Chain', ['Echo', 'Slow'], 1, 5, false, 0], ['Echo', [], 2, 4, false, 0], ['Slow', [], 1, 2, false, 0]],
+      [
+        ['Chain', ['Echo', 'Slow'], 1, 5, false, 0],
+        ['Echo', [], 2, 4, false, 0],
+        ['Slow', [], 1, 2, false, 0],
+      ],
     );
   });
 
@@ -25,6 +29,9 @@ describe('statusSnapshot', () => {
     for (let i = 0; i < 60; i++) echo.recordAutoscalingDecision({ at: i, from: i, to: i + 1, reason: `step ${i}` });
     assert.equal(echo.autoscalingDecisions.length, 50);
     const shown = statusSnapshot(app).deployments[1]!.autoscalingDecisions;
-    assert.deepEqual(shown.map((d) => d.at), Array.from({ length: 20 }, (_, i) => 40 + i));
+    assert.deepEqual(
+      shown.map((d) => d.at),
+      Array.from({ length: 20 }, (_, i) => 40 + i),
+    );
   });
 });

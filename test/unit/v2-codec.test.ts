@@ -20,10 +20,12 @@ test('binary numeric tensors decode to aligned views or aligned copies at any of
   const values = new Float64Array([1.5, -2, Math.PI]);
   const ints = new Int16Array([-3, 7, 300]);
   const tail = Buffer.concat([Buffer.from(values.buffer), Buffer.from(ints.buffer)]);
-  const header = { inputs: [
-    { name: 'f', datatype: 'FP64', shape: [3], parameters: { binary_data_size: 24 } },
-    { name: 'i', datatype: 'INT16', shape: [3], parameters: { binary_data_size: 6, note: 'kept' } },
-  ] };
+  const header = {
+    inputs: [
+      { name: 'f', datatype: 'FP64', shape: [3], parameters: { binary_data_size: 24 } },
+      { name: 'i', datatype: 'INT16', shape: [3], parameters: { binary_data_size: 6, note: 'kept' } },
+    ],
+  };
   for (let shift = 0; shift < 8; shift++) {
     const { body, length } = bodyAt(shift, header, tail);
     const [f, i] = decodeInferRequest(body, length).inputs;
@@ -40,9 +42,20 @@ test('binary numeric tensors decode to aligned views or aligned copies at any of
 
 test('FP16 bits convert both ways with round-to-nearest-even', () => {
   const cases: [number, number][] = [
-    [1, 0x3c00], [-2, 0xc000], [0.1, 0x2e66], [65504, 0x7bff], [65520, 0x7c00], [1e9, 0x7c00],
-    [-Infinity, 0xfc00], [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400],
-    [-0, 0x8000], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [0.1, 0x2e66],
+    [65504, 0x7bff],
+    [65520, 0x7c00],
+    [1e9, 0x7c00],
+    [-Infinity, 0xfc00],
+    [2 ** -24, 0x0001],
+    [2 ** -25, 0x0000],
+    [3 * 2 ** -25, 0x0002],
+    [2 ** -14, 0x0400],
+    [-0, 0x8000],
+    [1 + 2 ** -11, 0x3c00],
+    [1 + 3 * 2 ** -11, 0x3c02],
   ];
   for (const [value, bits] of cases) assert.equal(floatToHalf(value), bits, `floatToHalf(${value})`);
   assert.equal(floatToHalf(NaN) & 0x7e00, 0x7e00);
@@ -68,26 +81,38 @@ test('shortest float text reads back to the same float32', () => {
 });
 
 test('outputs of loose types are converted; bad outputs are 500', () => {
-  const res = encodeInferResponse({
-    model_name: 'm',
-    outputs: [
-      { name: 'b', datatype: 'BOOL', shape: [3], data: new Uint8Array([0, 5, 1]) },
-      { name: 'i', datatype: 'INT64', shape: [2], data: [3, -4] },
-      { name: 'h', datatype: 'FP16', shape: [1], data: new Float32Array([0.5]) },
-      { name: 'd', datatype: 'FP64', shape: [2], data: [NaN, 0.1], parameters: { unit: 'm' } },
-      { name: 's', datatype: 'BYTES', shape: [1], data: [Buffer.from('raw')] },
-    ],
-  }, { parameters: { binary_data_output: false } });
+  const res = encodeInferResponse(
+    {
+      model_name: 'm',
+      outputs: [
+        { name: 'b', datatype: 'BOOL', shape: [3], data: new Uint8Array([0, 5, 1]) },
+        { name: 'i', datatype: 'INT64', shape: [2], data: [3, -4] },
+        { name: 'h', datatype: 'FP16', shape: [1], data: new Float32Array([0.5]) },
+        { name: 'd', datatype: 'FP64', shape: [2], data: [NaN, 0.1], parameters: { unit: 'm' } },
+        { name: 's', datatype: 'BYTES', shape: [1], data: [Buffer.from('raw')] },
+      ],
+    },
+    { parameters: { binary_data_output: false } },
+  );
   assert.equal(res.headerLength, undefined);
-  assert.deepEqual(JSON.parse(res.body as string).outputs.map((o: { data: unknown }) => o.data), [[false, true, true], [3, -4], [0.5], [null, 0.1], ['raw']]);
-  const bin = encodeInferResponse({ model_name: 'm', outputs: [{ name: 'b', datatype: 'BOOL', shape: [2], data: [false, 7] }] }, { parameters: { binary_data_output: true } });
+  assert.deepEqual(
+    JSON.parse(res.body as string).outputs.map((o: { data: unknown }) => o.data),
+    [[false, true, true], [3, -4], [0.5], [null, 0.1], ['raw']],
+  );
+  const bin = encodeInferResponse(
+    { model_name: 'm', outputs: [{ name: 'b', datatype: 'BOOL', shape: [2], data: [false, 7] }] },
+    { parameters: { binary_data_output: true } },
+  );
   assert.deepEqual((bin.body as Buffer).subarray(bin.headerLength), Buffer.from([0, 1]));
   const fail = (datatype: string, shape: unknown, data: ArrayLike<unknown>, message: RegExp) =>
-    assert.throws(() => encodeInferResponse({ model_name: 'm', outputs: [{ name: 'y', datatype, shape: shape as number[], data }] }, {}), (err: Error & { statusCode?: number }) => {
-      assert.equal(err.statusCode, 500);
-      assert.match(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => encodeInferResponse({ model_name: 'm', outputs: [{ name: 'y', datatype, shape: shape as number[], data }] }, {}),
+      (err: Error & { statusCode?: number }) => {
+        assert.equal(err.statusCode, 500);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   fail('FP8', [1], [1], /unknown datatype 'FP8'/);
   fail('FP32', [-1], [1], /shape \[-1\] is not a list of non-negative integers/);
   fail('INT64', [1], [NaN], /cannot convert data to INT64/);

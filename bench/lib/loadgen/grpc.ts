@@ -58,7 +58,9 @@ function restSender(binary: boolean): Send {
   let body: Buffer;
   const headers: Record<string, string> = {};
   if (binary) {
-    const header = Buffer.from(JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: bytes.length } }], parameters: { binary_data_output: true } }));
+    const header = Buffer.from(
+      JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: bytes.length } }], parameters: { binary_data_output: true } }),
+    );
     body = Buffer.concat([header, bytes]);
     headers['content-type'] = 'application/octet-stream';
     headers['inference-header-content-length'] = String(header.length);
@@ -143,6 +145,14 @@ stop = true;
 await Promise.all(callers);
 const used = process.cpuUsage(cpu0);
 const clientCpuUs = (used.user + used.system) / allRequests;
-const result: GrpcLoadResult = { requests: samples.length, allRequests, clientCpuUs, rps: samples.length / elapsedS, latencyMs: summarize(samples), errors, ...(firstError && { firstError }) };
+const result: GrpcLoadResult = {
+  requests: samples.length,
+  allRequests,
+  clientCpuUs,
+  rps: samples.length / elapsedS,
+  latencyMs: summarize(samples),
+  errors,
+  ...(firstError && { firstError }),
+};
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

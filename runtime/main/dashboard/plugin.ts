@@ -41,7 +41,10 @@ function isLoopback(address: string | undefined): boolean {
 async function loopbackOnly(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const from = req.socket.remoteAddress;
   if (!isLoopback(from)) {
-    throw codedError('FORBIDDEN', `the dashboard answers loopback clients only, not ${from ?? 'an unknown address'}; serve with dashboard: 'open' (threadserve run --dashboard open) to show it to others`);
+    throw codedError(
+      'FORBIDDEN',
+      `the dashboard answers loopback clients only, not ${from ?? 'an unknown address'}; serve with dashboard: 'open' (threadserve run --dashboard open) to show it to others`,
+    );
   }
 }
 

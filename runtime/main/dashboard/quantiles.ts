@@ -20,7 +20,7 @@ export function bucketQuantile(q: number, bounds: readonly number[], counts: Arr
     const c = counts[i]!;
     if (c > 0 && seen + c >= rank) {
       const lower = i === 0 ? 0 : bounds[i - 1]!;
-      return lower + (bounds[i]! - lower) * Math.max(0, rank - seen) / c;
+      return lower + ((bounds[i]! - lower) * Math.max(0, rank - seen)) / c;
     }
     seen += c;
   }

@@ -15,7 +15,11 @@ import type { CallTrace } from '../../shared/trace-context.ts';
 
 const USABLE_ID = /^[\x21-\x7e]{1,200}$/;
 const BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const CODE_NAMES = Object.fromEntries(Object.entries(Status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k])) as Record<number, string>;
+const CODE_NAMES = Object.fromEntries(
+  Object.entries(Status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v, k]),
+) as Record<number, string>;
 
 /** The request id and trace context a gRPC call's metadata carries. */
 export function callTraceOfMetadata(metadata: Metadata | undefined): CallTrace & { rid: string } {

@@ -212,7 +212,14 @@ export class GrpcInferenceServer {
       infer: (r, signal) => this.inferAny(r, signal, trace),
       closing: () => this.closing,
       record: (model, code, ms, err) =>
-        this.opts.observer.record({ method: 'ModelStreamInfer', model, rid: trace.rid, code, ms, ...(err !== undefined && { message: String((err as Error).message ?? err), err }) }),
+        this.opts.observer.record({
+          method: 'ModelStreamInfer',
+          model,
+          rid: trace.rid,
+          code,
+          ms,
+          ...(err !== undefined && { message: String((err as Error).message ?? err), err }),
+        }),
     });
     this.streams.add(stop);
     this.running.add(done);
@@ -236,10 +243,13 @@ export class GrpcInferenceServer {
     if (!inTime) this.log.warn(`gRPC: ${this.running.size} calls still running after the ${graceS}s graceful shutdown timeout; closing their connections`);
     // Answers are written by now (or abandoned): end the connections.
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, inTime ? 1000 : 0);
+      const force = setTimeout(
+        () => {
+          this.server.forceShutdown();
+          resolve();
+        },
+        inTime ? 1000 : 0,
+      );
       this.server.tryShutdown(() => {
         clearTimeout(force);
         resolve();

@@ -67,20 +67,20 @@ export function serveInferStream(call: ServerDuplexStream<ModelInferRequest, Str
       deps.record(request.model_name, status.code ?? Status.INTERNAL, performance.now() - t0, err);
     };
     const answered = () => deps.record(request.model_name, Status.OK, performance.now() - t0);
-    deps.infer(request, abort.signal).then(
-      (res) => {
+    deps
+      .infer(request, abort.signal)
+      .then((res) => {
         if ('outputs' in res) {
           call.write({ infer_response: res });
           answered();
           return undefined;
         }
         return writeChunks(res, echo).then(answered, failed);
-      },
-      failed,
-    ).finally(() => {
-      running--;
-      finish();
-    });
+      }, failed)
+      .finally(() => {
+        running--;
+        finish();
+      });
   });
   /** One response per chunk, each written once the client has room for it, then the final flag. */
   const writeChunks = async (stream: ChunkStream<ModelInferResponse>, echo: Partial<ModelInferResponse>) => {

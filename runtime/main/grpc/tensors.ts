@@ -123,7 +123,13 @@ function toContents(datatype: string, data: CheckedOutput['data']): TensorConten
 }
 
 /** The ModelInfer response for a registry result; `rawInputs`: the request sent raw inputs. */
-export function encodeModelInfer(model: string, version: string | undefined, request: V2InferRequest, result: V2InferResult, rawInputs: boolean): ModelInferResponse {
+export function encodeModelInfer(
+  model: string,
+  version: string | undefined,
+  request: V2InferRequest,
+  result: V2InferResult,
+  rawInputs: boolean,
+): ModelInferResponse {
   const outputs = checkedOutputs(model, result.outputs, request.outputs);
   const raw = rawInputs || outputs.some((o) => o.tensor.datatype === 'FP16');
   const res: ModelInferResponse = { model_name: model, outputs: [] };

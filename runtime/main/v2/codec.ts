@@ -21,13 +21,15 @@ const params = z.custom<Record<string, unknown>>(isObject, 'expected an object')
 const requestSchema = z.object({
   id: z.string().optional(),
   parameters: params.optional(),
-  inputs: z.array(z.object({
-    name: z.string().min(1),
-    datatype: z.string(),
-    shape: z.array(z.int().min(0)).max(MAX_RANK),
-    data: z.unknown().optional(),
-    parameters: params.optional(),
-  })),
+  inputs: z.array(
+    z.object({
+      name: z.string().min(1),
+      datatype: z.string(),
+      shape: z.array(z.int().min(0)).max(MAX_RANK),
+      data: z.unknown().optional(),
+      parameters: params.optional(),
+    }),
+  ),
   outputs: z.array(z.object({ name: z.string().min(1), parameters: params.optional() })).optional(),
 });
 
@@ -113,7 +115,11 @@ function parseHeader(json: Buffer): z.infer<typeof requestSchema> {
     parsed.data.outputs?.forEach((x, i) => checkParsedValues(x.parameters, `outputs[${i}].parameters`));
     return parsed.data;
   }
-  const path = (keys: PropertyKey[]) => keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+  const path = (keys: PropertyKey[]) =>
+    keys
+      .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
+      .join('')
+      .replace(/^\./, '');
   const issues = parsed.error.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`);
   throw bad(`invalid inference request: ${issues.join('; ')}`);
 }

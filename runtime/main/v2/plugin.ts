@@ -90,7 +90,10 @@ export const v2Plugin: FastifyPluginAsync<V2PluginOptions> = async (app, opts) =
     const answer = classifyError(err);
     if (answer.fault) req.log.error({ err, reqId: req.id }, 'v2 request failed');
     if (answer.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(answer.retryAfterS))));
-    void reply.status(answer.status).type('application/json; charset=utf-8').send({ error: answer.code === 'BODY_TOO_LARGE' ? answerMessage(answer, err, req) : answer.message });
+    void reply
+      .status(answer.status)
+      .type('application/json; charset=utf-8')
+      .send({ error: answer.code === 'BODY_TOO_LARGE' ? answerMessage(answer, err, req) : answer.message });
   });
 
   app.get('/v2/health/live', async () => ({ live: true }));

@@ -16,32 +16,76 @@ const pct = (v) => (v === null || v === undefined ? null : v * 100);
 function chartDefs(status, batched) {
   const deps = status.deployments.map((d, i) => ({ d, color: PALETTE[i % PALETTE.length] }));
   const per = (label, pick, filter = () => true, extra = {}) =>
-    deps.filter(({ d }) => filter(d)).map(({ d, color }) => ({ label: `${d.name}${label}`, stroke: color, value: (s) => pick(s.deployments[d.name]), ...extra }));
+    deps
+      .filter(({ d }) => filter(d))
+      .map(({ d, color }) => ({ label: `${d.name}${label}`, stroke: color, value: (s) => pick(s.deployments[d.name]), ...extra }));
   const defs = [
-    { id: 'rps', title: 'Requests per second', fmt: rate, series: [
-      { label: 'HTTP', stroke: HTTP_COLOR, width: 2, value: (s) => s.http.rps },
-      ...per(' calls', (x) => x?.rps ?? 0),
-    ] },
-    { id: 'latency', title: 'Latency (p50 and p99)', fmt: millis, log: true, series: [
-      { label: 'HTTP p50', stroke: HTTP_COLOR, width: 2, value: (s) => s.http.p50Ms },
-      { label: 'HTTP p99', stroke: HTTP_COLOR, width: 2, dash: [6, 4], value: (s) => s.http.p99Ms },
-      ...per(' p99', (x) => x?.p99Ms ?? null),
-    ] },
-    { id: 'errors', title: 'Error rate (%)', fmt: (v) => percent(v === null ? null : v / 100), series: [
-      { label: 'HTTP 4xx', stroke: '#b45309', width: 2, value: (s) => pct(s.http.clientErrorRate) },
-      { label: 'HTTP 5xx', stroke: '#b91c1c', width: 2, value: (s) => pct(s.http.serverErrorRate) },
-      ...per(' failed', (x) => pct(x?.errorRate)),
-    ] },
-    { id: 'load', title: 'Calls in flight (solid) and queued (dashed)', integer: true, fmt: (v) => (v === null ? '–' : String(Math.round(v))), series: [
-      ...per(' in flight', (x) => x?.inFlight ?? 0),
-      ...per(' queued', (x) => x?.queued ?? 0, () => true, { dash: [4, 4] }),
-    ] },
+    {
+      id: 'rps',
+      title: 'Requests per second',
+      fmt: rate,
+      series: [{ label: 'HTTP', stroke: HTTP_COLOR, width: 2, value: (s) => s.http.rps }, ...per(' calls', (x) => x?.rps ?? 0)],
+    },
+    {
+      id: 'latency',
+      title: 'Latency (p50 and p99)',
+      fmt: millis,
+      log: true,
+      series: [
+        { label: 'HTTP p50', stroke: HTTP_COLOR, width: 2, value: (s) => s.http.p50Ms },
+        { label: 'HTTP p99', stroke: HTTP_COLOR, width: 2, dash: [6, 4], value: (s) => s.http.p99Ms },
+        ...per(' p99', (x) => x?.p99Ms ?? null),
+      ],
+    },
+    {
+      id: 'errors',
+      title: 'Error rate (%)',
+      fmt: (v) => percent(v === null ? null : v / 100),
+      series: [
+        { label: 'HTTP 4xx', stroke: '#b45309', width: 2, value: (s) => pct(s.http.clientErrorRate) },
+        { label: 'HTTP 5xx', stroke: '#b91c1c', width: 2, value: (s) => pct(s.http.serverErrorRate) },
+        ...per(' failed', (x) => pct(x?.errorRate)),
+      ],
+    },
+    {
+      id: 'load',
+      title: 'Calls in flight (solid) and queued (dashed)',
+      integer: true,
+      fmt: (v) => (v === null ? '–' : String(Math.round(v))),
+      series: [
+        ...per(' in flight', (x) => x?.inFlight ?? 0),
+        ...per(
+          ' queued',
+          (x) => x?.queued ?? 0,
+          () => true,
+          { dash: [4, 4] },
+        ),
+      ],
+    },
   ];
   if (batched.size > 0) {
-    defs.push({ id: 'batch', title: 'Mean batch size', fmt: (v) => (v === null ? '–' : v.toFixed(1)), series: per('', (x) => x?.batchMean ?? null, (d) => batched.has(d.name)) });
+    defs.push({
+      id: 'batch',
+      title: 'Mean batch size',
+      fmt: (v) => (v === null ? '–' : v.toFixed(1)),
+      series: per(
+        '',
+        (x) => x?.batchMean ?? null,
+        (d) => batched.has(d.name),
+      ),
+    });
   }
   if (status.deployments.some((d) => d.multiplexed)) {
-    defs.push({ id: 'hits', title: 'Model cache hit rate (%)', fmt: (v) => percent(v === null ? null : v / 100), series: per('', (x) => pct(x?.hitRate), (d) => d.multiplexed) });
+    defs.push({
+      id: 'hits',
+      title: 'Model cache hit rate (%)',
+      fmt: (v) => percent(v === null ? null : v / 100),
+      series: per(
+        '',
+        (x) => pct(x?.hitRate),
+        (d) => d.multiplexed,
+      ),
+    });
   }
   return defs;
 }
@@ -96,11 +140,34 @@ export class ChartBoard {
         height: HEIGHT,
         scales: {
           // Always the whole window, filling from the right: seconds-apart ticks from the start.
-          x: { time: true, range: (_u, _min, max) => { const end = max ?? Date.now() / 1000; return [end - this.maxSamples, end]; } },
+          x: {
+            time: true,
+            range: (_u, _min, max) => {
+              const end = max ?? Date.now() / 1000;
+              return [end - this.maxSamples, end];
+            },
+          },
           y: def.log ? { distr: 3 } : { range: (_u, _min, max) => [0, Math.max(max ?? 0, 1)] },
         },
-        axes: [{}, { size: 64, values: (_u, ticks) => ticks.map((t) => def.fmt(t)), ...(def.integer ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000] } : {}) }],
-        series: [{}, ...def.series.map((sr) => ({ label: sr.label, stroke: sr.stroke, width: sr.width ?? 1.5, dash: sr.dash, spanGaps: true, value: (_u, v) => def.fmt(v) }))],
+        axes: [
+          {},
+          {
+            size: 64,
+            values: (_u, ticks) => ticks.map((t) => def.fmt(t)),
+            ...(def.integer ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000] } : {}),
+          },
+        ],
+        series: [
+          {},
+          ...def.series.map((sr) => ({
+            label: sr.label,
+            stroke: sr.stroke,
+            width: sr.width ?? 1.5,
+            dash: sr.dash,
+            spanGaps: true,
+            value: (_u, v) => def.fmt(v),
+          })),
+        ],
         legend: { live: true },
       };
       const plot = new uPlot(opts, [[], ...def.series.map(() => [])], target);

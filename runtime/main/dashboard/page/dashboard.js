@@ -15,11 +15,17 @@ let latest;
 let server;
 
 /** Deployments that ran batches: they get a batch-size chart. */
-const batchedOf = (t) => new Set(Object.entries(t?.deployments ?? {}).filter(([, x]) => x.batches > 0).map(([name]) => name));
+const batchedOf = (t) =>
+  new Set(
+    Object.entries(t?.deployments ?? {})
+      .filter(([, x]) => x.batches > 0)
+      .map(([name]) => name),
+  );
 
 function render() {
   const replicas = status.deployments.reduce((n, d) => n + d.replicas.length, 0);
-  $('summary').textContent = `v${server.version} · pid ${server.pid} · up ${since(server.startedAt)} · ${status.applications.length} application(s) · ${status.deployments.length} deployment(s) · ${replicas} replica(s)`;
+  $('summary').textContent =
+    `v${server.version} · pid ${server.pid} · up ${since(server.startedAt)} · ${status.applications.length} application(s) · ${status.deployments.length} deployment(s) · ${replicas} replica(s)`;
   renderGraph($('graph'), status, latest);
   renderHttp($('http-totals'), latest, totals);
   renderDeployments($('deployments'), status, latest, totals);

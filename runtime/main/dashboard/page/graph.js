@@ -42,19 +42,25 @@ function health(d) {
 
 function nodeBox({ x, y, node }, sample) {
   if (node.kind === 'route') {
-    return h('g', { class: 'node route', transform: `translate(${x},${y})` },
+    return h(
+      'g',
+      { class: 'node route', transform: `translate(${x},${y})` },
       h('rect', { width: NODE_W, height: NODE_H, rx: 27 }),
       h('text', { x: NODE_W / 2, y: 23, 'text-anchor': 'middle', class: 'title' }, `POST ${node.app.route}`),
-      h('text', { x: NODE_W / 2, y: 41, 'text-anchor': 'middle', class: 'sub' }, `application ${node.app.name}`));
+      h('text', { x: NODE_W / 2, y: 41, 'text-anchor': 'middle', class: 'sub' }, `application ${node.app.name}`),
+    );
   }
   const d = node.deployment;
   const running = d.replicas.filter((r) => r.state === 'running').length;
   const s = sample?.deployments[d.name];
-  return h('g', { class: `node deployment ${health(d)}`, transform: `translate(${x},${y})`, 'data-deployment': d.name },
+  return h(
+    'g',
+    { class: `node deployment ${health(d)}`, transform: `translate(${x},${y})`, 'data-deployment': d.name },
     h('title', {}, `${d.name}: ${running} of ${d.numReplicas} replicas running`),
     h('rect', { width: NODE_W, height: NODE_H, rx: 6 }),
     h('text', { x: 10, y: 21, class: 'title' }, d.name),
-    h('text', { x: 10, y: 41, class: 'sub' }, `${running}/${d.numReplicas} replicas · ${rate(s?.rps ?? 0)} calls/s`));
+    h('text', { x: 10, y: 41, class: 'sub' }, `${running}/${d.numReplicas} replicas · ${rate(s?.rps ?? 0)} calls/s`),
+  );
 }
 
 function edgePath(from, to) {
@@ -69,11 +75,23 @@ function edgePath(from, to) {
 /** Draws the graph of `status` into `el`, with the calls/s of the latest sample. */
 export function renderGraph(el, status, sample) {
   const { pos, edges, width, height } = layout(status);
-  const svg = h('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'application graph' },
-    h('defs', {}, h('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
-      h('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))),
-    edges.filter(([a, b]) => pos.has(a) && pos.has(b)).map(([a, b]) => h('path', { class: 'edge', d: edgePath(pos.get(a), pos.get(b)), 'marker-end': 'url(#arrow)' })),
-    [...pos.values()].map((p) => nodeBox(p, sample)));
+  const svg = h(
+    'svg',
+    { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'application graph' },
+    h(
+      'defs',
+      {},
+      h(
+        'marker',
+        { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
+        h('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }),
+      ),
+    ),
+    edges
+      .filter(([a, b]) => pos.has(a) && pos.has(b))
+      .map(([a, b]) => h('path', { class: 'edge', d: edgePath(pos.get(a), pos.get(b)), 'marker-end': 'url(#arrow)' })),
+    [...pos.values()].map((p) => nodeBox(p, sample)),
+  );
   const captions = status.applications.map((a) => h('p', { class: 'caption' }, caption(a, status)));
   fill(el, svg, captions);
 }
