@@ -22,6 +22,7 @@ export { multiplexedModelId } from './worker/call-context.ts';
 export { batch, batchQueueOf, BatchQueue, realClock } from './worker/batching.ts';
 export type { Batch, BatchOptions, BatchOptionsInput, BatchHandler, Clock } from './worker/batching.ts';
 export { floatToHalf, halfToFloat } from './shared/float16.ts';
+export { ownsWholeBuffer } from './shared/transfer.ts';
 export { DATATYPE_TABLE, V2_DATATYPES, datatypeInfo, v2FromOnnx } from './shared/datatypes.ts';
 export type { DatatypeInfo, OnnxType, TypedArray, TypedArrayConstructor, V2Datatype } from './shared/datatypes.ts';
 export { admitMemory, memoryBudgetStats } from './shared/memory-budget.ts';

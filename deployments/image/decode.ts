@@ -13,7 +13,7 @@
  * (`admitMemory`): a request that would pass it waits, then answers 503, instead of decoding.
  */
 import sharp, { type Metadata } from 'sharp';
-import { HttpError, admitMemory } from 'threadserve';
+import { HttpError, admitMemory, ownsWholeBuffer } from 'threadserve';
 import type { MemoryLease } from 'threadserve';
 
 export interface DecodedImage {
@@ -148,9 +148,7 @@ async function decodePixels(bytes: Uint8Array, maxPixels: number): Promise<Decod
 
 /** A plain Uint8Array over the same memory; copies only if the Buffer is a pool slice. */
 function ownedView(buf: Buffer): Uint8Array {
-  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) {
-    return new Uint8Array(buf.buffer, 0, buf.byteLength);
-  }
+  if (ownsWholeBuffer(buf)) return new Uint8Array(buf.buffer, 0, buf.byteLength);
   return new Uint8Array(buf); // copy: a pooled slice cannot be transferred on its own
 }
 

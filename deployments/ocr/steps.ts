@@ -258,16 +258,3 @@ export function decode(
   });
   return { lines };
 }
-
-/** The buffers worth transferring (not copying) when a step's result crosses threads. */
-export function transferList(...arrays: (ArrayBufferView | undefined)[]): ArrayBuffer[] {
-  const seen = new Set<ArrayBuffer>();
-  for (const a of arrays) {
-    // Only whole, non-shared buffers can be transferred; a view into a bigger one would
-    // take its neighbours along (or fail, for pooled Buffers).
-    if (a && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) {
-      seen.add(a.buffer);
-    }
-  }
-  return [...seen];
-}

@@ -3,7 +3,7 @@
  * replica, and converting onnxruntime's metadata and outputs into the shapes callers get.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HttpError, replicaContext } from 'threadserve';
+import { HttpError, ownsWholeBuffer, replicaContext } from 'threadserve';
 import { v2Datatype } from './tensor-check.ts';
 import type { TypedArray } from './tensor-check.ts';
 
@@ -56,6 +56,5 @@ export function checkOutputNames(names: readonly string[], known: readonly strin
 export function ownedData(t: Tensor): TypedArray | string[] {
   const data = t.data as TypedArray | string[];
   if (Array.isArray(data)) return data;
-  const owns = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-  return owns ? data : (data.slice() as TypedArray);
+  return ownsWholeBuffer(data) ? data : (data.slice() as TypedArray);
 }

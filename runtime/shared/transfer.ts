@@ -22,15 +22,22 @@ export type Movable = ArrayBuffer | MessagePort;
 const CLONEABLE_PROTOTYPES = new Set<unknown>([Date, RegExp, Map, Set, DataView, Boolean, Number, String, SharedArrayBuffer].map((c) => c.prototype));
 
 /** Walks `v`, collects its movable buffers into `out`; returns what cannot cross threads faithfully, if anything. */
+/**
+ * Whether a typed array spans its whole (non-shared) ArrayBuffer, so that crossing threads moves
+ * it instead of copying it: a view into a larger buffer (a pooled small Buffer, a subarray)
+ * would take its neighbours along, so it is copied.
+ */
+export function ownsWholeBuffer(v: ArrayBufferView): boolean {
+  const buf = v.buffer;
+  return buf instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buf.byteLength && buf.byteLength > 0;
+}
+
 function visit(v: unknown, out: Set<Movable>, depth: number): string | undefined {
   if (typeof v === 'function') return `: a function (${v.name || 'anonymous'}) cannot be sent between threads`;
   if (typeof v === 'symbol') return ': a symbol cannot be sent between threads';
   if (v === null || typeof v !== 'object') return undefined;
   if (ArrayBuffer.isView(v)) {
-    const buf = v.buffer;
-    if (buf instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buf.byteLength && buf.byteLength > 0) {
-      out.add(buf);
-    }
+    if (ownsWholeBuffer(v)) out.add(v.buffer as ArrayBuffer);
     return undefined;
   }
   if (v instanceof ArrayBuffer) {
