@@ -15,7 +15,8 @@
  * can run on another thread and its inputs move there without copying (see `transferList`).
  */
 import { fileURLToPath } from 'node:url';
-import { admitMemory } from 'threadserve';
+import { z } from 'zod';
+import { OptionsError, admitMemory } from 'threadserve';
 import type { MemoryLease } from 'threadserve';
 import { DECODE_BYTES_PER_PIXEL, decodeImage, readImageHeader, type DecodedImage } from '../image/decode.ts';
 import { planDetSize, resizeRgb, toChw, PADDLE_DET_NORM } from '../image/tensor.ts';
@@ -79,8 +80,59 @@ export const OCR_DEFAULTS: OcrOptions = {
   direction: {},
 };
 
-/** Defaults filled in; `db` and `crop` merge key by key, so `{ db: { thresh: 0.4 } }` keeps unclipRatio. */
+const fraction = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+/** What each option may be; keys the pipeline does not know (a handler's own) pass through. */
+const OCR_OPTIONS_SCHEMA = z
+  .object({
+    maxPixels: positiveInt,
+    detMaxSide: z.number().int().min(32),
+    dropScore: fraction,
+    db: z
+      .strictObject({
+        thresh: fraction,
+        boxThresh: fraction,
+        unclipRatio: z.number().positive(),
+        maxCandidates: positiveInt,
+        minSize: z.number().min(0),
+        minSideOut: z.number().min(0),
+      })
+      .partial(),
+    crop: z
+      .strictObject({
+        height: positiveInt,
+        minWidth: z.number().int().min(0),
+        maxWidth: positiveInt,
+        widthMultiple: positiveInt,
+        verticalRatio: z.number().positive(),
+        marginY: z.number().min(0),
+        marginX: z.number().min(0),
+      })
+      .partial(),
+    decodeBytesPerPixel: z.number().min(0),
+    bucketRatio: z.union([z.number().min(1), z.literal(Infinity)]),
+    spaceThreshold: fraction,
+    classifyDirection: z.boolean(),
+    direction: z.strictObject({ width: positiveInt, threshold: fraction }).partial(),
+  })
+  .partial();
+
+/** Options objects already checked (each request's steps resolve the same handler options). */
+const checked = new WeakSet<object>();
+
+/**
+ * Defaults filled in; `db`, `crop` and `direction` merge key by key, so `{ db: { thresh: 0.4 } }`
+ * keeps unclipRatio. A wrong value throws OptionsError naming the option (`crop.marginY: ...`).
+ */
 export function resolveOcrOptions(opts: Partial<OcrOptions> = {}): OcrOptions {
+  if (!checked.has(opts)) {
+    const parsed = OCR_OPTIONS_SCHEMA.safeParse(opts);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+      throw new OptionsError(`OCR options: ${problems}`);
+    }
+    if (typeof opts === 'object' && opts !== null) checked.add(opts);
+  }
   return {
     ...OCR_DEFAULTS,
     ...opts,

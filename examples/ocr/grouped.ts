@@ -2,7 +2,7 @@
 // copy of the detector and the recogniser, so N replicas hold N copies.
 import { deployment } from 'threadserve';
 import { OnnxModel } from 'threadserve/onnx';
-import { MODEL_PATHS, decode, directionInput, findLines, preProcess, readWithinBudget, recognitionInput, turnLines } from 'threadserve/ocr';
+import { MODEL_PATHS, decode, directionInput, findLines, preProcess, readWithinBudget, recognitionInput, resolveOcrOptions, turnLines } from 'threadserve/ocr';
 import type { ModelOutput, OcrOptions, OcrResult } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
@@ -19,6 +19,7 @@ export class OcrHandler {
   private readonly cls: OnnxModel | undefined;
 
   constructor(private readonly options: OcrHandlerOptions = {}) {
+    resolveOcrOptions(options); // bad options fail the replica's start, naming the option
     const threads = options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads };
     this.det = new OnnxModel({ path: MODEL_PATHS.det, name: 'det', ...threads });
     this.rec = new OnnxModel({ path: MODEL_PATHS.rec, name: 'rec', ...threads });

@@ -4,13 +4,15 @@
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import type { OnnxModel } from 'threadserve/onnx';
-import { decode, directionInput, findLines, postDetect, preProcess, readWithinBudget, recognitionInput, turnLines } from 'threadserve/ocr';
+import { decode, directionInput, findLines, postDetect, preProcess, readWithinBudget, recognitionInput, resolveOcrOptions, turnLines } from 'threadserve/ocr';
 import type { ModelOutput, OcrOptions, OcrResult, OcrState, RecBatch, RecInput } from 'threadserve/ocr';
 import { IMAGE_TYPES, imageBytes, ocrRequestSchema } from './request.ts';
 import type { OcrRequest } from './request.ts';
 
 export class OcrPreprocess {
-  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+  constructor(private readonly options: Partial<OcrOptions> = {}) {
+    resolveOcrOptions(options); // bad options fail the replica's start, naming the option
+  }
   /** `admitted`: the caller holds a memory lease for the whole request (admitOcrRequest), decode included. */
   run(bytes: Uint8Array, admitted = false) {
     return preProcess(bytes, admitted ? { ...this.options, decodeBytesPerPixel: 0 } : this.options);
@@ -18,7 +20,9 @@ export class OcrPreprocess {
 }
 
 export class OcrPostprocess {
-  constructor(private readonly options: Partial<OcrOptions> = {}) {}
+  constructor(private readonly options: Partial<OcrOptions> = {}) {
+    resolveOcrOptions(options); // bad options fail the replica's start, naming the option
+  }
   crops(prob: Float32Array, dims: number[], state: OcrState) {
     return postDetect(prob, dims, state, this.options);
   }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { createRawOcr, type RawOcr } from '../../deployments/ocr/raw.ts';
 import { preProcess, resolveOcrOptions } from '../../deployments/ocr/steps.ts';
+import type { OcrOptions } from '../../deployments/ocr/steps.ts';
 import { ownsWholeBuffer } from 'threadserve';
 
 interface Render {
@@ -118,4 +119,19 @@ test('options merge key by key: overriding one setting keeps the others', () => 
   assert.deepEqual(o.direction, { threshold: 0.8 });
   assert.equal(o.classifyDirection, false);
   assert.equal(o.maxPixels, 16_000_000);
+});
+
+test('bad options fail with OptionsError naming each wrong option', () => {
+  const bad = (opts: unknown, pattern: RegExp) =>
+    assert.throws(
+      () => resolveOcrOptions(opts as Partial<OcrOptions>),
+      (e: Error & { code?: string }) => e.code === 'INVALID_OPTIONS' && pattern.test(e.message),
+    );
+  bad({ dropScore: 2 }, /OCR options: dropScore: .*1/);
+  bad({ db: { thresh: 'high' } }, /db\.thresh/);
+  bad({ crop: { marginY: -1 } }, /crop\.marginY/);
+  bad({ crop: { marginz: 0.2 } }, /crop.*marginz/);
+  bad({ bucketRatio: 0.5 }, /bucketRatio/);
+  bad({ classifyDirection: 'yes' }, /classifyDirection/);
+  assert.equal(resolveOcrOptions({ bucketRatio: Infinity }).bucketRatio, Infinity);
 });
