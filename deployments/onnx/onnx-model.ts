@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { HttpError } from 'threadserve';
+import { z } from 'zod';
+import { HttpError, OptionsError } from 'threadserve';
 import { assignedDevice, checkOutputNames, describeTensor, ownedData, replicasInProcess } from './model-helpers.ts';
 import type { TensorMetadata } from './model-helpers.ts';
 import { buildSessionOptions, cudaLoadFailed, warnCpuFallback } from './execution-providers.ts';
@@ -81,6 +82,21 @@ function kernelReason(status: string): string {
   return text.replace(/^\/\S+:\d+\s+/, '').replace(/^[\w:<>~*& ]+\([^)]*\)\s*/, '');
 }
 
+/**
+ * The plain options checked up front (batching has its own checks, onnxruntime's
+ * sessionOptions its own); the injectables for tests pass through.
+ */
+const ONNX_OPTIONS_SCHEMA = z.looseObject({
+  path: z.string().min(1),
+  name: z.string().min(1).optional(),
+  sessionOptions: z.looseObject({}).optional(),
+  intraOpNumThreads: z.number().int().min(1).optional(),
+  totalReplicasOnMachine: z.number().int().min(1).optional(),
+  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'layout', 'all']).optional(),
+  deviceId: z.number().int().min(0).optional(),
+  allowCpuFallback: z.boolean().optional(),
+});
+
 export class OnnxModel {
   private session: InferenceSession | undefined;
   private loading: Promise<void> | undefined;
@@ -92,7 +108,12 @@ export class OnnxModel {
 
   constructor(private readonly options: OnnxModelOptions) {
     if (!options || typeof options.path !== 'string' || options.path === '') {
-      throw new TypeError('OnnxModel needs { path } of an .onnx file');
+      throw new OptionsError('OnnxModel needs { path } of an .onnx file');
+    }
+    const parsed = ONNX_OPTIONS_SCHEMA.safeParse(options);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+      throw new OptionsError(`OnnxModel options for ${options.path}: ${problems}`);
     }
     this.name = options.name ?? path.basename(options.path).replace(/\.onnx$/i, '');
   }

@@ -205,6 +205,19 @@ describe('OnnxModel lifecycle', () => {
     await model.shutdown(); // twice is fine
   });
 
+  test('bad options fail at construction with INVALID_OPTIONS naming each one', () => {
+    const bad = (opts: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => new OnnxModel(opts as ConstructorParameters<typeof OnnxModel>[0]),
+        (e: Error & { code?: string }) => e.code === 'INVALID_OPTIONS' && pattern.test(e.message),
+      );
+    bad({}, /needs \{ path \}/);
+    bad({ path: REC, intraOpNumThreads: 0 }, /intraOpNumThreads/);
+    bad({ path: REC, graphOptimizationLevel: 'max' }, /graphOptimizationLevel/);
+    bad({ path: REC, deviceId: -1 }, /deviceId/);
+    bad({ path: REC, allowCpuFallback: 'yes' }, /allowCpuFallback/);
+  });
+
   test('a bad path fails init with the path in the message', async () => {
     const model = new OnnxModel({ path: '/nonexistent/model.onnx' });
     await assert.rejects(model.init(), /^Error: model "model": cannot load \/nonexistent\/model\.onnx: /);
