@@ -16,6 +16,8 @@ import { SlotAllocator, SlotTable } from '../shared/slot-table.ts';
 import type { GpuPool } from './gpu-pool.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaSpec } from './replica.ts';
+import { heldModels, replicaHeaps, replicaStatus } from './runner-status.ts';
+import type { AutoscalingDecision, ReplicaHeap, ReplicaStatus } from './runner-status.ts';
 import type { Metrics } from './metrics.ts';
 import type { ReplicaLinks } from './replica-links.ts';
 import { HealthChecks } from './health-checks.ts';
@@ -52,26 +54,6 @@ export type DirectCallSink = (calls: Record<string, DirectCalls>, spans: SpanRec
 
 /** Restarts back off from 100 ms up to 10 s when replacements keep dying. */
 const RESTART_BACKOFF_MS = [100, 500, 1000, 5000, 10000];
-
-export interface ReplicaStatus {
-  id: string;
-  state: string;
-  inFlight: number;
-  gpuIds: number[];
-  /** Multiplexed model ids the replica holds (empty for other deployments). */
-  models: string[];
-  /** When the replica's thread was started (ms since the epoch). */
-  startedAt: number;
-}
-
-/** One replica-count change an autoscaler made, for /-/status and the dashboard. */
-export interface AutoscalingDecision {
-  /** Milliseconds since the epoch. */
-  at: number;
-  from: number;
-  to: number;
-  reason: string;
-}
 
 export class DeploymentRunner {
   readonly router: Router;
@@ -346,17 +328,8 @@ export class DeploymentRunner {
   }
 
   /** The V8 heap of each running replica that answers within `timeoutS`. */
-  async heaps(timeoutS: number): Promise<Array<{ deployment: string; replica: string; used: number; total: number }>> {
-    const running = [...this.replicas].filter((r) => r.state === 'running');
-    const answers = await Promise.all(
-      running.map((r) =>
-        r.heap(timeoutS).then(
-          (h) => ({ deployment: this.name, replica: r.id, ...h }),
-          () => undefined,
-        ),
-      ),
-    );
-    return answers.filter((a) => a !== undefined);
+  heaps(timeoutS: number): Promise<ReplicaHeap[]> {
+    return replicaHeaps(this.name, this.replicas, timeoutS);
   }
 
   /** Sends userConfig to every running replica's reconfigure(). */
@@ -392,19 +365,10 @@ export class DeploymentRunner {
 
   /** Multiplexed model ids any replica holds (or is about to). */
   loadedModels(): string[] {
-    const ids = new Set<string>();
-    for (const r of this.replicas) for (const id of r.models) ids.add(id);
-    return [...ids];
+    return heldModels(this.replicas);
   }
 
   status(): ReplicaStatus[] {
-    return [...this.replicas].map((r) => ({
-      id: r.id,
-      state: r.state,
-      inFlight: r.inFlight,
-      gpuIds: r.spec.gpuIds,
-      models: [...r.models].sort(),
-      startedAt: r.startedAt,
-    }));
+    return replicaStatus(this.replicas);
   }
 }

@@ -6,7 +6,7 @@
  * autoscaling decisions made for it (empty unless an autoscaler records them).
  */
 import type { AppSpec, Application } from './application.ts';
-import type { AutoscalingDecision, ReplicaStatus } from './deployment-runner.ts';
+import type { AutoscalingDecision, ReplicaStatus } from './runner-status.ts';
 import type { RouterStats } from './router.ts';
 import type { RecordedDecision } from './autoscaler.ts';
 

@@ -59,3 +59,33 @@ export function checkMaxModels(n: unknown, where?: string): number {
   }
   return n;
 }
+
+export function emptyStats(): ModelCacheStats {
+  return { hits: 0, misses: 0, admitted: 0, rejected: 0, loads: 0, evictions: 0, resident: 0, peakResident: 0, loadErrors: 0, unloadErrors: 0 };
+}
+
+/** Who hears of the loaded ids (the replica host, which tells the routers), told only of changes. */
+export class IdsListeners {
+  private readonly listeners = new Set<ModelIdsListener>();
+  private last = '';
+
+  add(listener: ModelIdsListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** `force`: tell even an unchanged list (reordering by hits is not a change). */
+  tell(ids: string[], force: boolean): void {
+    const key = [...ids].sort().join('\u0000');
+    if (key === this.last && !force) return;
+    this.last = key;
+    for (const l of this.listeners) {
+      try {
+        l(ids);
+      } catch (err) {
+        // A listener (the host telling the router) must not corrupt the cache's state.
+        process.emitWarning(`model cache listener failed: ${String(err)}`, 'ThreadserveWarning');
+      }
+    }
+  }
+}

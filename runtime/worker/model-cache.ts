@@ -48,6 +48,7 @@ import type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListen
 export { withModelLeases } from './model-leases.ts';
 
 export { MODEL_ADMISSIONS, checkAdmission, checkMaxModels } from './model-cache-options.ts';
+import { IdsListeners, emptyStats } from './model-cache-options.ts';
 export type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
 interface Entry<M> {
@@ -85,20 +86,8 @@ export class ModelCache<M> {
   private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
   private sketch: FrequencySketch | undefined;
-  private readonly counts: ModelCacheStats = {
-    hits: 0,
-    misses: 0,
-    admitted: 0,
-    rejected: 0,
-    loads: 0,
-    evictions: 0,
-    resident: 0,
-    peakResident: 0,
-    loadErrors: 0,
-    unloadErrors: 0,
-  };
-  private readonly listeners = new Set<ModelIdsListener>();
-  private lastIds = '';
+  private readonly counts: ModelCacheStats = emptyStats();
+  private readonly idsListeners = new IdsListeners();
 
   constructor(
     private readonly load: (id: string) => Promise<M>,
@@ -163,8 +152,7 @@ export class ModelCache<M> {
 
   /** Called when the set of loaded ids changes (not on mere reordering by hits). */
   onChange(listener: ModelIdsListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.idsListeners.add(listener);
   }
 
   /** For reconfigure(): a lower cap evicts at once; resolves when idle victims are unloaded. */
@@ -407,17 +395,6 @@ export class ModelCache<M> {
 
   /** `force`: report even an unchanged list. */
   private changed(force = false): void {
-    const ids = this.ids();
-    const key = [...ids].sort().join('\u0000');
-    if (key === this.lastIds && !force) return;
-    this.lastIds = key;
-    for (const l of this.listeners) {
-      try {
-        l(ids);
-      } catch (err) {
-        // A listener (the host telling the router) must not corrupt the cache's state.
-        process.emitWarning(`model cache listener failed: ${String(err)}`, 'ThreadserveWarning');
-      }
-    }
+    this.idsListeners.tell(this.ids(), force);
   }
 }
