@@ -12,7 +12,7 @@
  * recognitionInput (the recogniser's batches).
  *
  * Everything passed between steps is a typed array or a plain object of numbers, so a step
- * can run on another thread and its inputs move there without copying (see `transferList`).
+ * can run on another thread and its inputs move there without copying (each owns its buffer).
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
