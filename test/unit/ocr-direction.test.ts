@@ -7,6 +7,7 @@ import { createRawOcr, type RawOcr } from '../../deployments/ocr/raw.ts';
 import { turnUpsideDownLines } from '../../deployments/ocr/direction.ts';
 import type { EvalSet } from '../fixtures/ocr-eval-set.ts';
 import { scoreImage } from '../fixtures/ocr-score.ts';
+import { renderText } from '../fixtures/render-text.ts';
 
 const dir = new URL('../fixtures/ocr-eval/', import.meta.url);
 const set = JSON.parse(readFileSync(new URL('truth.json', dir), 'utf8')) as EvalSet;
@@ -50,4 +51,12 @@ test('turnUpsideDownLines turns only boxes the classifier calls 180 with enough 
   assert.deepEqual(Array.from(boxes.subarray(16, 24)), [40, 0, 50, 0, 50, 5, 40, 5], '0.8 is under the 0.9 threshold');
   assert.equal(turnUpsideDownLines(probs, [3, 2], boxes, { threshold: 0.5 }), 2);
   assert.throws(() => turnUpsideDownLines(probs, [2, 2], boxes), /dims \[2,2\] do not match 3 boxes/);
+});
+
+test('a long upside-down line (40 characters) reads turned', async () => {
+  const text = 'Quarterly revenue grew by twelve percent';
+  const upright = await renderText([text], { width: 1100, size: 40 });
+  const turned = new Uint8Array(await sharp(upright).rotate(180).png().toBuffer());
+  const read = scoreImage([text], (await classified.run(turned)).lines);
+  assert.ok(read.cer < 0.05, `CER ${read.cer.toFixed(3)}: read ${JSON.stringify(read.got)}`);
 });
