@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadServeConfig } from './config-file.ts';
 import type { AdminStatus } from './admin-status.ts';
+import { table } from './status-table.ts';
 
 interface ClientFlags {
   address: string;
@@ -32,18 +33,6 @@ async function request(flags: ClientFlags, method: string, path: string, body?: 
   const answer = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!res.ok) throw new Error(answer.error ? `${answer.error.message} (${answer.error.code})` : `the admin API answered ${res.status}`);
   return answer;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 export function formatSnapshot(s: AdminStatus): string {

@@ -2,7 +2,8 @@
 import type { Application } from './application.ts';
 import type { RouteInfo } from './http-observability.ts';
 
-function table(rows: string[][]): string {
+/** Rows as aligned text columns (the first row is the header), for the CLI. */
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
     .map((r) =>
