@@ -215,13 +215,64 @@ function sampleQuad(img: RgbImage, q: Float64Array, outW: number, outH: number, 
             wd = (1 - a) * b;
           const sx = wa * x0 + wb * x1 + wc * x2 + wd * x3;
           const sy = wa * y0 + wb * y1 + wc * y2 + wd * y3;
-          addBilinear(img, sx, sy, rgb);
+          // Enlarging (small text to the recogniser's 48 px): bicubic, as PaddleOCR's crop
+          // (warpPerspective with INTER_CUBIC). Bilinear blurred small glyphs and the gaps
+          // between words: on the 160-image set, 21 merged words and CER 0.0170 against 15 and
+          // 0.0151, at the same CPU. Shrinking averages n x n bilinear samples instead.
+          if (n === 1) addBicubic(img, sx, sy, rgb);
+          else addBilinear(img, sx, sy, rgb);
         }
       }
       const o = offset + v * stride + u;
       for (let c = 0; c < 3; c++) out[o + plane[c]! * planeSize] = rgb[c]! * inv * mul[c]! + add[c]!;
     }
   }
+}
+
+const A = -0.75;
+/** Keys' cubic convolution weights for the 4 taps around a sample at fraction t (a = -0.75, OpenCV's INTER_CUBIC). */
+function cubicWeights(t: number, w: Float64Array): void {
+  const t2 = t * t,
+    t3 = t2 * t;
+  w[0] = A * (t3 - 2 * t2 + t);
+  w[1] = (A + 2) * t3 - (A + 3) * t2 + 1;
+  w[2] = -(A + 2) * t3 + (2 * A + 3) * t2 - A * t;
+  w[3] = -A * t3 + A * t2;
+}
+const WX = new Float64Array(4);
+const WY = new Float64Array(4);
+const XS = new Int32Array(4);
+function addBicubic(img: RgbImage, x: number, y: number, acc: Float64Array): void {
+  const { data, width, height } = img;
+  const cx = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
+  const cy = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
+  const xi = Math.floor(cx),
+    yi = Math.floor(cy);
+  cubicWeights(cx - xi, WX);
+  cubicWeights(cy - yi, WY);
+  for (let i = 0; i < 4; i++) {
+    const xx = xi - 1 + i;
+    XS[i] = (xx < 0 ? 0 : xx >= width ? width - 1 : xx) * 3;
+  }
+  let r = 0,
+    g = 0,
+    b = 0;
+  for (let j = 0; j < 4; j++) {
+    const yy = yi - 1 + j;
+    const rowBase = (yy < 0 ? 0 : yy >= height ? height - 1 : yy) * width * 3;
+    const wy = WY[j]!;
+    for (let i = 0; i < 4; i++) {
+      const p = rowBase + XS[i]!;
+      const w = WX[i]! * wy;
+      r += data[p]! * w;
+      g += data[p + 1]! * w;
+      b += data[p + 2]! * w;
+    }
+  }
+  // The cubic overshoots at sharp edges: keep the values in the pixel range.
+  acc[0]! += r < 0 ? 0 : r > 255 ? 255 : r;
+  acc[1]! += g < 0 ? 0 : g > 255 ? 255 : g;
+  acc[2]! += b < 0 ? 0 : b > 255 ? 255 : b;
 }
 
 /** Add the bilinearly interpolated RGB at (x, y) to `acc`; coordinates clamp to the edges. */
