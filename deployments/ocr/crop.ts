@@ -230,6 +230,11 @@ function sampleQuad(img: RgbImage, q: Float64Array, outW: number, outH: number, 
 }
 
 const A = -0.75;
+/** A coordinate clamped to [0, max]: samples past the image's edge repeat its border pixels. */
+function clamp(v: number, max: number): number {
+  return v < 0 ? 0 : v > max ? max : v;
+}
+
 /** Keys' cubic convolution weights for the 4 taps around a sample at fraction t (a = -0.75, OpenCV's INTER_CUBIC). */
 function cubicWeights(t: number, w: Float64Array): void {
   const t2 = t * t,
@@ -244,8 +249,8 @@ const WY = new Float64Array(4);
 const XS = new Int32Array(4);
 function addBicubic(img: RgbImage, x: number, y: number, acc: Float64Array): void {
   const { data, width, height } = img;
-  const cx = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
-  const cy = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
+  const cx = clamp(x, width - 1);
+  const cy = clamp(y, height - 1);
   const xi = Math.floor(cx),
     yi = Math.floor(cy);
   cubicWeights(cx - xi, WX);
@@ -278,8 +283,8 @@ function addBicubic(img: RgbImage, x: number, y: number, acc: Float64Array): voi
 /** Add the bilinearly interpolated RGB at (x, y) to `acc`; coordinates clamp to the edges. */
 function addBilinear(img: RgbImage, x: number, y: number, acc: Float64Array): void {
   const { data, width, height } = img;
-  const cx = x < 0 ? 0 : x > width - 1 ? width - 1 : x;
-  const cy = y < 0 ? 0 : y > height - 1 ? height - 1 : y;
+  const cx = clamp(x, width - 1);
+  const cy = clamp(y, height - 1);
   const xi = Math.floor(cx),
     yi = Math.floor(cy);
   const fx = cx - xi,
