@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { serve } from 'threadserve';
 import type { ServeInstance } from 'threadserve';
+import { eventually } from '../fixtures/eventually.ts';
 import { Tokens, streamApp } from '../fixtures/streams.ts';
 
 interface Received {
@@ -31,14 +32,6 @@ const lines = (text: string) =>
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as unknown);
-
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 describe('streaming over HTTP', () => {
   let s: ServeInstance;

@@ -6,16 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { serve, ResponseStream } from 'threadserve';
 import type { ServeInstance } from 'threadserve';
+import { eventually } from '../fixtures/eventually.ts';
 import { ModelWords, Relay, Tokens, modelWordsApp, streamApp } from '../fixtures/streams.ts';
-
-/** Waits until `check` holds, polling; fails with `what` after 5 s. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
