@@ -56,6 +56,11 @@ export interface OcrOptions {
    */
   bucketRatio: number;
   /**
+   * Most columns of recogniser input in one batch (crops x padded width; a wider crop goes
+   * alone). Large batches cost more per crop on CPU than small ones; see cropBuckets.
+   */
+  maxBatchColumns: number;
+  /**
    * CTC decoding: between two characters, a space is read when the space class reached this
    * probability in the gap even if the blank won every step there (0: plain greedy decoding).
    */
@@ -75,6 +80,7 @@ export const OCR_DEFAULTS: OcrOptions = {
   crop: {},
   decodeBytesPerPixel: DECODE_BYTES_PER_PIXEL,
   bucketRatio: 1.25,
+  maxBatchColumns: 960,
   spaceThreshold: 0.05,
   classifyDirection: false,
   direction: {},
@@ -111,6 +117,7 @@ const OCR_OPTIONS_SCHEMA = z
       .partial(),
     decodeBytesPerPixel: z.number().min(0),
     bucketRatio: z.union([z.number().min(1), z.literal(Infinity)]),
+    maxBatchColumns: z.union([positiveInt, z.literal(Infinity)]),
     spaceThreshold: fraction,
     classifyDirection: z.boolean(),
     direction: z.strictObject({ width: positiveInt, threshold: fraction }).partial(),
@@ -262,7 +269,7 @@ export function turnLines(output: ModelOutput, boxes: Float32Array, opts: Partia
 /** The recogniser's batches for these boxes, grouped by width. */
 export function recognitionInput(state: OcrState, boxes: Float32Array, opts: Partial<OcrOptions> = {}): RecInput {
   const o = resolveOcrOptions(opts);
-  const buckets = cropBuckets(state.image, boxes, boxes.length / 8, o.crop, o.bucketRatio);
+  const buckets = cropBuckets(state.image, boxes, boxes.length / 8, o.crop, o.bucketRatio, o.maxBatchColumns);
   const order = new Int32Array(boxes.length / 8);
   let k = 0;
   for (const b of buckets) for (const line of b.lines) order[k++] = line;

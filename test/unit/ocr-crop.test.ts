@@ -135,3 +135,27 @@ test('buckets group crops of similar width, each padded only to its own widest',
   assert.throws(() => cropBuckets(img, boxes, widths.length, tight, 0.5), /bucketRatio/);
   assert.deepEqual(cropBuckets(img, new Float32Array(0), 0), []);
 });
+
+test('maxColumns splits a bucket so that no batch holds more columns than that; a wider crop goes alone', () => {
+  const img = image(1000, 300, []);
+  // Six crops 240 wide at 48 px high (within one bucket), one 1008 wide.
+  const widths = [100, 100, 100, 100, 100, 100, 420];
+  const boxes = new Float32Array(widths.flatMap((w, i) => box(0, i * 30, w, i * 30 + 20)));
+  const buckets = cropBuckets(img, boxes, widths.length, { ...tight, minWidth: 0 }, 1.25, 960);
+  assert.deepEqual(
+    buckets.map((b) => [b.dims[0], b.dims[3]]),
+    [
+      [4, 240],
+      [2, 240],
+      [1, 1008],
+    ],
+  );
+  assert.deepEqual(
+    buckets.flatMap((b) => Array.from(b.lines)),
+    [0, 1, 2, 3, 4, 5, 6],
+  );
+  // The rows are the same pixels as uncapped: splitting a bucket keeps its batch width here.
+  const uncapped = cropBuckets(img, boxes, widths.length, { ...tight, minWidth: 0 }, 1.25);
+  assert.deepEqual(uncapped[0]!.batch.subarray(0, 4 * 3 * 48 * 240), buckets[0]!.batch);
+  assert.throws(() => cropBuckets(img, boxes, widths.length, tight, 1.25, 0), /maxColumns/);
+});

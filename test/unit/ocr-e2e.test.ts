@@ -132,6 +132,8 @@ test('bad options fail with OptionsError naming each wrong option', () => {
   bad({ crop: { marginY: -1 } }, /crop\.marginY/);
   bad({ crop: { marginz: 0.2 } }, /crop.*marginz/);
   bad({ bucketRatio: 0.5 }, /bucketRatio/);
+  bad({ maxBatchColumns: 0 }, /maxBatchColumns/);
   bad({ classifyDirection: 'yes' }, /classifyDirection/);
   assert.equal(resolveOcrOptions({ bucketRatio: Infinity }).bucketRatio, Infinity);
+  assert.equal(resolveOcrOptions({ maxBatchColumns: Infinity }).maxBatchColumns, Infinity);
 });
