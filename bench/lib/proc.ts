@@ -16,7 +16,19 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const HOOKS = fileURLToPath(new URL('../../runtime/source-hooks.mjs', import.meta.url));
 const BENCH = new URL('../', import.meta.url);
 
+/**
+ * The glibc settings `npm start` and the examples run with (README, "The memory allocator"):
+ * benches of those apps pass them so that they measure what users run.
+ */
+export const SERVING_ALLOCATOR_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
+
 export interface ChildOptions {
+  /** Added to the child's environment. */
+  env?: Readonly<Record<string, string>>;
   /** Write a V8 CPU profile of the child (and of its worker threads) into this directory. */
   profDir?: string;
 }
@@ -34,7 +46,7 @@ export function spawnBench(script: string, args: string[], opts: ChildOptions = 
   const child = spawn(process.execPath, [...flags, fileURLToPath(new URL(script, BENCH)), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...opts.env },
   });
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -19,7 +19,7 @@ export interface GroupedShape {
 }
 
 export interface SeparatedShape {
-  /** OcrPre and OcrPost replicas each. */
+  /** OcrPre and OcrPost replicas each; 0: the ingress runs those steps in its own thread (the example's default). */
   prePost: number;
   detIntraOp: number;
   recIntraOp: number;
@@ -32,12 +32,17 @@ export function groupedApp(s: GroupedShape): BoundDeployment {
   return OcrGrouped.options({ numReplicas: s.replicas }).bind({ ...OCR_OPTIONS, intraOpNumThreads: s.intraOp });
 }
 
-/** N pre-process and N post-process replicas, one detector replica, `recReplicas` recogniser replicas, one ingress replica. */
+/** N pre-process and N post-process replicas (or none), one detector replica, `recReplicas` recogniser replicas, one ingress replica. */
 export function separatedApp(s: SeparatedShape): BoundDeployment {
-  return OcrIngress.bind(
-    OcrPre.options({ numReplicas: s.prePost }).bind(OCR_OPTIONS),
-    OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det, intraOpNumThreads: s.detIntraOp }),
-    OcrPost.options({ numReplicas: s.prePost }).bind(OCR_OPTIONS),
-    OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: s.recReplicas ?? 1 }).bind({ path: MODEL_PATHS.rec, intraOpNumThreads: s.recIntraOp }),
-  );
+  return OcrIngress.bind({
+    detector: OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det, intraOpNumThreads: s.detIntraOp }),
+    recognizer: OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: s.recReplicas ?? 1 }).bind({
+      path: MODEL_PATHS.rec,
+      intraOpNumThreads: s.recIntraOp,
+    }),
+    ...(s.prePost > 0
+      ? { pre: OcrPre.options({ numReplicas: s.prePost }).bind(OCR_OPTIONS), post: OcrPost.options({ numReplicas: s.prePost }).bind(OCR_OPTIONS) }
+      : {}),
+    options: OCR_OPTIONS,
+  });
 }

@@ -1,6 +1,6 @@
 /** The cases bench:ocr runs, and its options (parsed by ocr/run.ts). */
 
-export type CaseKey = 'raw1' | 'grouped1' | 'raw2' | 'grouped2' | 'sep1' | 'sep2' | 'sep2rec2' | 'sep1recx2' | 'served8';
+export type CaseKey = 'raw1' | 'grouped1' | 'raw2' | 'grouped2' | 'sepIngress' | 'sep1' | 'sep2' | 'sep2rec2' | 'sep1recx2' | 'served8';
 
 export interface Case {
   key: CaseKey;
@@ -49,6 +49,18 @@ export const CASES: Case[] = [
     args: ['grouped', '2', '1'],
     served: true,
   },
+  // The example's default (npm start): pre/post in the ingress's thread, each model its own deployment.
+  {
+    key: 'sepIngress',
+    label: 'separated, pre/post in the ingress, 2 rec replicas',
+    copies: '1 det + 2 rec',
+    modelThreads: '3 (det 1 + rec 2x1)',
+    jsThreads: 5,
+    rawRef: 'raw2',
+    script: 'ocr/server.ts',
+    args: ['separated', '0', '1', '1', '2'],
+    served: true,
+  },
   {
     key: 'sep1',
     label: 'separated, N=1 pre/post',
@@ -70,6 +82,7 @@ export const CASES: Case[] = [
     script: 'ocr/server.ts',
     args: ['separated', '2', '1', '1'],
     served: true,
+    extra: true,
   },
   {
     key: 'sep2rec2',
@@ -100,9 +113,9 @@ export const CASES: Case[] = [
     label: "npm start's app, 8 clients, evaluation set",
     copies: '1 det + 2 rec',
     modelThreads: '3 (det 1 + rec 2x1)',
-    jsThreads: 7,
+    jsThreads: 5,
     script: 'ocr/server.ts',
-    args: ['separated', '1', '1', '1', '2'],
+    args: ['separated', '0', '1', '1', '2'],
     served: true,
     clients: 8,
     evalSet: true,

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { OcrLoadResult } from '../lib/loadgen/ocr.ts';
-import { exited, spawnBench, startServer, stopChild } from '../lib/proc.ts';
+import { SERVING_ALLOCATOR_ENV, exited, spawnBench, startServer, stopChild } from '../lib/proc.ts';
 import { cpuMs, machineBusyMs, procStatus, sampleRss } from '../lib/procfs.ts';
 import type { Args, Case } from './cases.ts';
 
@@ -68,7 +68,7 @@ export interface CaseResult {
 const profDir = (c: Case, args: Args, round: number) => (args.profDir ? join(args.profDir, `${c.key}-r${round}`) : undefined);
 
 export async function runServed(c: Case, args: Args, manifest: string, round: number): Promise<CaseResult> {
-  const server = await startServer(c.script, c.args, { profDir: profDir(c, args, round), timeoutS: 120 });
+  const server = await startServer(c.script, c.args, { profDir: profDir(c, args, round), timeoutS: 120, env: SERVING_ALLOCATOR_ENV });
   try {
     const pid = server.pid;
     const idle = procStatus(pid);
@@ -89,7 +89,10 @@ export async function runServed(c: Case, args: Args, manifest: string, round: nu
 }
 
 export async function runRaw(c: Case, args: Args, manifest: string, round: number): Promise<CaseResult> {
-  const child = spawnBench(c.script, [...c.args, String(args.warmupS), String(args.durationS), manifest], { profDir: profDir(c, args, round) });
+  const child = spawnBench(c.script, [...c.args, String(args.warmupS), String(args.durationS), manifest], {
+    profDir: profDir(c, args, round),
+    env: SERVING_ALLOCATOR_ENV,
+  });
   const pid = child.pid!;
   const sampler = sampleRss(pid);
   try {

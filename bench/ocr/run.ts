@@ -7,8 +7,9 @@
  *   --rounds=N       interleaved rounds of every case (default 2); each case is reported by its best
  *   --concurrency=C  closed-loop HTTP clients (default 4)
  *   --only=a,b       run these parts only (keys: accuracy, served8 (which needs accuracy), raw1 grouped1
- *                    raw2 grouped2 sep1 sep2 sep1recx2, and sep2rec2, the recogniser with 2 intra-op
- *                    threads, which runs only when named)
+ *                    raw2 grouped2 sepIngress (npm start's shape: pre/post in the ingress) sep1 sep1recx2
+ *                    (pre/post on replicas of their own), and, only when named, sep2 (two pre and two post
+ *                    replicas) and sep2rec2 (the recogniser with 2 intra-op threads))
  *   --accuracy-rounds=N  rounds of the accuracy part's sequential reads (default 1; the best counts)
  *   --quiet-wait=S   before each case, wait up to S seconds (default 0) for the machine to be idle
  *                    (other processes below 0.2 cores for 3 s in a row), for shared machines
@@ -32,6 +33,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { loadavg, machine } from '../lib/machine.ts';
+import { SERVING_ALLOCATOR_ENV } from '../lib/proc.ts';
 import { waitQuiet } from '../lib/procfs.ts';
 import { fmtNum, fmtRatio } from '../lib/stats.ts';
 import { accuracyBench } from './accuracy.ts';
@@ -89,6 +91,11 @@ async function main(): Promise<void> {
     console.log(
       `- ${manifest.images.length} PNG images, 640 px wide, 2-3 lines of 36 px text; closed loop, ${args.concurrency} HTTP clients ` +
         `(raw: one image at a time per thread); ${args.warmupS} s warm-up, ${args.durationS} s measured per case and round${args.quietWaitS > 0 ? ` (each after up to ${args.quietWaitS} s waiting for an idle machine)` : ''}${args.profDir ? `; CPU profiles in ${args.profDir} (numbers slowed by profiling)` : ''}`,
+    );
+    console.log(
+      `- every case runs with npm start's allocator settings: ${Object.entries(SERVING_ALLOCATOR_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
     );
     console.log(accuracy(manifest));
     console.log();

@@ -1,7 +1,7 @@
 /**
  * One OCR server for bench/ocr/run.ts, alone in its process (its replicas are its worker threads):
  *   ocr/server.ts grouped   <replicas> <intraOp>
- *   ocr/server.ts separated <prePostReplicas> <detIntraOp> <recIntraOp> [recReplicas]
+ *   ocr/server.ts separated <prePostReplicas (0: in the ingress)> <detIntraOp> <recIntraOp> [recReplicas]
  * Serves POST /ocr on 127.0.0.1 (a free port), prints `LISTENING <url>` once every replica is
  * up, and drains on SIGTERM/SIGINT, so with --cpu-prof the main thread and every replica
  * thread (they inherit the flag) write their profiles.
@@ -11,9 +11,9 @@ import { groupedApp, separatedApp } from './apps.ts';
 import { serveUntilSignal } from '../lib/serve-until-signal.ts';
 
 const [kind, a, b, c, d] = process.argv.slice(2);
-const int = (s: string | undefined, what: string): number => {
+const int = (s: string | undefined, what: string, min = 1): number => {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`ocr/server.ts: ${what} must be a positive integer, got ${s}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`ocr/server.ts: ${what} must be an integer >= ${min}, got ${s}`);
   return n;
 };
 
@@ -22,7 +22,7 @@ const app =
     ? groupedApp({ replicas: int(a, 'replicas'), intraOp: int(b, 'intraOp') })
     : kind === 'separated'
       ? separatedApp({
-          prePost: int(a, 'prePost'),
+          prePost: int(a, 'prePost', 0),
           detIntraOp: int(b, 'detIntraOp'),
           recIntraOp: int(c, 'recIntraOp'),
           recReplicas: int(d ?? '1', 'recReplicas'),

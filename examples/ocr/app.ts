@@ -12,29 +12,29 @@ const options = { maxPixels: 4096 * 4096 };
 
 export const grouped = OcrGrouped.bind(options);
 
-// The recogniser does ~70% of the work: with one replica of each model the pipeline runs at
-// the recogniser's speed (0.75-0.81x grouped on 2 cores); two recogniser replicas come close to
-// grouped N=2 (0.96-1.02x in bench:ocr) while holding one detector copy instead of two.
-export const separated = OcrIngress.bind(
-  OcrPre.bind(options),
-  OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det }),
-  OcrPost.bind(options),
-  OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: 2 }).bind({ path: MODEL_PATHS.rec }),
-  options,
-);
+const detector = OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det });
+// The recogniser does ~65% of the work: with one replica of each model the pipeline runs at the
+// recogniser's speed; two recogniser replicas keep both cores busy (a page's batches of crops go
+// to both at once). Pre- and post-process run in the ingress's thread: a replica of their own
+// would cost a thread (~20 MB) for a few percent of the work (bench:ocr).
+const recognizer = OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: 2 }).bind({ path: MODEL_PATHS.rec });
+export const separated = OcrIngress.bind({ detector, recognizer, options });
+
+// Every step on replicas of its own: for pre- or post-processing heavy enough to need their own
+// scale (their numReplicas), at the cost of a hop per step and a thread per replica.
+//   npx threadserve run examples/ocr/app.ts --export separatedSteps
+export const separatedSteps = OcrIngress.bind({ pre: OcrPre.bind(options), detector, post: OcrPost.bind(options), recognizer, options });
 
 // The direction classifier (6% more work in bench:ocr): upside-down lines read too, their box's
 // first corner being the text's top-left.
 //   npx threadserve run examples/ocr/app.ts --export separatedWithDirection
 const turned = { ...options, classifyDirection: true };
-export const separatedWithDirection = OcrIngress.bind(
-  OcrPre.bind(turned),
-  OnnxModelDeployment.options({ name: 'ocr-det', numReplicas: 1 }).bind({ path: MODEL_PATHS.det }),
-  OcrPost.bind(turned),
-  OnnxModelDeployment.options({ name: 'ocr-rec', numReplicas: 2 }).bind({ path: MODEL_PATHS.rec }),
-  turned,
-  OnnxModelDeployment.options({ name: 'ocr-cls', numReplicas: 1 }).bind({ path: MODEL_PATHS.cls }),
-);
+export const separatedWithDirection = OcrIngress.bind({
+  detector,
+  recognizer,
+  classifier: OnnxModelDeployment.options({ name: 'ocr-cls', numReplicas: 1 }).bind({ path: MODEL_PATHS.cls }),
+  options: turned,
+});
 export const groupedWithDirection = OcrGrouped.bind(turned);
 
 export default separated;

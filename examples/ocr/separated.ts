@@ -1,6 +1,7 @@
-// Separated OCR: pre-process and post-process (CPU-heavy, no model) scale on their own
-// replicas, while each model is one deployment holding one copy of its weights. With
-// `classifyDirection: true` and a classifier deployment bound, upside-down lines read too.
+// Separated OCR: each model is a deployment of its own, holding one copy of its weights, with
+// its own replica count; the ingress runs pre- and post-process (decode, resize, line finding,
+// crops, CTC decoding) in its thread, or sends them to OcrPre/OcrPost replicas when those are
+// bound. With `classifyDirection: true` and a classifier bound, upside-down lines read too.
 import { deployment } from 'threadserve';
 import type { Handle } from 'threadserve';
 import type { OnnxModel } from 'threadserve/onnx';
@@ -45,17 +46,39 @@ export class OcrPostprocess {
   }
 }
 
+/** What the ingress is bound with: the model deployments, and the steps that run elsewhere. */
+export interface OcrPipelineParts {
+  detector: Handle<OnnxModel>;
+  recognizer: Handle<OnnxModel>;
+  /** Pre-process replicas; without them the ingress decodes and resizes in its own thread. */
+  pre?: Handle<OcrPreprocess>;
+  /** Post-process replicas; without them the ingress finds the lines, cuts crops and decodes. */
+  post?: Handle<OcrPostprocess>;
+  /** The direction classifier (ch_ppocr_mobile_v2.0_cls), required with `classifyDirection: true`. */
+  classifier?: Handle<OnnxModel>;
+  options?: Partial<OcrOptions>;
+}
+
+/** A step's handle, or the step's class run in the ingress's own thread (awaited alike). */
+type Step<T> = Handle<T> | T;
+
 export class OcrPipeline {
-  constructor(
-    private readonly pre: Handle<OcrPreprocess>,
-    private readonly detector: Handle<OnnxModel>,
-    private readonly post: Handle<OcrPostprocess>,
-    private readonly recognizer: Handle<OnnxModel>,
-    private readonly options: Partial<OcrOptions> = {},
-    /** The direction classifier (ch_ppocr_mobile_v2.0_cls), required with `classifyDirection: true`. */
-    private readonly classifier?: Handle<OnnxModel>,
-  ) {
-    if (options.classifyDirection && !classifier) throw new Error('classifyDirection: true needs the direction classifier bound as the last argument');
+  private readonly pre: Step<OcrPreprocess>;
+  private readonly detector: Handle<OnnxModel>;
+  private readonly post: Step<OcrPostprocess>;
+  private readonly recognizer: Handle<OnnxModel>;
+  private readonly classifier: Handle<OnnxModel> | undefined;
+  private readonly options: Partial<OcrOptions>;
+
+  constructor(parts: OcrPipelineParts) {
+    this.options = parts.options ?? {};
+    if (!parts.detector || !parts.recognizer) throw new Error('OcrPipeline needs { detector, recognizer } bound (OnnxModelDeployment handles)');
+    if (this.options.classifyDirection && !parts.classifier) throw new Error('classifyDirection: true needs the direction classifier bound as `classifier`');
+    this.detector = parts.detector;
+    this.recognizer = parts.recognizer;
+    this.classifier = parts.classifier;
+    this.pre = parts.pre ?? new OcrPreprocess(this.options);
+    this.post = parts.post ?? new OcrPostprocess(this.options);
   }
 
   async call(body: OcrRequest): Promise<OcrResult> {
@@ -94,8 +117,9 @@ export class OcrPipeline {
   }
 }
 
-// One pre and one post replica are enough: they are a few percent of the work (bench:ocr
-// measured no gain from two of each, and each replica is one more thread).
+// Pre- and post-process are a few percent of the work: by default the ingress runs them in its
+// own thread (examples/ocr/app.ts), since each replica is one more thread (~20 MB with its
+// heap); these deployments are for when those steps need their own scale.
 export const OcrPre = deployment(OcrPreprocess, { name: 'OcrPre', numReplicas: 1, maxOngoingRequests: 2 });
 export const OcrPost = deployment(OcrPostprocess, { name: 'OcrPost', numReplicas: 1, maxOngoingRequests: 2 });
 export const OcrIngress = deployment(OcrPipeline, {

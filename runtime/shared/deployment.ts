@@ -19,8 +19,20 @@ export interface BoundDeployment<T = unknown> {
   readonly [boundBrand]?: T;
 }
 
-/** A constructor parameter typed `Handle<T>` accepts a bound `T`; anything else takes its own type. */
-export type BindArg<P> = [HandleTarget<P>] extends [never] ? P : BoundDeployment<HandleTarget<P>>;
+/**
+ * A constructor parameter typed `Handle<T>` accepts a bound `T`, also inside plain objects and
+ * arrays (`{ detector: Handle<Model> }` takes `{ detector: Model.bind(...) }`, as the runtime
+ * does); anything else takes its own type.
+ */
+export type BindArg<P> = [HandleTarget<P>] extends [never]
+  ? P extends readonly unknown[]
+    ? { [I in keyof P]: BindArg<P[I]> }
+    : P extends ArrayBufferView | ArrayBuffer | Date | RegExp | Map<unknown, unknown> | Set<unknown> | ((...a: never[]) => unknown)
+      ? P
+      : P extends object
+        ? { [K in keyof P]: BindArg<P[K]> }
+        : P
+  : BoundDeployment<HandleTarget<P>>;
 export type BindArgs<P extends readonly unknown[]> = { [I in keyof P]: BindArg<P[I]> };
 
 export interface Deployment<C extends AnyClass> {

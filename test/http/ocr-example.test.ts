@@ -1,10 +1,10 @@
-// examples/ocr over HTTP, grouped and separated: rendered text reads back (upside down too, with
+// examples/ocr over HTTP, grouped and separated (pre/post in the ingress, or on their own replicas): rendered text reads back (upside down too, with
 // the direction classifier); bad images get 4xx.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { serve } from 'threadserve';
-import { grouped, groupedWithDirection, separated, separatedWithDirection } from '../../examples/ocr/app.ts';
+import { grouped, groupedWithDirection, separated, separatedSteps, separatedWithDirection } from '../../examples/ocr/app.ts';
 import { OcrPipeline } from '../../examples/ocr/separated.ts';
 import { pngDeclaring, renderText } from '../fixtures/render-text.ts';
 
@@ -17,6 +17,7 @@ function multipart(field: string, data: Buffer, type: string) {
 
 for (const [form, app] of [
   ['separated', separated],
+  ['separated, every step on its own replicas', separatedSteps],
   ['grouped', grouped],
 ] as const) {
   describe(`examples/ocr (${form})`, () => {
@@ -119,11 +120,12 @@ describe('examples/ocr with the direction classifier', () => {
     });
   }
 
-  it('refuses classifyDirection without a classifier bound (separated)', () => {
+  it('refuses classifyDirection without a classifier bound, and a pipeline without its models (separated)', () => {
     const handle = {} as never;
     assert.throws(
-      () => new OcrPipeline(handle, handle, handle, handle, { classifyDirection: true }),
-      /classifyDirection: true needs the direction classifier bound/,
+      () => new OcrPipeline({ detector: handle, recognizer: handle, options: { classifyDirection: true } }),
+      /classifyDirection: true needs the direction classifier bound as `classifier`/,
     );
+    assert.throws(() => new OcrPipeline({ detector: handle } as never), /OcrPipeline needs \{ detector, recognizer \} bound/);
   });
 });

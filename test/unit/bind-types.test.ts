@@ -32,9 +32,18 @@ class Classifier {
   }
 }
 
+/** Handles inside a plain object (and an array): bind takes bound deployments there too. */
+class Ensemble {
+  constructor(readonly parts: { tokenizer: Handle<Tokenizer>; models: Handle<Model>[]; cache?: Handle<Tokenizer>; label: string }) {}
+  call() {
+    return this.parts.label;
+  }
+}
+
 const TokenizerD = deployment(Tokenizer);
 const ModelD = deployment(Model, { numReplicas: 2 });
 const ClassifierD = deployment(Classifier, { route: '/classify' });
+const EnsembleD = deployment(Ensemble);
 
 it('type-checks bind arguments against constructor parameters', () => {
   const app = ClassifierD.bind(TokenizerD.bind(), ModelD.bind('model.onnx', 2));
@@ -48,6 +57,15 @@ it('type-checks bind arguments against constructor parameters', () => {
   bind(ClassifierD, bind(TokenizerD), bind(ModelD, 'm', 1));
   // @ts-expect-error
   bind(ModelD, 1, 1);
+  // handles nested in an options object and an array, an optional one left out
+  const ensemble = EnsembleD.bind({ tokenizer: TokenizerD.bind(), models: [ModelD.bind('a', 1), ModelD.bind('b', 1)], label: 'x' });
+  // @ts-expect-error a model deployment where the object's tokenizer handle is expected
+  EnsembleD.bind({ tokenizer: ModelD.bind('m', 1), models: [], label: 'x' });
+  // @ts-expect-error a plain value nested in the object keeps its own type
+  EnsembleD.bind({ tokenizer: TokenizerD.bind(), models: [], label: 1 });
+  // @ts-expect-error an optional handle still takes only its own deployment
+  EnsembleD.bind({ tokenizer: TokenizerD.bind(), models: [], cache: ModelD.bind('m', 1), label: 'x' });
+  assert.equal(ensemble.args.length, 1);
   assert.equal(app.deployment.className, 'Classifier');
   assert.equal(app.args.length, 2);
 });
