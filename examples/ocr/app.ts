@@ -25,7 +25,7 @@ export const separated = OcrIngress.bind({ detector, recognizer, options });
 //   npx threadserve run examples/ocr/app.ts --export separatedSteps
 export const separatedSteps = OcrIngress.bind({ pre: OcrPre.bind(options), detector, post: OcrPost.bind(options), recognizer, options });
 
-// The direction classifier (6% more work in bench:ocr): upside-down lines read too, their box's
+// The direction classifier (5-6% more work in bench:ocr): upside-down lines read too, their box's
 // first corner being the text's top-left.
 //   npx threadserve run examples/ocr/app.ts --export separatedWithDirection
 const turned = { ...options, classifyDirection: true };
