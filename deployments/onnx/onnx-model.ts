@@ -8,7 +8,6 @@
  */
 import path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { z } from 'zod';
 import { HttpError, OptionsError } from 'threadserve';
 import { assignedDevice, checkOutputNames, describeTensor, ownedData, replicasInProcess } from './model-helpers.ts';
 import type { TensorMetadata } from './model-helpers.ts';
@@ -82,20 +81,34 @@ function kernelReason(status: string): string {
   return text.replace(/^\/\S+:\d+\s+/, '').replace(/^[\w:<>~*& ]+\([^)]*\)\s*/, '');
 }
 
+const GRAPH_OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'layout', 'all'];
+
 /**
- * The plain options checked up front (batching has its own checks, onnxruntime's
- * sessionOptions its own); the injectables for tests pass through.
+ * What is wrong with the plain options (batching has its own checks, onnxruntime's
+ * sessionOptions its own; the injectables for tests pass through). Written out rather than
+ * with zod: every model replica thread runs this, and zod costs each thread ~4 MB of heap.
  */
-const ONNX_OPTIONS_SCHEMA = z.looseObject({
-  path: z.string().min(1),
-  name: z.string().min(1).optional(),
-  sessionOptions: z.looseObject({}).optional(),
-  intraOpNumThreads: z.number().int().min(1).optional(),
-  totalReplicasOnMachine: z.number().int().min(1).optional(),
-  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'layout', 'all']).optional(),
-  deviceId: z.number().int().min(0).optional(),
-  allowCpuFallback: z.boolean().optional(),
-});
+function optionProblems(o: OnnxModelOptions): string[] {
+  const problems: string[] = [];
+  const wholeAtLeast = (key: keyof OnnxModelOptions, min: number) => {
+    const v = o[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= min))
+      problems.push(`${key}: expected a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) problems.push(`name: expected a non-empty string, got ${JSON.stringify(o.name)}`);
+  if (o.sessionOptions !== undefined && (o.sessionOptions === null || typeof o.sessionOptions !== 'object' || Array.isArray(o.sessionOptions))) {
+    problems.push('sessionOptions: expected an object of onnxruntime session options');
+  }
+  wholeAtLeast('intraOpNumThreads', 1);
+  wholeAtLeast('totalReplicasOnMachine', 1);
+  wholeAtLeast('deviceId', 0);
+  if (o.graphOptimizationLevel !== undefined && !GRAPH_OPTIMIZATION_LEVELS.includes(o.graphOptimizationLevel)) {
+    problems.push(`graphOptimizationLevel: expected one of ${GRAPH_OPTIMIZATION_LEVELS.join(', ')}, got ${JSON.stringify(o.graphOptimizationLevel)}`);
+  }
+  if (o.allowCpuFallback !== undefined && typeof o.allowCpuFallback !== 'boolean')
+    problems.push(`allowCpuFallback: expected true or false, got ${JSON.stringify(o.allowCpuFallback)}`);
+  return problems;
+}
 
 export class OnnxModel {
   private session: InferenceSession | undefined;
@@ -110,11 +123,8 @@ export class OnnxModel {
     if (!options || typeof options.path !== 'string' || options.path === '') {
       throw new OptionsError('OnnxModel needs { path } of an .onnx file');
     }
-    const parsed = ONNX_OPTIONS_SCHEMA.safeParse(options);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-      throw new OptionsError(`OnnxModel options for ${options.path}: ${problems}`);
-    }
+    const problems = optionProblems(options);
+    if (problems.length > 0) throw new OptionsError(`OnnxModel options for ${options.path}: ${problems.join('; ')}`);
     this.name = options.name ?? path.basename(options.path).replace(/\.onnx$/i, '');
   }
 

@@ -215,7 +215,12 @@ describe('OnnxModel lifecycle', () => {
     bad({ path: REC, intraOpNumThreads: 0 }, /intraOpNumThreads/);
     bad({ path: REC, graphOptimizationLevel: 'max' }, /graphOptimizationLevel/);
     bad({ path: REC, deviceId: -1 }, /deviceId/);
-    bad({ path: REC, allowCpuFallback: 'yes' }, /allowCpuFallback/);
+    bad({ path: REC, allowCpuFallback: 'yes' }, /allowCpuFallback: expected true or false, got "yes"/);
+    bad({ path: REC, name: '' }, /name: expected a non-empty string/);
+    bad({ path: REC, totalReplicasOnMachine: 1.5 }, /totalReplicasOnMachine: expected a whole number >= 1, got 1\.5/);
+    bad({ path: REC, sessionOptions: [] }, /sessionOptions: expected an object/);
+    // every problem is named at once
+    bad({ path: REC, intraOpNumThreads: 0, deviceId: -1 }, /intraOpNumThreads: .*; deviceId: /);
   });
 
   test('a bad path fails init with the path in the message', async () => {
