@@ -71,8 +71,8 @@ export class OcrPipeline {
   private readonly options: Partial<OcrOptions>;
 
   constructor(parts: OcrPipelineParts) {
+    if (!parts?.detector || !parts.recognizer) throw new Error('OcrPipeline needs { detector, recognizer } bound (OnnxModelDeployment handles)');
     this.options = parts.options ?? {};
-    if (!parts.detector || !parts.recognizer) throw new Error('OcrPipeline needs { detector, recognizer } bound (OnnxModelDeployment handles)');
     if (this.options.classifyDirection && !parts.classifier) throw new Error('classifyDirection: true needs the direction classifier bound as `classifier`');
     this.detector = parts.detector;
     this.recognizer = parts.recognizer;

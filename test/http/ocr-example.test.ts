@@ -127,5 +127,6 @@ describe('examples/ocr with the direction classifier', () => {
       /classifyDirection: true needs the direction classifier bound as `classifier`/,
     );
     assert.throws(() => new OcrPipeline({ detector: handle } as never), /OcrPipeline needs \{ detector, recognizer \} bound/);
+    assert.throws(() => new OcrPipeline(undefined as never), /OcrPipeline needs \{ detector, recognizer \} bound/);
   });
 });
