@@ -4,15 +4,9 @@ import { describe, it } from 'node:test';
 import { BatchQueue, batch, batchQueueOf, resolveBatchOptions } from '../../runtime/worker/batching.ts';
 import type { Batch, PerItem } from '../../runtime/worker/batching.ts';
 import { FakeClock, flush } from '../fixtures/fake-clock.ts';
+import { deferred } from '../fixtures/deferred.ts';
 
 /** A promise the test settles by hand, to hold a batch "running". */
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
-}
-
 /** Records every batch and answers each item with `item * 10`. */
 function recorder() {
   const batches: number[][] = [];

@@ -9,12 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxRepository } from '../../deployments/onnx/repository.ts';
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((res) => (resolve = res));
-  return { promise, resolve };
-}
+import { deferred } from '../fixtures/deferred.ts';
 
 /** A cache over fake models whose loads and unloads go into one log. */
 function fakeCache(max: number, admission?: 'frequency' | 'lru') {

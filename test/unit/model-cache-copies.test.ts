@@ -12,11 +12,17 @@ import type { ModelAdmission } from '../../runtime/worker/model-cache.ts';
 import { modelCacheOf, multiplexed } from '../../runtime/worker/multiplexed.ts';
 import { multiplexedModelId } from '../../runtime/worker/call-context.ts';
 import { flush } from '../fixtures/fake-clock.ts';
+import { deferred } from '../fixtures/deferred.ts';
 
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((res) => (resolve = res));
-  return { promise, resolve };
+/** A call that takes model `id` from the cache and keeps it (its lease) until `release()`. */
+function holdInCall<M>(cache: ModelCache<M>, id: string) {
+  const hold = deferred();
+  const done = withModelLeases(async () => {
+    const m = await cache.get(id);
+    await hold.promise;
+    return m;
+  });
+  return { release: () => hold.resolve(), done };
 }
 
 interface Fake {
@@ -95,35 +101,25 @@ describe('ModelCache keeps one copy of a model', () => {
 
   it('a new call for a model evicted while in use reuses it; lru caches it again', async () => {
     const { cache, log, mostCopies } = fakeCache(1, 'lru');
-    const hold = deferred();
-    const holder = withModelLeases(async () => {
-      const m = await cache.get('a');
-      await hold.promise;
-      return m;
-    });
+    const holder = holdInCall(cache, 'a');
     await flush();
     await cache.get('b'); // evicts a, still in use
     const again = await withModelLeases(() => cache.get('a'));
     await flush();
     assert.deepEqual(cache.ids(), ['a'], 'a is cached again, b (idle) evicted');
     assert.deepEqual(log, ['load a', 'load b', 'unload b']);
-    hold.resolve();
-    assert.equal(await holder, again);
+    holder.release();
+    assert.equal(await holder.done, again);
     await flush();
     assert.deepEqual(log, ['load a', 'load b', 'unload b'], 'a stays: it is the cached model');
     assert.equal(mostCopies(), 1);
     // A get() outside any call takes an evicted, in-use model back too.
-    const hold2 = deferred();
-    const holder2 = withModelLeases(async () => {
-      const m = await cache.get('a');
-      await hold2.promise;
-      return m;
-    });
+    const holder2 = holdInCall(cache, 'a');
     await flush();
     await cache.get('c');
     assert.equal(await cache.get('a'), again);
-    hold2.resolve();
-    await holder2;
+    holder2.release();
+    await holder2.done;
     await flush();
     assert.deepEqual(log.slice(3), ['load c', 'unload c']);
     assert.deepEqual(cache.ids(), ['a']);
@@ -131,20 +127,15 @@ describe('ModelCache keeps one copy of a model', () => {
 
   it('with frequency admission an evicted, in-use model that is not admitted is served as it is', async () => {
     const { cache, log, mostCopies } = fakeCache(1, 'frequency');
-    const hold = deferred();
-    const holder = withModelLeases(async () => {
-      const m = await cache.get('a');
-      await hold.promise;
-      return m;
-    });
+    const holder = holdInCall(cache, 'a');
     await flush();
     for (let i = 0; i < 3; i++) await cache.get('b'); // b is asked for more often: it takes the slot
     assert.deepEqual(cache.ids(), ['b']);
     const again = await withModelLeases(() => cache.get('a'));
     assert.deepEqual(cache.ids(), ['b'], 'a is not asked for often enough to displace b');
     assert.deepEqual(log, ['load a', 'load b']);
-    hold.resolve();
-    assert.equal(await holder, again);
+    holder.release();
+    assert.equal(await holder.done, again);
     await flush();
     assert.deepEqual(log, ['load a', 'load b', 'unload a'], 'unloaded after its last user');
     assert.equal(mostCopies(), 1);
@@ -153,17 +144,13 @@ describe('ModelCache keeps one copy of a model', () => {
 
   it('evicted twice while in use (cached again in between), a model is unloaded once', async () => {
     const { cache, log } = fakeCache(1, 'lru');
-    const hold = deferred();
-    const holder = withModelLeases(async () => {
-      await cache.get('a');
-      await hold.promise;
-    });
+    const holder = holdInCall(cache, 'a');
     await flush();
     await cache.get('b'); // evicts a
     await cache.get('a'); // a back, b evicted
     await cache.get('c'); // a evicted again
-    hold.resolve();
-    await holder;
+    holder.release();
+    await holder.done;
     await flush();
     assert.deepEqual(log, ['load a', 'load b', 'unload b', 'load c', 'unload a']);
     assert.equal(cache.stats().resident, 1);

@@ -8,13 +8,7 @@ import { ModelCache, withModelLeases } from '../../runtime/worker/model-cache.ts
 import { modelPath, safeModelId } from '../../runtime/worker/model-repository.ts';
 import { clearModelCaches, modelCacheOf, multiplexed, releaseModel } from '../../runtime/worker/multiplexed.ts';
 import { flush } from '../fixtures/fake-clock.ts';
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
-}
+import { deferred } from '../fixtures/deferred.ts';
 
 interface Fake {
   id: string;
