@@ -29,6 +29,7 @@ export { admitMemory, memoryBudgetStats } from './shared/memory-budget.ts';
 export type { MemoryLease, MemoryBudgetStats } from './shared/memory-budget.ts';
 export { multiplexed, modelCacheOf, releaseModel } from './worker/multiplexed.ts';
 export type { ModelAdmission, ModelCache, ModelCacheStats } from './worker/model-cache.ts';
+export { FrequencySketch } from './worker/frequency-sketch.ts';
 export { safeModelId, modelPath } from './worker/model-repository.ts';
 export type { ReplicaContext } from './worker/replica-context.ts';
 export type { ServeOptions, ServeInstance } from './main/serve.ts';

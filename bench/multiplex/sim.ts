@@ -15,7 +15,7 @@
  */
 import { zipfSampler, zipfTopShare } from '../lib/zipf.ts';
 import { mulberry32 } from '../../examples/forecast/model-builder.ts';
-import { FrequencySketch } from '../../runtime/worker/frequency-sketch.ts';
+import { FrequencySketch } from 'threadserve';
 
 export interface SimResult {
   policy: string;
