@@ -54,6 +54,12 @@ function entry(bytes: Uint8Array): [string, string] {
   return [key, value];
 }
 
+/** The version rule over what the walk found. */
+function versionOf(modelVersion: number, propVersion: string | undefined): string {
+  if (propVersion) return propVersion;
+  return modelVersion > 0 ? String(modelVersion) : '1';
+}
+
 export function onnxModelVersion(file: Uint8Array): string {
   const r = new Reader(file);
   let modelVersion = 0;
@@ -68,56 +74,71 @@ export function onnxModelVersion(file: Uint8Array): string {
       if (k === 'version') propVersion = v;
     } else r.skip(wire);
   }
-  if (propVersion) return propVersion;
-  return modelVersion > 0 ? String(modelVersion) : '1';
+  return versionOf(modelVersion, propVersion);
 }
 
-/** Reads a varint at `pos` of an open file: [value, bytes used]. */
-async function fileVarint(fh: import('node:fs/promises').FileHandle, pos: number, scratch: Uint8Array): Promise<[number, number]> {
-  const { bytesRead } = await fh.read(scratch, 0, scratch.length, pos);
-  const r = new Reader(scratch.subarray(0, bytesRead));
-  const v = r.varint();
-  return [v, r.pos];
-}
+/** Bytes read at once: a small model whole, a big one's header and its tail after the graph. */
+const WINDOW = 64 * 1024;
+/** Longest varint (10 bytes) plus the tag before it. */
+const MAX_TAG_AND_VARINT = 20;
 
 /**
- * onnxModelVersion of a file on disk, reading only the top-level tags and the fields it needs
- * (a few hundred bytes), never the weights: a repository that loads models all the time
- * would otherwise read each file twice and leave a weights-sized buffer per load to the GC.
+ * onnxModelVersion of a file on disk, reading only the top-level tags and the fields it needs,
+ * never the weights: a repository that loads models all the time would otherwise read each
+ * file twice and leave a weights-sized buffer per load to the GC. It reads a window of 64 KiB
+ * and moves it only when a tag lies outside it (a small model: one read; a big one: the
+ * header, then the fields after the graph), because every read is a round trip through
+ * libuv's thread pool: a read per tag cost more CPU than creating the session.
  */
 export async function onnxModelVersionOfFile(path: string): Promise<string> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
-    const scratch = new Uint8Array(20);
+    const window = new Uint8Array(Math.min(size, WINDOW));
+    let windowStart = 0;
+    let windowEnd = 0;
+    /** A reader over the window, moved so that `need` bytes from `pos` are in it when the file has them. */
+    const readerAt = async (pos: number, need: number): Promise<Reader> => {
+      if (pos < windowStart || pos + Math.min(need, size - pos) > windowEnd) {
+        const { bytesRead } = await fh.read(window, 0, Math.min(window.length, size - pos), pos);
+        windowStart = pos;
+        windowEnd = pos + bytesRead;
+      }
+      return new Reader(window.subarray(pos - windowStart, windowEnd - windowStart));
+    };
     let pos = 0;
     let modelVersion = 0;
     let propVersion: string | undefined;
     while (pos < size) {
-      const [tag, n] = await fileVarint(fh, pos, scratch);
-      pos += n;
+      const r = await readerAt(pos, MAX_TAG_AND_VARINT);
+      const tag = r.varint();
       const field = Math.floor(tag / 8);
       const wire = tag & 7;
-      if (wire === 0) {
-        const [v, m] = await fileVarint(fh, pos, scratch);
-        pos += m;
-        if (field === 5) modelVersion = v;
-      } else if (wire === 2) {
-        const [len, m] = await fileVarint(fh, pos, scratch);
-        pos += m;
+      if (wire === 2) {
+        const len = r.varint();
+        pos += r.pos;
         if (field === 14) {
-          const bytes = new Uint8Array(len);
-          await fh.read(bytes, 0, len, pos);
+          let bytes: Uint8Array;
+          if (len <= window.length) bytes = (await readerAt(pos, len)).buf.subarray(0, len);
+          else {
+            bytes = new Uint8Array(len);
+            bytes = bytes.subarray(0, (await fh.read(bytes, 0, len, pos)).bytesRead);
+          }
+          if (bytes.length < len) throw new Error('truncated metadata_props entry');
           const [k, v] = entry(bytes);
           if (k === 'version') propVersion = v;
         }
         pos += len;
-      } else if (wire === 1) pos += 8;
-      else if (wire === 5) pos += 4;
-      else throw new Error(`unsupported protobuf wire type ${wire}`);
+      } else if (wire === 0) {
+        const v = r.varint();
+        if (field === 5) modelVersion = v;
+        pos += r.pos;
+      } else {
+        r.skip(wire);
+        pos += r.pos;
+      }
     }
-    if (propVersion) return propVersion;
-    return modelVersion > 0 ? String(modelVersion) : '1';
+    return versionOf(modelVersion, propVersion);
   } finally {
     await fh.close();
   }

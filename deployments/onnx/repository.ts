@@ -12,6 +12,7 @@ import { HttpError, deployment, modelCacheOf, modelPath, multiplexed, multiplexe
 import type { BatchOptionsInput, ModelAdmission } from 'threadserve';
 import { onnxModelVersionOfFile } from './model-version.ts';
 import { OnnxModel } from './onnx-model.ts';
+import { defaultOptimizedModelDir } from './optimized-cache.ts';
 import type { ModelMetadata, OutputTensor } from './onnx-model.ts';
 import type { TensorInput } from './tensor-check.ts';
 
@@ -25,6 +26,12 @@ export interface OnnxRepositoryOptions {
   /** Batch concurrent requests for the same model (see OnnxModel's `batching`). */
   batching?: BatchOptionsInput;
   intraOpNumThreads?: number;
+  /**
+   * Where onnxruntime-optimised copies of the models are kept, so a model loaded again skips
+   * graph optimisation (see OnnxModel's optimizedModelDir). Default: a directory of this user
+   * under the system's temporary directory; false: none.
+   */
+  optimizedModelDir?: string | false;
 }
 
 interface LoadedModel {
@@ -35,10 +42,17 @@ interface LoadedModel {
 }
 
 export class OnnxRepository {
+  private readonly optimizedModelDir: string | undefined;
+
   constructor(private readonly options: OnnxRepositoryOptions) {
     if (!options || typeof options.repository !== 'string' || options.repository === '') {
       throw new TypeError('OnnxRepository needs { repository } naming a directory of .onnx files');
     }
+    const dir = options.optimizedModelDir;
+    if (dir !== undefined && dir !== false && (typeof dir !== 'string' || dir === '')) {
+      throw new TypeError(`OnnxRepository: optimizedModelDir: expected a directory path or false, got ${JSON.stringify(dir)}`);
+    }
+    this.optimizedModelDir = dir === undefined ? defaultOptimizedModelDir() : dir || undefined;
   }
 
   async init(): Promise<void> {
@@ -61,6 +75,7 @@ export class OnnxRepository {
       name: id,
       ...(o.batching ? { batching: o.batching } : {}),
       ...(o.intraOpNumThreads ? { intraOpNumThreads: o.intraOpNumThreads } : {}),
+      ...(this.optimizedModelDir ? { optimizedModelDir: this.optimizedModelDir } : {}),
     });
     await model.init();
     return { model, version, release: () => model.shutdown() };

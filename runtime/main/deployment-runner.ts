@@ -284,6 +284,7 @@ export class DeploymentRunner {
   /** The replica's thread is gone: its table slot and GPU share are free. */
   private release(replica: Replica): void {
     if (!this.replicas.delete(replica)) return;
+    this.spec.table.dropLoadTurns(replica.spec.slot.slot);
     this.tableSlots.give(replica.spec.slot.slot);
     this.spec.gpus.give(replica.spec.gpuIds, this.spec.options.numGpus);
   }

@@ -20,9 +20,18 @@
  * thread, so a replica that loads cannot answer anything meanwhile: routers read this word to
  * keep warm calls away from it and to send other cold calls to a replica that is loading
  * anyway (replica-choice.ts).
+ *
+ * Word 1 and a third run of words, one per slot, are the deployment's load turns: model loads
+ * running in any of its replicas (word 1), and how many of those each slot holds (so that a
+ * replica that dies holding a turn gives it back). A load is CPU work that no other thread can
+ * take over; capping the loads that run at once across the deployment leaves the other cores
+ * to the calls whose models are loaded.
  */
 const QUEUED = 0;
-const HEADER_WORDS = 1;
+const LOADS = 1;
+const HEADER_WORDS = 2;
+/** How long a waiting load sleeps before it looks again without being woken (a lost wake-up costs at most this). */
+const LOAD_TURN_RECHECK_MS = 50;
 const COUNT_MASK = 0xffff;
 const CLOSED = 1 << 16;
 const GEN_SHIFT = 17;
@@ -36,14 +45,18 @@ export class SlotTable {
   readonly words: Int32Array;
   /** Index of slot 0's loading word. */
   private readonly loadingBase: number;
+  /** Index of slot 0's load-turn word. */
+  private readonly turnsBase: number;
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer);
-    this.loadingBase = HEADER_WORDS + (this.words.length - HEADER_WORDS) / 2;
+    const slots = (this.words.length - HEADER_WORDS) / 3;
+    this.loadingBase = HEADER_WORDS + slots;
+    this.turnsBase = HEADER_WORDS + 2 * slots;
   }
 
   static create(slots = MAX_SLOTS): SlotTable {
-    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + 2 * slots) * 4));
+    const t = new SlotTable(new SharedArrayBuffer((HEADER_WORDS + 3 * slots) * 4));
     for (let s = 0; s < slots; s++) t.words[HEADER_WORDS + s] = CLOSED;
     return t;
   }
@@ -92,6 +105,44 @@ export class SlotTable {
   /** The replica itself: +1 when a load or unload starts, -1 when it ends. */
   addLoading(slot: number, delta: number): void {
     Atomics.add(this.words, this.loadingBase + slot, delta);
+  }
+
+  /** Model loads running now in the deployment's replicas (holding a load turn). */
+  get loadsRunning(): number {
+    return Atomics.load(this.words, LOADS);
+  }
+
+  /**
+   * Waits until fewer than `max` loads run in the deployment, then takes a turn for `slot`;
+   * resolves with the function that gives it back. Turns are not queued in order: a woken
+   * waiter races the others for the freed turn.
+   */
+  async takeLoadTurn(slot: number, max: number): Promise<() => void> {
+    for (;;) {
+      const running = Atomics.load(this.words, LOADS);
+      if (running < max) {
+        if (Atomics.compareExchange(this.words, LOADS, running, running + 1) !== running) continue;
+        Atomics.add(this.words, this.turnsBase + slot, 1);
+        let given = false;
+        return () => {
+          if (given) return;
+          given = true;
+          Atomics.sub(this.words, this.turnsBase + slot, 1);
+          Atomics.sub(this.words, LOADS, 1);
+          Atomics.notify(this.words, LOADS, 1);
+        };
+      }
+      await Atomics.waitAsync(this.words, LOADS, running, LOAD_TURN_RECHECK_MS).value;
+    }
+  }
+
+  /** The slot's replica is gone: the load turns it held are free (main thread). */
+  dropLoadTurns(slot: number): void {
+    const held = Atomics.exchange(this.words, this.turnsBase + slot, 0);
+    if (held > 0) {
+      Atomics.sub(this.words, LOADS, held);
+      Atomics.notify(this.words, LOADS);
+    }
   }
 
   /** No new calls for this slot; calls already admitted still count until they finish. */

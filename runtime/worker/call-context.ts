@@ -44,6 +44,26 @@ export function reportModels(ids: string[]): void {
   report?.(ids);
 }
 
+const LOAD_TURNS = Symbol.for('threadserve.loadTurns');
+
+type TakeLoadTurn = (max: number) => Promise<() => void>;
+
+/** Set by the replica host: takes one of the deployment's load turns (shared by all its replicas). */
+export function setLoadTurns(take: TakeLoadTurn): void {
+  (globalThis as Record<symbol, unknown>)[LOAD_TURNS] = take;
+}
+
+const noTurnToGive = () => undefined;
+
+/**
+ * Waits until fewer than `max` model loads run in this replica's deployment, then counts this
+ * one; resolves with the function that ends it. Outside a replica there is nothing to share.
+ */
+export function takeLoadTurn(max: number): Promise<() => void> {
+  const take = (globalThis as Record<symbol, unknown>)[LOAD_TURNS] as TakeLoadTurn | undefined;
+  return take ? take(max) : Promise.resolve(noTurnToGive);
+}
+
 const LOADING = Symbol.for('threadserve.loadingReporter');
 
 /** Set by the replica host: where model caches say a load or unload starts (+1) and ends (-1). */

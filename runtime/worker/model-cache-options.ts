@@ -1,4 +1,5 @@
 /** Options, counters and their checks for ModelCache (model-cache.ts). */
+import os from 'node:os';
 import { OptionsError } from '../shared/errors.ts';
 
 /** 'frequency': TinyLFU admission in front of LRU eviction; 'lru': every loaded model is cached. */
@@ -11,6 +12,11 @@ export interface ModelCacheOptions<M> {
   maxNumModelsPerReplica: number;
   /** Default 'frequency'. */
   admission?: ModelAdmission;
+  /**
+   * Model loads that may run at once across the deployment's replicas. Default: half the
+   * machine's cores (at least 1), see defaultMaxConcurrentLoads.
+   */
+  maxConcurrentLoads?: number;
   /** Frees a model after eviction; errors are counted and reported, never thrown to callers. */
   unload?: (model: M, id: string) => Promise<void> | void;
   /** Where unload errors go; default: a process warning. */
@@ -55,6 +61,25 @@ export function checkMaxModels(n: unknown, where?: string): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
     throw new OptionsError(
       `${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Half the cores, at least one: a load (onnxruntime building a session) is CPU work that holds
+ * its replica's thread, so loads that took every core would leave none to the calls whose
+ * models are already loaded.
+ */
+export function defaultMaxConcurrentLoads(cores: number = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / 2));
+}
+
+/** Validates the deployment-wide load cap; `where` prefixes the message. */
+export function checkMaxConcurrentLoads(n: unknown, where?: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new OptionsError(
+      `${where ? `${where}: ` : ''}maxConcurrentLoads must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`,
     );
   }
   return n;

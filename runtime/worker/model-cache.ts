@@ -40,14 +40,14 @@
  */
 import { inCall, leaseForCurrentCall, pinnedInCall } from './model-leases.ts';
 import { Semaphore } from './semaphore.ts';
-import { reportEvent, whileLoading } from './call-context.ts';
+import { reportEvent, takeLoadTurn, whileLoading } from './call-context.ts';
 import { FrequencySketch } from './frequency-sketch.ts';
-import { checkAdmission, checkMaxModels } from './model-cache-options.ts';
+import { checkAdmission, checkMaxConcurrentLoads, checkMaxModels, defaultMaxConcurrentLoads } from './model-cache-options.ts';
 import type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
 export { withModelLeases } from './model-leases.ts';
 
-export { MODEL_ADMISSIONS, checkAdmission, checkMaxModels } from './model-cache-options.ts';
+export { MODEL_ADMISSIONS, checkAdmission, checkMaxConcurrentLoads, checkMaxModels, defaultMaxConcurrentLoads } from './model-cache-options.ts';
 import { IdsListeners, emptyStats } from './model-cache-options.ts';
 export type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
@@ -85,6 +85,7 @@ export class ModelCache<M> {
   /** One served-only model in memory at a time. */
   private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
+  private readonly maxConcurrentLoads: number;
   private sketch: FrequencySketch | undefined;
   private readonly counts: ModelCacheStats = emptyStats();
   private readonly idsListeners = new IdsListeners();
@@ -94,6 +95,7 @@ export class ModelCache<M> {
     private readonly options: ModelCacheOptions<M>,
   ) {
     this.max = checkMaxModels(options.maxNumModelsPerReplica);
+    this.maxConcurrentLoads = checkMaxConcurrentLoads(options.maxConcurrentLoads ?? defaultMaxConcurrentLoads());
     this.setAdmission(options.admission ?? 'frequency');
   }
 
@@ -278,7 +280,13 @@ export class ModelCache<M> {
       else room(); // promoted while waiting
     }
     if (!entry.transient) await this.trim(entry);
-    const done = await this.loadTurn.acquire();
+    const ownTurn = await this.loadTurn.acquire();
+    // The deployment's turn after this replica's own: a load waiting here holds no other replica's turn.
+    const deploymentTurn = await takeLoadTurn(this.maxConcurrentLoads);
+    const done = () => {
+      deploymentTurn();
+      ownTurn();
+    };
     let model: M;
     const started = performance.now();
     this.counts.resident++;

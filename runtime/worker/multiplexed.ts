@@ -19,7 +19,7 @@
  */
 import { codedError } from '../shared/error-codes.ts';
 import { multiplexedModelId, reportModels } from './call-context.ts';
-import { ModelCache, checkAdmission, checkMaxModels } from './model-cache.ts';
+import { ModelCache, checkAdmission, checkMaxConcurrentLoads, checkMaxModels, defaultMaxConcurrentLoads } from './model-cache.ts';
 import type { ModelAdmission } from './model-cache.ts';
 import { MethodState, decoratorOrFunction, instanceProblem } from './method-state.ts';
 import { MULTIPLEXED_MARK } from '../shared/handle.ts';
@@ -33,6 +33,12 @@ export interface MultiplexedOptions<M = unknown> {
    * 'lru': every model is cached, the least recently used evicted (Ray Serve's behaviour).
    */
   admission?: ModelAdmission;
+  /**
+   * Loads that run at once across all the deployment's replicas (default: half the cores, at
+   * least 1). A load holds its replica's thread and a core; the cap leaves the other cores to
+   * calls whose models are loaded. Give every multiplexed method of a deployment the same value.
+   */
+  maxConcurrentLoads?: number;
   /** Frees an evicted model; default `releaseModel`. */
   unload?: (model: M, id: string) => Promise<void> | void;
 }
@@ -66,10 +72,11 @@ function reportFor(instance: object): void {
 }
 
 function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOptions<M>, label: string) {
-  const { maxNumModelsPerReplica = 3, unload = releaseModel, admission = 'frequency' } = options;
+  const { maxNumModelsPerReplica = 3, unload = releaseModel, admission = 'frequency', maxConcurrentLoads = defaultMaxConcurrentLoads() } = options;
   // Checked here so bad options fail when the class is defined, not on the first request.
   checkMaxModels(maxNumModelsPerReplica, `@multiplexed ${label}`);
   checkAdmission(admission, `@multiplexed ${label}`);
+  checkMaxConcurrentLoads(maxConcurrentLoads, `@multiplexed ${label}`);
   const wrapper = function (this: This, modelId?: string): Promise<M> {
     const problem = instanceProblem(this, label, 'multiplexed');
     if (problem) return Promise.reject(problem);
@@ -80,7 +87,7 @@ function makeLoader<This, M>(load: LoadMethod<This, M>, options: MultiplexedOpti
     return cacheFor(this as object).get(id) as Promise<M>;
   };
   const cacheFor = caches.register(wrapper, (instance) => {
-    const cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload, admission });
+    const cache = new ModelCache<M>((id) => load.call(instance as This, id), { maxNumModelsPerReplica, unload, admission, maxConcurrentLoads });
     cache.onChange(() => reportFor(instance));
     return cache as ModelCache<unknown>;
   });

@@ -14,7 +14,7 @@ import { PortWriter } from '../shared/port-writer.ts';
 import type { FromReplica, StartMessage, ToReplica, WireTrace } from '../shared/protocol.ts';
 import { lookupClass } from '../shared/registry.ts';
 import { SlotTable } from '../shared/slot-table.ts';
-import { runWithModelId, setEventSink, setLoadingReporter, setModelReporter } from './call-context.ts';
+import { runWithModelId, setEventSink, setLoadTurns, setLoadingReporter, setModelReporter } from './call-context.ts';
 import { InboundLinks, answerOver, failUncloneableResult } from './inbound-links.ts';
 import type { AnswerSink } from './inbound-links.ts';
 import { withModelLeases } from './model-leases.ts';
@@ -113,6 +113,7 @@ export class ReplicaHost {
     });
     setEventSink((e) => this.writer.send({ k: 'ev', e }));
     setLoadingReporter((delta) => this.table.addLoading(s.slot.slot, delta));
+    setLoadTurns((max) => this.table.takeLoadTurn(s.slot.slot, max));
     const args = s.args.map((a) => this.liveArg(a));
     const instance = new cls(...args);
     this.instance = instance;
