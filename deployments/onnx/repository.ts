@@ -21,6 +21,8 @@ export interface OnnxRepositoryOptions {
   repository: string;
   /** Models one replica keeps loaded (Ray Serve's default: 3). */
   maxNumModelsPerReplica?: number;
+  /** Loads that may run at once across the deployment's replicas (default: half the cores, at least 1). */
+  maxConcurrentLoads?: number;
   /** 'frequency' (default): TinyLFU admission in front of LRU; 'lru': cache every model loaded. */
   admission?: ModelAdmission;
   /** Batch concurrent requests for the same model (see OnnxModel's `batching`). */
@@ -62,6 +64,7 @@ export class OnnxRepository {
     const cache = modelCacheOf(this, '_load');
     if (this.options.maxNumModelsPerReplica !== undefined) await cache.setMaxNumModelsPerReplica(this.options.maxNumModelsPerReplica);
     if (this.options.admission !== undefined) cache.setAdmission(this.options.admission);
+    if (this.options.maxConcurrentLoads !== undefined) cache.setMaxConcurrentLoads(this.options.maxConcurrentLoads);
   }
 
   /** Loads one model by id (cached per replica). The leading "_" keeps it off handles. */

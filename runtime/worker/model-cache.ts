@@ -85,7 +85,7 @@ export class ModelCache<M> {
   /** One served-only model in memory at a time. */
   private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
-  private readonly maxConcurrentLoads: number;
+  private maxLoads: number;
   private sketch: FrequencySketch | undefined;
   private readonly counts: ModelCacheStats = emptyStats();
   private readonly idsListeners = new IdsListeners();
@@ -95,7 +95,7 @@ export class ModelCache<M> {
     private readonly options: ModelCacheOptions<M>,
   ) {
     this.max = checkMaxModels(options.maxNumModelsPerReplica);
-    this.maxConcurrentLoads = checkMaxConcurrentLoads(options.maxConcurrentLoads ?? defaultMaxConcurrentLoads());
+    this.maxLoads = checkMaxConcurrentLoads(options.maxConcurrentLoads ?? defaultMaxConcurrentLoads());
     this.setAdmission(options.admission ?? 'frequency');
   }
 
@@ -161,6 +161,15 @@ export class ModelCache<M> {
   async setMaxNumModelsPerReplica(n: number): Promise<void> {
     this.max = checkMaxModels(n);
     await this.trim(undefined);
+  }
+
+  get maxConcurrentLoads(): number {
+    return this.maxLoads;
+  }
+
+  /** For init/reconfigure: loads that may run at once across the deployment (give every replica the same). */
+  setMaxConcurrentLoads(n: number): void {
+    this.maxLoads = checkMaxConcurrentLoads(n);
   }
 
   /** Unloads everything (replica shutdown); models in use are unloaded when their users finish. */
@@ -282,7 +291,7 @@ export class ModelCache<M> {
     if (!entry.transient) await this.trim(entry);
     const ownTurn = await this.loadTurn.acquire();
     // The deployment's turn after this replica's own: a load waiting here holds no other replica's turn.
-    const deploymentTurn = await takeLoadTurn(this.maxConcurrentLoads);
+    const deploymentTurn = await takeLoadTurn(this.maxLoads);
     const done = () => {
       deploymentTurn();
       ownTurn();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runWithModelId, setModelReporter } from '../../runtime/worker/call-context.ts';
-import { ModelCache, withModelLeases } from '../../runtime/worker/model-cache.ts';
+import { ModelCache, defaultMaxConcurrentLoads, withModelLeases } from '../../runtime/worker/model-cache.ts';
 import { modelPath, safeModelId } from '../../runtime/worker/model-repository.ts';
 import { clearModelCaches, modelCacheOf, multiplexed, releaseModel } from '../../runtime/worker/multiplexed.ts';
 import { flush } from '../fixtures/fake-clock.ts';
@@ -290,6 +290,15 @@ describe('@multiplexed decorator', () => {
       },
       { message: '@multiplexed getModel(): maxNumModelsPerReplica must be a positive integer, got -1' },
     );
+    for (const bad of [0, 1.5, '2']) {
+      assert.throws(() => multiplexed(async (id: string) => id, { maxConcurrentLoads: bad as number }), {
+        code: 'INVALID_OPTIONS',
+        message: /maxConcurrentLoads must be a positive integer, got (0|1\.5|"2")$/,
+      });
+    }
+    assert.equal(defaultMaxConcurrentLoads(2), 1);
+    assert.equal(defaultMaxConcurrentLoads(1), 1);
+    assert.equal(defaultMaxConcurrentLoads(16), 8);
     const load = multiplexed(
       async function (this: { n: number }, id: string) {
         this.n++;
