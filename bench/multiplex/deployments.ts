@@ -10,7 +10,7 @@
  */
 import { deployment, modelCacheOf, multiplexedModelId } from 'threadserve';
 import { OnnxModel } from '../../deployments/onnx/onnx-model.ts';
-import { OnnxRepository } from '../../deployments/onnx/repository.ts';
+import { OnnxRepository, REPOSITORY_DEPLOYMENT_DEFAULTS } from '../../deployments/onnx/repository.ts';
 import type { OutputTensor } from '../../deployments/onnx/onnx-model.ts';
 import type { TensorInput } from '../../deployments/onnx/tensor-check.ts';
 
@@ -25,7 +25,7 @@ export class FlaggedOnnxRepository extends OnnxRepository {
   }
 }
 
-export const FlaggedRepositoryDeployment = deployment(FlaggedOnnxRepository, { maxOngoingRequests: 16 });
+export const FlaggedRepositoryDeployment = deployment(FlaggedOnnxRepository, REPOSITORY_DEPLOYMENT_DEFAULTS);
 
 /** The single-model baseline with the same extra output as FlaggedOnnxRepository. */
 export class FlaggedOnnxModel extends OnnxModel {
