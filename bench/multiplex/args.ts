@@ -21,6 +21,8 @@ export interface Args {
   warmupS: number;
   profileDir?: string;
   json?: string;
+  /** Servers run with npm start's glibc settings (SERVING_ALLOCATOR_ENV); --glibc-defaults: without. */
+  allocatorEnv: boolean;
 }
 
 function shape(text: string): MlpShape {
@@ -45,6 +47,7 @@ function parseArgs(argv: string[]): Args {
     rounds2: 3,
     durationS: 3,
     warmupS: 1,
+    allocatorEnv: true,
   };
   for (const arg of argv) {
     const [flag, value = ''] = arg.split('=', 2) as [string, string | undefined];
@@ -59,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--warmup' && Number(value) >= 0) a.warmupS = Number(value);
     else if (flag === '--profile' && value) a.profileDir = value;
     else if (flag === '--json' && value) a.json = value;
+    else if (flag === '--glibc-defaults' && value === '') a.allocatorEnv = false;
     else throw new Error(`bench/multiplex/run.ts: unknown argument ${arg}; see the top of the file`);
   }
   return a;

@@ -4,7 +4,7 @@
  * measured run; or the same server driving itself with handle calls. And what each model
  * costs in onnxruntime alone (multiplex/ortcost.ts), for scale.
  */
-import { runJson, startServer } from '../lib/proc.ts';
+import { SERVING_ALLOCATOR_ENV, runJson, startServer } from '../lib/proc.ts';
 import type { Server } from '../lib/proc.ts';
 import { cpuSeconds, procStatus, sampleRss } from '../lib/procfs.ts';
 import type { LoadResult, LoadSpec } from '../lib/loadgen/v2-zipf.ts';
@@ -27,7 +27,7 @@ interface ServerReady {
  * one replica per country takes a while to start).
  */
 export function startServerChild(config: unknown, profDir?: string, timeoutS = 180): Promise<Server<ServerReady>> {
-  return startServer<ServerReady>('multiplex/server.ts', [JSON.stringify(config)], { profDir, timeoutS });
+  return startServer<ServerReady>('multiplex/server.ts', [JSON.stringify(config)], { profDir, timeoutS, env: args.allocatorEnv ? SERVING_ALLOCATOR_ENV : {} });
 }
 
 /** Counters and histogram sums from the server's /metrics, keyed `name{labels}`. */

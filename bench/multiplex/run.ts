@@ -32,10 +32,14 @@
  *   --profile=DIR         afterwards, re-run the cases that missed a target under --cpu-prof
  *                         into DIR/<case>/ and print where their time went (measured span only)
  *   --json=FILE           also write every measurement as JSON
+ *   --glibc-defaults      run the servers without npm start's allocator settings
+ *                         (MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_
+ *                         131072, which every server gets by default)
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machine } from '../lib/machine.ts';
+import { SERVING_ALLOCATOR_ENV } from '../lib/proc.ts';
 import { targetsTable } from '../lib/stats.ts';
 import type { Target } from '../lib/stats.ts';
 import { args, CLIENTS1, forecastModel, log, loadavg, MAX_ONGOING2, mlpLabel, MODELS_ROOT, note, REPLICAS2, TINY_LABEL } from './args.ts';
@@ -102,6 +106,13 @@ log('# threadserve: batching and multiplexing');
 log('');
 log(machine());
 log(`- ${args.durationS} s measured per case after ${args.warmupS} s of warm-up; every server and load generator in its own process`);
+log(
+  args.allocatorEnv
+    ? `- servers run with npm start's allocator settings: ${Object.entries(SERVING_ALLOCATOR_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`
+    : "- servers run with glibc's default allocator settings (--glibc-defaults)",
+);
 log('');
 
 let p1: Part1 | undefined;
