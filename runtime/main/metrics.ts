@@ -49,6 +49,7 @@ export class Metrics {
   private readonly batchSize: Histogram<'deployment'>;
   private readonly modelEvents: Counter<'deployment' | 'event'>;
   private readonly modelLoadTime: Histogram<'deployment'>;
+  private readonly modelLoadWait: Histogram<'deployment'>;
   private readonly replicaRestarts: Counter<'deployment' | 'cause'>;
   readonly http: HttpMetrics;
   readonly grpc: GrpcMetrics;
@@ -115,6 +116,13 @@ export class Metrics {
     this.modelLoadTime = new Histogram({
       name: 'threadserve_model_load_duration_seconds',
       help: 'Time to load a multiplexed model into a replica',
+      labelNames: ['deployment'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.modelLoadWait = new Histogram({
+      name: 'threadserve_model_load_wait_seconds',
+      help: "Time a multiplexed model load waited for its turn (the replica's one load at a time, then the deployment's maxConcurrentLoads)",
       labelNames: ['deployment'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
@@ -199,6 +207,7 @@ export class Metrics {
     }
     this.modelEvents.inc({ deployment, event: e.event });
     if (e.event === 'load' && e.seconds !== undefined) this.modelLoadTime.observe({ deployment }, e.seconds);
+    if (e.event === 'load' && e.waitSeconds !== undefined) this.modelLoadWait.observe({ deployment }, e.waitSeconds);
   }
 
   autoscalingDecision(deployment: string, reason: string): void {

@@ -12,7 +12,9 @@ import type { SpanRecord, WireTrace } from './trace-context.ts';
 
 /** Things a replica counts for the main thread's /metrics. */
 export type ReplicaEvent =
-  { kind: 'batch'; size: number } | { kind: 'model'; event: 'hit' | 'miss' | 'admitted' | 'rejected' | 'load' | 'eviction' | 'loadError'; seconds?: number };
+  | { kind: 'batch'; size: number }
+  /** `seconds`: a load's own time; `waitSeconds`: how long it waited for its turns (this replica's, then the deployment's). */
+  | { kind: 'model'; event: 'hit' | 'miss' | 'admitted' | 'rejected' | 'load' | 'eviction' | 'loadError'; seconds?: number; waitSeconds?: number };
 
 /** Per-request context the ingress hands to `call(body, request)`. */
 export interface RequestContext {

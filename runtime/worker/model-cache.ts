@@ -289,6 +289,7 @@ export class ModelCache<M> {
       else room(); // promoted while waiting
     }
     if (!entry.transient) await this.trim(entry);
+    const queued = performance.now();
     const ownTurn = await this.loadTurn.acquire();
     // The deployment's turn after this replica's own: a load waiting here holds no other replica's turn.
     const deploymentTurn = await takeLoadTurn(this.maxLoads);
@@ -317,7 +318,7 @@ export class ModelCache<M> {
       done();
     }
     this.counts.loads++;
-    reportEvent({ kind: 'model', event: 'load', seconds: (performance.now() - started) / 1000 });
+    reportEvent({ kind: 'model', event: 'load', seconds: (performance.now() - started) / 1000, waitSeconds: (started - queued) / 1000 });
     entry.model = model;
     entry.ready = true;
     if (entry.removed) {

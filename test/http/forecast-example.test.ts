@@ -119,6 +119,10 @@ describe('examples/forecast', () => {
     for (const st of stats) assert.ok(st.admitted + st.rejected >= st.misses, 'every miss is admitted or served uncached');
     assert.match(metrics, /threadserve_batch_size_count\{deployment="CountryModels"\} \d+/);
     assert.match(metrics, /threadserve_model_load_duration_seconds_count\{deployment="CountryModels"\} \d+/);
+    const loads = Number(/threadserve_model_load_duration_seconds_count\{deployment="CountryModels"\} (\d+)/.exec(metrics)![1]);
+    assert.ok(loads > 0);
+    // Every load says how long it waited for its turn.
+    assert.match(metrics, new RegExp(`threadserve_model_load_wait_seconds_count\\{deployment="CountryModels"\\} ${loads}\\b`));
   });
 
   it('takes the model id from the serve_multiplexed_model_id header', async () => {

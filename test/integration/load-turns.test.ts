@@ -17,7 +17,7 @@ function overlaps(spans: LoadSpan[]): number {
 describe('load turns across replicas', () => {
   let s: ServeInstance;
   before(async () => {
-    s = await serve.run({ one: OneLoadAtATime.bind(), two: TwoLoadsAtATime.bind() }, { listen: false, logLevel: 'silent' });
+    s = await serve.run({ one: OneLoadAtATime.bind(), two: TwoLoadsAtATime.bind() }, { host: '127.0.0.1', port: 0, logLevel: 'silent' });
   });
   after(() => s.close());
 
@@ -32,6 +32,11 @@ describe('load turns across replicas', () => {
     const two = await loadAll('two', ids);
     assert.equal(new Set(two.map((x) => x.replica)).size, 2);
     assert.ok(overlaps(two) > 0, 'with two turns, the replicas load at the same time');
+    // /metrics says how long loads waited for their turns: six loads of 120 ms, one at a time, wait over a second in all.
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const waited = (d: string) => Number(new RegExp(`threadserve_model_load_wait_seconds_sum\\{deployment="${d}"\\} (\\S+)`).exec(metrics)?.[1]);
+    assert.ok(waited('one') > 1, `waits with one turn: ${waited('one')} s`);
+    assert.ok(waited('two') < waited('one'), `waits with two turns: ${waited('two')} s`);
   });
 
   it('gives back the turn of a replica that died while loading', async () => {
