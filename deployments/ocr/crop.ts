@@ -38,6 +38,13 @@ export interface CropOptions {
    * helps as well: the recogniser reads the first and last words of a tight line poorly.
    */
   marginX: number;
+  /**
+   * Crops are read this much wider than their shape. The margins shrink the text inside the
+   * 48-pixel input, and with it the gaps between words, to less than one of the recogniser's
+   * time steps (8 input columns): on the bench's 160 images, 1.25 took merged words from 15 to
+   * 3 and mean CER from 0.0151 to 0.0062, for 12% more recognition time.
+   */
+  stretchX: number;
   norm: Normalization;
 }
 
@@ -49,6 +56,7 @@ export const CROP_DEFAULTS: CropOptions = {
   verticalRatio: 1.5,
   marginY: 0.4,
   marginX: 0.25,
+  stretchX: 1.25,
   norm: PADDLE_REC_NORM,
 };
 
@@ -90,7 +98,7 @@ function plan(boxes: Float32Array, count: number, opt: CropOptions): Planned {
     h += 2 * opt.marginY * h;
     quads.push(q);
     // The epsilon keeps float32 noise in the corners (110.00001) from adding a whole column.
-    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((opt.height * w) / Math.max(h, 1) - 1e-3)));
+    widths[i] = Math.min(opt.maxWidth, Math.max(1, Math.ceil((opt.stretchX * opt.height * w) / Math.max(h, 1) - 1e-3)));
   }
   return { quads, widths };
 }

@@ -19,13 +19,13 @@ export interface DirectionOptions {
 export const DIRECTION_DEFAULTS: DirectionOptions = { width: 192, threshold: 0.9 };
 
 /**
- * Crops for the classifier: the boxes as they are (no margin: unlike the recogniser, the
+ * Crops for the classifier: the boxes as they are (no margin, no stretch: unlike the recogniser, the
  * classifier was trained on the detector's tight crops, and with the recogniser's margins it
  * calls long upside-down lines upright), squeezed or padded to one width.
  */
 export function directionBatch(image: RgbImage, boxes: Float32Array, crop: Partial<CropOptions> = {}, options: Partial<DirectionOptions> = {}): CropBatch {
   const { width } = { ...DIRECTION_DEFAULTS, ...options };
-  return cropBatch(image, boxes, boxes.length / 8, { ...crop, marginX: 0, marginY: 0, minWidth: width, maxWidth: width });
+  return cropBatch(image, boxes, boxes.length / 8, { ...crop, marginX: 0, marginY: 0, stretchX: 1, minWidth: width, maxWidth: width });
 }
 
 /**

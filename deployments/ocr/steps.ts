@@ -113,6 +113,7 @@ const OCR_OPTIONS_SCHEMA = z
         verticalRatio: z.number().positive(),
         marginY: z.number().min(0),
         marginX: z.number().min(0),
+        stretchX: z.number().min(0.5).max(4),
       })
       .partial(),
     decodeBytesPerPixel: z.number().min(0),

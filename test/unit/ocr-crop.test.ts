@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cropBatch, cropBuckets, type RgbImage } from '../../deployments/ocr/crop.ts';
 
 // Geometry tests read the box itself: no margin (the pipeline's default adds one, tested below).
-const tight = { marginY: 0, marginX: 0 };
+const tight = { marginY: 0, marginX: 0, stretchX: 1 };
 
 /** W x H white image with the given rectangles painted. */
 function image(w: number, h: number, paint: [number, number, number, number, [number, number, number]][]): RgbImage {
@@ -103,13 +103,15 @@ test('the margin adds background above and below the box, in proportion to its h
   // A black 40x20 block on white; the box is the block: with marginY 0.5 the crop reads 10 px
   // of white above and below it (40 px in all), so the top and bottom quarter rows are white.
   const img = image(100, 60, [[30, 20, 70, 40, [0, 0, 0]]]);
-  const b = cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0.5, marginX: 0 });
+  const b = cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0.5, marginX: 0, stretchX: 1 });
   assert.deepEqual(Array.from(b.widths), [48]); // 40 wide x 40 high -> 48 x 48
   near(at(b, 0, 1, 24, 3), 1, 'top rows are the white margin');
   near(at(b, 0, 1, 24, 44), 1, 'bottom rows are the white margin');
   near(at(b, 0, 1, 24, 24), -1, 'the middle is the block');
   // marginX widens along the text by a share of the height.
-  assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0, marginX: 0.5 }).widths), [144]);
+  assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0, marginX: 0.5, stretchX: 1 }).widths), [144]);
+  // stretchX reads the crop wider than its shape: 40 x 20 at height 48 is 96 columns, 120 at 1.25.
+  assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, ...tight, stretchX: 1.25 }).widths), [120]);
 });
 
 test('buckets group crops of similar width, each padded only to its own widest', () => {
