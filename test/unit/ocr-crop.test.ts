@@ -110,8 +110,10 @@ test('the margin adds background above and below the box, in proportion to its h
   near(at(b, 0, 1, 24, 24), -1, 'the middle is the block');
   // marginX widens along the text by a share of the height.
   assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, marginY: 0, marginX: 0.5, stretchX: 1 }).widths), [144]);
-  // stretchX reads the crop wider than its shape: 40 x 20 at height 48 is 96 columns, 120 at 1.25.
+  // stretchX reads an enlarged crop wider than its shape: 40 x 20 at height 48 is 96 columns, 120 at 1.25;
+  // a crop that is not enlarged (80 x 60 -> 64 x 48) keeps its shape.
   assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(30, 20, 70, 40)), 1, { minWidth: 0, ...tight, stretchX: 1.25 }).widths), [120]);
+  assert.deepEqual(Array.from(cropBatch(img, new Float32Array(box(10, 0, 90, 60)), 1, { minWidth: 0, ...tight, stretchX: 1.25 }).widths), [64]);
 });
 
 test('buckets group crops of similar width, each padded only to its own widest', () => {
