@@ -113,20 +113,14 @@ export class Metrics {
       labelNames: ['deployment', 'event'],
       registers,
     });
-    this.modelLoadTime = new Histogram({
-      name: 'threadserve_model_load_duration_seconds',
-      help: 'Time to load a multiplexed model into a replica',
-      labelNames: ['deployment'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers,
-    });
-    this.modelLoadWait = new Histogram({
-      name: 'threadserve_model_load_wait_seconds',
-      help: "Time a multiplexed model load waited for its turn (the replica's one load at a time, then the deployment's maxConcurrentLoads)",
-      labelNames: ['deployment'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers,
-    });
+    // Loads take from a millisecond (a small ONNX model) to many seconds (weights from far away).
+    const loadSeconds = (name: string, help: string) =>
+      new Histogram({ name, help, labelNames: ['deployment'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers });
+    this.modelLoadTime = loadSeconds('threadserve_model_load_duration_seconds', 'Time to load a multiplexed model into a replica');
+    this.modelLoadWait = loadSeconds(
+      'threadserve_model_load_wait_seconds',
+      "Time a multiplexed model load waited for its turn (the replica's one load at a time, then the deployment's maxConcurrentLoads)",
+    );
     this.autoscalingDecisions = new Counter({
       name: 'threadserve_autoscaling_decisions_total',
       help: 'Autoscaling decisions by reason: upscale, downscale, bounds (limits changed), budget (held back by maxReplicaThreads), yield (an idle deployment shrank to make room), downstream (held: a step it calls is saturated)',
