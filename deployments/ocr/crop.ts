@@ -43,8 +43,9 @@ export interface CropOptions {
    * is under `height` pixels) are read this much wider than their shape. Enlarging blurs the
    * narrow gaps between words, and the margins shrink them inside the input, to less than one
    * of the recogniser's time steps (8 input columns). On the bench's 160 images: merged words
-   * 15 -> 6, mean CER 0.0151 -> 0.0071, 2% more time. Stretching every crop read slightly
-   * better (3 merged, 0.0062) but cost 12-16% more time alone and 36% more CPU per image served.
+   * 15 -> 6, mean CER 0.0151 -> 0.0071, for 6-9% more time one image at a time and ~20% less
+   * throughput served. Stretching every crop read slightly better (3 merged, 0.0062) but cost
+   * 12-16% more time alone and 36% more CPU per image served.
    */
   stretchX: number;
   norm: Normalization;
