@@ -56,14 +56,17 @@ export function checkAdmission(a: unknown, where?: string): ModelAdmission {
   return a as ModelAdmission;
 }
 
-/** Validates the cap; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
-export function checkMaxModels(n: unknown, where?: string): number {
+/** A positive integer option, or an OptionsError naming it; `where` (e.g. "@multiplexed getModel()") prefixes the message. */
+function positiveInteger(name: string, n: unknown, where: string | undefined): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new OptionsError(
-      `${where ? `${where}: ` : ''}maxNumModelsPerReplica must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`,
-    );
+    throw new OptionsError(`${where ? `${where}: ` : ''}${name} must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`);
   }
   return n;
+}
+
+/** Validates the cap; `where` prefixes the message. */
+export function checkMaxModels(n: unknown, where?: string): number {
+  return positiveInteger('maxNumModelsPerReplica', n, where);
 }
 
 /**
@@ -77,12 +80,7 @@ export function defaultMaxConcurrentLoads(cores: number = os.availableParallelis
 
 /** Validates the deployment-wide load cap; `where` prefixes the message. */
 export function checkMaxConcurrentLoads(n: unknown, where?: string): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new OptionsError(
-      `${where ? `${where}: ` : ''}maxConcurrentLoads must be a positive integer, got ${typeof n === 'string' ? JSON.stringify(n) : String(n)}`,
-    );
-  }
-  return n;
+  return positiveInteger('maxConcurrentLoads', n, where);
 }
 
 export function emptyStats(): ModelCacheStats {

@@ -31,8 +31,9 @@
  *   using two models with a cap of one). Loads of different models are not serialised: when
  *   more models are loading than the cap allows, the surplus is trimmed as loads finish.
  * - Memory: at most maxNumModelsPerReplica cached models, plus one served-only model (and
- *   models evicted while in use, until their calls end), are in memory at once. Loads run one at a time (they block the thread anyway, and loads started
- *   together would all be resident together), and a served-only load waits until the previous
+ *   models evicted while in use, until their calls end), are in memory at once. Loads take
+ *   turns (load-turns.ts: one at a time in the replica, maxConcurrentLoads across the
+ *   deployment), and a served-only load waits until the previous
  *   served-only model is unloaded, unless the waiting call itself holds one (it would wait for
  *   itself). `use()` never waits for that (a nested use() could deadlock).
  * - Loads and unloads run marked as loading (call-context's whileLoading): onnxruntime blocks
@@ -40,9 +41,10 @@
  */
 import { inCall, leaseForCurrentCall, pinnedInCall } from './model-leases.ts';
 import { Semaphore } from './semaphore.ts';
-import { reportEvent, takeLoadTurn, whileLoading } from './call-context.ts';
+import { reportEvent, whileLoading } from './call-context.ts';
+import { LoadTurns } from './load-turns.ts';
 import { FrequencySketch } from './frequency-sketch.ts';
-import { checkAdmission, checkMaxConcurrentLoads, checkMaxModels, defaultMaxConcurrentLoads } from './model-cache-options.ts';
+import { checkAdmission, checkMaxModels } from './model-cache-options.ts';
 import type { ModelAdmission, ModelCacheOptions, ModelCacheStats, ModelIdsListener } from './model-cache-options.ts';
 
 export { withModelLeases } from './model-leases.ts';
@@ -81,11 +83,10 @@ export class ModelCache<M> {
   /** Models out of the cache that are not unloaded yet (in use, or unloading): one per id. */
   private readonly leaving = new Map<string, Entry<M>>();
   /** One load at a time. */
-  private readonly loadTurn = new Semaphore(1);
   /** One served-only model in memory at a time. */
   private readonly servedOnlyRoom = new Semaphore(1);
   private max: number;
-  private maxLoads: number;
+  private readonly turns: LoadTurns;
   private sketch: FrequencySketch | undefined;
   private readonly counts: ModelCacheStats = emptyStats();
   private readonly idsListeners = new IdsListeners();
@@ -95,7 +96,7 @@ export class ModelCache<M> {
     private readonly options: ModelCacheOptions<M>,
   ) {
     this.max = checkMaxModels(options.maxNumModelsPerReplica);
-    this.maxLoads = checkMaxConcurrentLoads(options.maxConcurrentLoads ?? defaultMaxConcurrentLoads());
+    this.turns = new LoadTurns(options.maxConcurrentLoads);
     this.setAdmission(options.admission ?? 'frequency');
   }
 
@@ -164,12 +165,12 @@ export class ModelCache<M> {
   }
 
   get maxConcurrentLoads(): number {
-    return this.maxLoads;
+    return this.turns.maxConcurrentLoads;
   }
 
   /** For init/reconfigure: loads that may run at once across the deployment (give every replica the same). */
   setMaxConcurrentLoads(n: number): void {
-    this.maxLoads = checkMaxConcurrentLoads(n);
+    this.turns.setMaxConcurrentLoads(n);
   }
 
   /** Unloads everything (replica shutdown); models in use are unloaded when their users finish. */
@@ -290,13 +291,7 @@ export class ModelCache<M> {
     }
     if (!entry.transient) await this.trim(entry);
     const queued = performance.now();
-    const ownTurn = await this.loadTurn.acquire();
-    // The deployment's turn after this replica's own: a load waiting here holds no other replica's turn.
-    const deploymentTurn = await takeLoadTurn(this.maxLoads);
-    const done = () => {
-      deploymentTurn();
-      ownTurn();
-    };
+    const done = await this.turns.take();
     let model: M;
     const started = performance.now();
     this.counts.resident++;
